@@ -1,0 +1,41 @@
+/*
+ * app.h - what one API worker holds for its whole life.
+ *
+ * Each worker is a single-threaded process handling one request at a time,
+ * so the worker's state is one struct app: the configuration it was forked
+ * with, its own database connection, the JWT keys, and a body buffer that
+ * every request reuses.
+ */
+#ifndef TRACKLY_APP_H
+#define TRACKLY_APP_H
+
+#include "config.h"
+#include "db.h"
+#include "jwt.h"
+
+/* Largest request body read; nginx enforces the same cap first. */
+#define API_BODY_MAX (64 * 1024)
+/* Database statement timeout for API queries. */
+#define API_STATEMENT_TIMEOUT_MS 5000
+/* Token issuer and the clock leeway for nbf/iat/exp (DESIGN §3). */
+#define API_JWT_ISSUER "trackly"
+#define API_JWT_LEEWAY 30
+
+/* SQL for a timestamptz column as RFC 3339 UTC, the API's timestamp form. */
+#define SQL_RFC3339(col) \
+  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+struct app {
+  struct config cfg;
+  struct db db;
+  struct jwt_key keys[2];       /* current, then previous when rotating */
+  size_t nkeys;
+  char body[API_BODY_MAX + 1];
+};
+
+/* Every statement the API prepares, per resource, each ending {NULL}. */
+extern const struct db_statement health_statements[];
+extern const struct db_statement auth_statements[];
+extern const struct db_statement users_statements[];
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * auth.c - bearer tokens; see auth.h and DESIGN §3.
+ */
+#include "auth.h"
+#include "log.h"
+#include "parse.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+const struct db_statement auth_statements[] = {
+  {"auth_user",
+   "SELECT token_version FROM users WHERE id = $1"},
+  {NULL, NULL},
+};
+
+static int unauthorized(struct request *req, const char *msg)
+{
+  request_add_header(req, "WWW-Authenticate", "Bearer realm=\"trackly\"");
+  return reply_error(req, 401, "%s", msg);
+}
+
+int auth_or_reply(struct request *req)
+{
+  const char *h = request_param(req, "HTTP_AUTHORIZATION");
+  struct jwt_claims claims;
+  enum jwt_result jr;
+  enum db_result dr;
+  PGresult *res = NULL;
+  char idbuf[24];
+  int64_t uid, ver;
+  int rc;
+
+  if(!h || strncasecmp(h, "Bearer ", 7))
+    return unauthorized(req, "missing bearer token");
+  h += 7;
+  while(*h == ' ')
+    h++;
+  if(!*h)
+    return unauthorized(req, "missing bearer token");
+
+  jr = jwt_verify(h, strlen(h), req->app->keys, req->app->nkeys,
+                  API_JWT_ISSUER, (int64_t)time(NULL), API_JWT_LEEWAY,
+                  &claims);
+  if(jr != JWT_OK)
+    return unauthorized(req, "invalid or expired token");
+  if(!parse_id(claims.sub, strlen(claims.sub), &uid) || !claims.has_ver)
+    return unauthorized(req, "invalid or expired token");
+
+  snprintf(idbuf, sizeof(idbuf), "%lld", (long long)uid);
+  dr = db_exec(&req->app->db, "auth_user", 1, (const char *[]){idbuf}, &res);
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if(PQntuples(res) != 1 ||
+     !parse_int(PQgetvalue(res, 0, 0), INT32_MIN, INT32_MAX, &ver) ||
+     ver != claims.ver) {
+    rc = unauthorized(req, "invalid or expired token");
+    goto out;
+  }
+  req->user_id = uid;
+  rc = 0;
+out:
+  PQclear(res);
+  return rc;
+}
+
+int auth_reply_token(struct request *req, int status, int64_t user_id,
+                     int64_t ver)
+{
+  struct jwt_claims claims = {0};
+  char token[JWT_MAX_TOKEN], expires[32];
+  cJSON *obj;
+  int rc;
+
+  claims.iat = (int64_t)time(NULL);
+  claims.exp = claims.iat + req->app->cfg.jwt_ttl;
+  claims.ver = ver;
+  claims.has_ver = true;
+  snprintf(claims.sub, sizeof(claims.sub), "%lld", (long long)user_id);
+  if(jwt_sign(&req->app->keys[0], API_JWT_ISSUER, &claims, token,
+              sizeof(token)) != JWT_OK) {
+    log_error("cannot sign a token");
+    return reply_error(req, 500, "internal error");
+  }
+  format_rfc3339(claims.exp, expires);
+
+  obj = cJSON_CreateObject();
+  if(!obj || !cJSON_AddStringToObject(obj, "token", token) ||
+     !cJSON_AddStringToObject(obj, "expires_at", expires))
+    rc = reply_error(req, 500, "internal error");
+  else
+    rc = reply_json(req, status, obj);
+  cJSON_Delete(obj);
+  explicit_bzero(token, sizeof(token));
+  return rc;
+}

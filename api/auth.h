@@ -1,0 +1,20 @@
+/*
+ * auth.h - bearer tokens: checking them on requests, issuing them at login.
+ */
+#ifndef TRACKLY_AUTH_H
+#define TRACKLY_AUTH_H
+
+#include "request.h"
+
+/* Checks the request's bearer token: signature, claims, and that the user
+ * still exists with the same token version (so logout and password change
+ * revoke every older token).  Returns 0 with req->user_id set, or the status
+ * it replied with (401, or 503 when the database is away). */
+int auth_or_reply(struct request *req);
+
+/* Issues a token for user_id at token version ver and replies 200 (or
+ * status) with {"token", "expires_at"}.  Returns the status sent. */
+int auth_reply_token(struct request *req, int status, int64_t user_id,
+                     int64_t ver);
+
+#endif

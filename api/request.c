@@ -1,0 +1,252 @@
+/*
+ * request.c - reading a FastCGI request and writing its JSON response.
+ */
+#include "request.h"
+#include "json.h"
+#include "log.h"
+#include "parse.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+  int status;
+  const char *reason;
+  const char *message;
+} statuses[] = {
+  {200, "OK", NULL},
+  {201, "Created", NULL},
+  {202, "Accepted", NULL},
+  {204, "No Content", NULL},
+  {400, "Bad Request", "bad request"},
+  {401, "Unauthorized", "authentication required"},
+  {403, "Forbidden", "forbidden"},
+  {404, "Not Found", "not found"},
+  {405, "Method Not Allowed", "method not allowed"},
+  {409, "Conflict", "conflict"},
+  {413, "Content Too Large", "request body too large"},
+  {414, "URI Too Long", "request path too long"},
+  {422, "Unprocessable Content", "unprocessable request"},
+  {429, "Too Many Requests", "too many requests"},
+  {500, "Internal Server Error", "internal error"},
+  {503, "Service Unavailable", "service unavailable"},
+};
+
+static int status_index(int status)
+{
+  for(size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+    if(statuses[i].status == status)
+      return (int)i;
+  return -1;
+}
+
+const char *http_reason(int status)
+{
+  int i = status_index(status);
+  return i < 0 ? "Unknown" : statuses[i].reason;
+}
+
+static const char *default_message(int status)
+{
+  int i = status_index(status);
+  return i < 0 || !statuses[i].message ? "error" : statuses[i].message;
+}
+
+void format_rfc3339(int64_t t, char out[32])
+{
+  struct tm tm;
+  time_t tt = (time_t)t;
+  gmtime_r(&tt, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int request_init(struct request *req, struct app *app, FCGX_Request *fcgx)
+{
+  const char *uri, *q;
+  size_t len;
+
+  memset(req, 0, sizeof(*req));
+  clock_gettime(CLOCK_MONOTONIC, &req->start);
+  req->fcgx = fcgx;
+  req->app = app;
+  req->route = "-";
+  req->method = request_param(req, "REQUEST_METHOD");
+  if(!req->method)
+    req->method = "GET";
+  req->query = request_param(req, "QUERY_STRING");
+  if(!req->query)
+    req->query = "";
+
+  /* Route on the raw path: nginx's decoded $uri would turn "1%2F2" into
+   * "1/2".  Nothing in our paths needs decoding, so anything encoded simply
+   * fails to match. */
+  uri = request_param(req, "REQUEST_URI");
+  if(!uri)
+    uri = request_param(req, "DOCUMENT_URI");
+  if(!uri)
+    uri = "/";
+  q = strchr(uri, '?');
+  len = q ? (size_t)(q - uri) : strlen(uri);
+  if(len >= sizeof(req->path))
+    return 414;
+  memcpy(req->path, uri, len);
+  req->path[len] = '\0';
+  return 0;
+}
+
+const char *request_param(const struct request *req, const char *name)
+{
+  return FCGX_GetParam(name, req->fcgx->envp);
+}
+
+void request_add_header(struct request *req, const char *name,
+                        const char *fmt, ...)
+{
+  size_t room = sizeof(req->extra) - req->extra_len;
+  va_list ap;
+  int n, m;
+
+  n = snprintf(req->extra + req->extra_len, room, "%s: ", name);
+  if(n < 0 || (size_t)n >= room)
+    goto overflow;
+  va_start(ap, fmt);
+  m = vsnprintf(req->extra + req->extra_len + n, room - (size_t)n, fmt, ap);
+  va_end(ap);
+  if(m < 0 || (size_t)(n + m + 2) >= room)
+    goto overflow;
+  memcpy(req->extra + req->extra_len + n + m, "\r\n", 2);
+  req->extra_len += (size_t)(n + m + 2);
+  req->extra[req->extra_len] = '\0';
+  return;
+overflow:
+  req->extra[req->extra_len] = '\0';
+  log_error("response header %s dropped: no room", name);
+}
+
+/* Writes the status line and headers, CORS included, then body. */
+static int send_response(struct request *req, int status, const char *body,
+                         size_t len)
+{
+  const struct config *cfg = &req->app->cfg;
+  const char *origin = request_param(req, "HTTP_ORIGIN");
+  FCGX_Stream *out = req->fcgx->out;
+
+  if(req->status) {
+    log_error("second reply to %s %s suppressed", req->method, req->path);
+    return req->status;
+  }
+  req->status = status;
+  FCGX_FPrintF(out, "Status: %d %s\r\n", status, http_reason(status));
+  if(body)
+    FCGX_FPrintF(out, "Content-Type: application/json; charset=utf-8\r\n"
+                 "Content-Length: %zu\r\n", len);
+  if(cfg->cors_any || cfg->cors_count) {
+    FCGX_PutS("Vary: Origin\r\n", out);
+    if(config_origin_allowed(cfg, origin))
+      FCGX_FPrintF(out, "Access-Control-Allow-Origin: %s\r\n"
+                   "Access-Control-Expose-Headers: X-Total-Count, "
+                   "Retry-After\r\n", origin);
+  }
+  if(req->extra_len)
+    FCGX_PutStr(req->extra, (int)req->extra_len, out);
+  FCGX_PutS("\r\n", out);
+  if(body)
+    FCGX_PutStr(body, (int)len, out);
+  return status;
+}
+
+int reply_json(struct request *req, int status, const cJSON *body)
+{
+  char *text = cJSON_PrintUnformatted(body);
+  int rc;
+
+  if(!text) {
+    log_error("out of memory printing a response");
+    return send_response(req, 500, "{\"error\":\"internal error\"}", 26);
+  }
+  rc = send_response(req, status, text, strlen(text));
+  cJSON_free(text);
+  return rc;
+}
+
+int reply_error(struct request *req, int status, const char *fmt, ...)
+{
+  char msg[512];
+  cJSON *obj;
+  va_list ap;
+  int rc;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  obj = cJSON_CreateObject();
+  if(!obj || !cJSON_AddStringToObject(obj, "error", msg)) {
+    cJSON_Delete(obj);
+    return send_response(req, status, "{\"error\":\"internal error\"}", 26);
+  }
+  rc = reply_json(req, status, obj);
+  cJSON_Delete(obj);
+  return rc;
+}
+
+int reply_empty(struct request *req, int status)
+{
+  return send_response(req, status, NULL, 0);
+}
+
+int reply_db_error(struct request *req, enum db_result rc)
+{
+  switch(rc) {
+  case DB_UNAVAILABLE:
+    return reply_error(req, 503, "database unavailable");
+  case DB_CONFLICT:
+    return reply_error(req, 409, "conflict");
+  default:
+    return reply_error(req, 500, "internal error");
+  }
+}
+
+int request_finish(struct request *req, int status)
+{
+  if(req->status)
+    return req->status;
+  if(status < 400) {
+    log_error("%s %s returned %d without replying", req->method, req->path,
+              status);
+    status = 500;
+  }
+  return reply_error(req, status, "%s", default_message(status));
+}
+
+cJSON *request_json_or_reply(struct request *req, int *rc)
+{
+  const char *cl = request_param(req, "CONTENT_LENGTH");
+  const char *why = NULL;
+  int64_t len = 0;
+  cJSON *obj;
+  int got;
+
+  if(cl && *cl && !parse_int(cl, 0, INT64_MAX, &len)) {
+    *rc = reply_error(req, 400, "invalid Content-Length");
+    return NULL;
+  }
+  if(len > API_BODY_MAX) {
+    *rc = reply_error(req, 413, "request body too large (limit %d bytes)",
+                      API_BODY_MAX);
+    return NULL;
+  }
+  got = len ? FCGX_GetStr(req->app->body, (int)len, req->fcgx->in) : 0;
+  if(got != len) {
+    *rc = reply_error(req, 400, "request body is shorter than its "
+                      "Content-Length");
+    return NULL;
+  }
+  obj = json_parse_object(req->app->body, (size_t)len, &why);
+  if(!obj) {
+    *rc = reply_error(req, 400, "%s", why);
+    return NULL;
+  }
+  return obj;
+}

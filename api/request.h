@@ -1,0 +1,85 @@
+/*
+ * request.h - one FastCGI request and its response.
+ *
+ * A handler reads its input through these helpers and answers with one of
+ * the reply functions, which also add the CORS headers the configuration
+ * allows.  Handlers return the HTTP status they answered with; a handler
+ * may instead return an error status without replying, and the router then
+ * sends the standard JSON error for that status.
+ *
+ * The *_or_reply helpers have already answered when they fail, so the
+ * caller just returns their status:
+ *
+ *     cJSON *body = request_json_or_reply(req, &rc);
+ *     if(!body)
+ *       return rc;
+ *
+ * Memory: nothing here needs freeing by the handler except cJSON trees it
+ * builds or parses itself.
+ */
+#ifndef TRACKLY_REQUEST_H
+#define TRACKLY_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <cJSON.h>
+#include <fcgiapp.h>
+
+#include "app.h"
+
+#define REQUEST_PATH_MAX 1024
+#define REQUEST_MAX_IDS 2
+#define REQUEST_EXTRA_HEADERS 512
+
+struct request {
+  FCGX_Request *fcgx;
+  struct app *app;
+  const char *method;
+  char path[REQUEST_PATH_MAX];  /* raw path, without the query */
+  const char *query;            /* "" when none */
+  const char *route;            /* the matched pattern, for logs */
+  int64_t ids[REQUEST_MAX_IDS]; /* {id} segments of the path, in order */
+  int64_t user_id;              /* set once the token is checked */
+  int status;                   /* 0 until a reply is sent */
+  struct timespec start;
+  char extra[REQUEST_EXTRA_HEADERS];
+  size_t extra_len;
+};
+
+/* Fills req from fcgx.  Returns 0, or an HTTP status (414) when the path is
+ * unusable; nothing is sent. */
+int request_init(struct request *req, struct app *app, FCGX_Request *fcgx);
+
+/* A FastCGI parameter ("HTTP_AUTHORIZATION", "REQUEST_ID") or NULL. */
+const char *request_param(const struct request *req, const char *name);
+
+/* Adds "Name: value" to the response headers (values must not hold CR/LF). */
+void request_add_header(struct request *req, const char *name,
+                        const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+/* Reads and parses the body as a JSON object.  On failure it has replied
+ * (400, 413) and returns NULL with the status in *rc. */
+cJSON *request_json_or_reply(struct request *req, int *rc);
+
+int reply_json(struct request *req, int status, const cJSON *body);
+int reply_error(struct request *req, int status, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+/* A reply with no body (204). */
+int reply_empty(struct request *req, int status);
+/* The answer to a failed database call: 503 when the database is away,
+ * 500 otherwise.  Returns the status. */
+int reply_db_error(struct request *req, enum db_result rc);
+
+/* Sends the standard JSON error for status unless a reply was already sent;
+ * the router calls it after every handler.  Returns the status sent. */
+int request_finish(struct request *req, int status);
+
+/* The reason phrase and the default error message for a status. */
+const char *http_reason(int status);
+
+/* Writes t (seconds since the epoch) as RFC 3339 UTC into out[32]. */
+void format_rfc3339(int64_t t, char out[32]);
+
+#endif

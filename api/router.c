@@ -1,0 +1,125 @@
+/*
+ * router.c - the route table and the dispatcher; see router.h.
+ *
+ * Paths are those of the original Trackly service (DESIGN §2).  An {id}
+ * segment matches only a positive decimal integer (parse_id), so
+ * "/project/dashboard" can never be taken for a project id and "/project/0"
+ * or "/project/1e3" is simply not found.
+ */
+#include "router.h"
+#include "auth.h"
+#include "handlers.h"
+#include "parse.h"
+
+#include <string.h>
+
+struct route {
+  const char *method;
+  const char *pattern;
+  bool auth;
+  int (*handler)(struct request *req);
+};
+
+static const struct route routes[] = {
+  {"GET",    "/healthcheck",    false, health_get},
+
+  {"POST",   "/user/register",  false, users_register},
+  {"POST",   "/user/login",     false, users_login},
+  {"POST",   "/user/logout",    true,  users_logout},
+  {"GET",    "/user/me",        true,  users_me},
+  {"PUT",    "/user/password",  true,  users_change_password},
+  {"DELETE", "/user",           true,  users_delete},
+  {"GET",    "/user/verify",    false, users_verify},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+bool router_match(const char *pattern, const char *path,
+                  int64_t ids[REQUEST_MAX_IDS])
+{
+  int nids = 0;
+
+  while(*pattern && *path) {
+    if(!strncmp(pattern, "{id}", 4)) {
+      size_t len = strcspn(path, "/");
+      if(nids == REQUEST_MAX_IDS || !parse_id(path, len, &ids[nids]))
+        return false;
+      nids++;
+      pattern += 4;
+      path += len;
+    }
+    else if(*pattern++ != *path++)
+      return false;
+  }
+  return !*pattern && !*path;
+}
+
+/* Lists the methods of every route matching path into allow; returns how
+ * many there are. */
+static int allowed_methods(const char *path, char *allow, size_t cap)
+{
+  int64_t ids[REQUEST_MAX_IDS];
+  size_t len = 0;
+  int n = 0;
+
+  allow[0] = '\0';
+  for(size_t i = 0; i < NROUTES; i++) {
+    size_t mlen = strlen(routes[i].method);
+    if(!router_match(routes[i].pattern, path, ids))
+      continue;
+    if(len + mlen + 3 >= cap)
+      break;
+    if(n++) {
+      memcpy(allow + len, ", ", 2);
+      len += 2;
+    }
+    memcpy(allow + len, routes[i].method, mlen + 1);
+    len += mlen;
+  }
+  return n;
+}
+
+static int preflight(struct request *req, const char *allow)
+{
+  request_add_header(req, "Allow", "%s, OPTIONS", allow);
+  if(config_origin_allowed(&req->app->cfg,
+                           request_param(req, "HTTP_ORIGIN"))) {
+    request_add_header(req, "Access-Control-Allow-Methods", "%s, OPTIONS",
+                       allow);
+    request_add_header(req, "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type");
+    request_add_header(req, "Access-Control-Max-Age", "600");
+  }
+  return reply_empty(req, 204);
+}
+
+int router_dispatch(struct request *req)
+{
+  char allow[128];
+  const struct route *r = NULL;
+  int rc;
+
+  for(size_t i = 0; i < NROUTES; i++) {
+    if(!strcmp(routes[i].method, req->method) &&
+       router_match(routes[i].pattern, req->path, req->ids)) {
+      r = &routes[i];
+      break;
+    }
+  }
+  if(!r) {
+    if(!allowed_methods(req->path, allow, sizeof(allow)))
+      return request_finish(req, 404);
+    if(!strcmp(req->method, "OPTIONS"))
+      return preflight(req, allow);
+    request_add_header(req, "Allow", "%s, OPTIONS", allow);
+    return request_finish(req, 405);
+  }
+
+  req->route = r->pattern;
+  if(r->auth) {
+    rc = auth_or_reply(req);
+    if(rc)
+      return rc;
+  }
+  return request_finish(req, r->handler(req));
+}

@@ -1,0 +1,502 @@
+/*
+ * users.c - accounts: /user/register, /user/login, /user/logout, /user/me,
+ * /user/password, /user (DELETE) and /user/verify.  DESIGN §2 and §3.
+ *
+ * Passwords are checked with Argon2id, which is deliberately slow; every
+ * path that checks one (login, password change, account deletion) goes
+ * through the same per-account throttle, kept in Postgres so all workers
+ * (and all API hosts) share it.
+ */
+#include "auth.h"
+#include "handlers.h"
+#include "json.h"
+#include "log.h"
+#include "parse.h"
+#include "password.h"
+#include "secret.h"
+#include "validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* After this many failed password checks for one account within the
+ * window, further attempts get 429 until the window ends.  The numbers are
+ * written into the SQL below. */
+#define LOGIN_MAX_FAILURES 10
+#define LOGIN_WINDOW_SECONDS (15 * 60)
+/* How long a verification link works. */
+#define VERIFY_LINK_DAYS 7
+
+#define VERIFY_TOKEN_MAX 128
+
+const struct db_statement users_statements[] = {
+  /* One statement, so the account and its verification mail are created
+   * together or not at all. */
+  {"user_register",
+   "WITH u AS ("
+   "  INSERT INTO users (email, password_hash, verify_token_hash,"
+   "                     verify_expires_at)"
+   "  VALUES ($1, $2, decode($3, 'hex'), now() + interval '7 days')"
+   "  RETURNING id, email, created_at),"
+   " o AS ("
+   "  INSERT INTO mail_outbox (user_id, kind, recipient, payload)"
+   "  SELECT id, 'verify', email,"
+   "         jsonb_build_object('token', $4::text, 'link', $5::text)"
+   "  FROM u)"
+   " SELECT id, email, " SQL_RFC3339("created_at") " FROM u"},
+  {"user_by_email",
+   "SELECT id, password_hash, token_version FROM users"
+   " WHERE lower(email) = lower($1)"},
+  {"user_by_id",
+   "SELECT id, email, email_verified, " SQL_RFC3339("created_at") ","
+   "       password_hash, token_version"
+   " FROM users WHERE id = $1"},
+  {"user_rehash",
+   "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1"},
+  {"user_logout",
+   "UPDATE users SET token_version = token_version + 1, updated_at = now()"
+   " WHERE id = $1"},
+  {"user_set_password",
+   "UPDATE users SET password_hash = $2, token_version = token_version + 1,"
+   "                 updated_at = now()"
+   " WHERE id = $1 RETURNING token_version"},
+  {"user_delete",
+   "DELETE FROM users WHERE id = $1"},
+  {"user_verify",
+   "UPDATE users SET email_verified = true, verify_token_hash = NULL,"
+   "                 verify_expires_at = NULL, updated_at = now()"
+   " WHERE verify_token_hash = decode($1, 'hex')"
+   "   AND verify_expires_at > now()"
+   " RETURNING id"},
+  /* Seconds until the account may try again, when it is locked out. */
+  {"throttle_check",
+   "SELECT ceil(extract(epoch FROM window_start + interval '15 minutes'"
+   "                               - now()))::bigint"
+   " FROM login_throttle"
+   " WHERE email = lower($1) AND failures >= 10"
+   "   AND window_start > now() - interval '15 minutes'"},
+  {"throttle_fail",
+   "INSERT INTO login_throttle AS t (email, failures, window_start)"
+   " VALUES (lower($1), 1, now())"
+   " ON CONFLICT (email) DO UPDATE SET"
+   "  failures = CASE WHEN t.window_start <= now() - interval '15 minutes'"
+   "                  THEN 1 ELSE t.failures + 1 END,"
+   "  window_start = CASE WHEN t.window_start <= now() - interval '15 minutes'"
+   "                      THEN now() ELSE t.window_start END"},
+  {"throttle_clear",
+   "DELETE FROM login_throttle WHERE email = lower($1)"},
+  {NULL, NULL},
+};
+
+/* Reads a required string field; replies 400 naming the field otherwise. */
+static int string_field_or_reply(struct request *req, const cJSON *body,
+                                 const char *name, const char **out,
+                                 size_t *len)
+{
+  char err[128];
+
+  switch(json_get_string(body, name, out, len, err, sizeof(err))) {
+  case JSON_FIELD_OK:
+    return 0;
+  case JSON_FIELD_ABSENT:
+    return reply_error(req, 400, "field '%s' is required", name);
+  default:
+    return reply_error(req, 400, "%s", err);
+  }
+}
+
+/* Reads field name as a new password, enforcing the length rule. */
+static int new_password_or_reply(struct request *req, const cJSON *body,
+                                 const char *name, const char **pw,
+                                 size_t *len)
+{
+  int rc = string_field_or_reply(req, body, name, pw, len);
+  if(rc)
+    return rc;
+  if(!password_length_valid(*len))
+    return reply_error(req, 400, "field '%s' must be %d to %d bytes long",
+                       name, PASSWORD_MIN, PASSWORD_MAX);
+  return 0;
+}
+
+/* 429 when the account behind email is locked out; 0 when it may try. */
+static int throttle_or_reply(struct request *req, const char *email)
+{
+  PGresult *res = NULL;
+  enum db_result dr;
+  int64_t wait = 0;
+  int rc = 0;
+
+  dr = db_exec(&req->app->db, "throttle_check", 1, (const char *[]){email},
+               &res);
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if(PQntuples(res) == 1) {
+    if(!parse_int(PQgetvalue(res, 0, 0), 1, LOGIN_WINDOW_SECONDS, &wait))
+      wait = LOGIN_WINDOW_SECONDS;
+    request_add_header(req, "Retry-After", "%lld", (long long)wait);
+    rc = reply_error(req, 429, "too many failed attempts; try again in %lld "
+                     "seconds", (long long)wait);
+  }
+  PQclear(res);
+  return rc;
+}
+
+/* Counts a failed password check against email.  Failing to record it is
+ * logged but does not change the answer. */
+static void throttle_fail(struct request *req, const char *email)
+{
+  PGresult *res = NULL;
+  if(db_exec(&req->app->db, "throttle_fail", 1, (const char *[]){email},
+             &res) != DB_OK)
+    log_warn("could not record a failed login");
+  PQclear(res);
+}
+
+static void throttle_clear(struct request *req, const char *email)
+{
+  PGresult *res = NULL;
+  db_exec(&req->app->db, "throttle_clear", 1, (const char *[]){email}, &res);
+  PQclear(res);
+}
+
+/* Copies the trimmed email field into out (NUL-terminated).  Returns 0,
+ * or the status replied. */
+static int email_or_reply(struct request *req, const cJSON *body,
+                          char out[EMAIL_MAX + 1], bool check_format)
+{
+  const char *s;
+  size_t len;
+  int rc = string_field_or_reply(req, body, "email", &s, &len);
+
+  if(rc)
+    return rc;
+  s = trim_space(s, &len);
+  if(check_format && !email_valid(s, len))
+    return reply_error(req, 400, "field 'email' must be a valid email "
+                       "address");
+  if(len > EMAIL_MAX) /* no account can have it */
+    return reply_error(req, 400, "field 'email' is too long");
+  memcpy(out, s, len);
+  out[len] = '\0';
+  return 0;
+}
+
+int users_register(struct request *req)
+{
+  char email[EMAIL_MAX + 1], hash[PASSWORD_ENCODED_MAX];
+  char token[SECRET_TOKEN_LEN], digest_hex[2 * SECRET_DIGEST_LEN + 1];
+  unsigned char digest[SECRET_DIGEST_LEN];
+  char link[2300];
+  const char *pw;
+  size_t pwlen;
+  cJSON *body, *out = NULL, *user;
+  PGresult *res = NULL;
+  enum db_result dr;
+  int rc;
+
+  body = request_json_or_reply(req, &rc);
+  if(!body)
+    return rc;
+  if((rc = email_or_reply(req, body, email, true)) ||
+     (rc = new_password_or_reply(req, body, "password", &pw, &pwlen)))
+    goto out;
+
+  if(password_hash(pw, pwlen, hash, sizeof(hash)) ||
+     secret_token(token) ||
+     secret_digest(token, strlen(token), digest)) {
+    rc = reply_error(req, 500, "internal error");
+    goto out;
+  }
+  secret_hex(digest, digest_hex);
+  snprintf(link, sizeof(link), "%s/user/verify?token=%s",
+           req->app->cfg.public_url, token);
+
+  dr = db_exec(&req->app->db, "user_register", 5,
+               (const char *[]){email, hash, digest_hex, token, link}, &res);
+  if(dr == DB_CONFLICT) {
+    rc = reply_error(req, 409, "email already registered");
+    goto out;
+  }
+  if(dr != DB_OK) {
+    rc = reply_db_error(req, dr);
+    goto out;
+  }
+
+  out = cJSON_CreateObject();
+  user = cJSON_AddObjectToObject(out, "user");
+  if(!cJSON_AddStringToObject(out, "message", "registered; check your "
+                              "email for the verification link") ||
+     !user ||
+     !cJSON_AddNumberToObject(user, "id", strtod(PQgetvalue(res, 0, 0),
+                                                 NULL)) ||
+     !cJSON_AddStringToObject(user, "email", PQgetvalue(res, 0, 1)) ||
+     !cJSON_AddStringToObject(user, "created_at", PQgetvalue(res, 0, 2))) {
+    rc = reply_error(req, 500, "internal error");
+    goto out;
+  }
+  log_info("user %s registered", PQgetvalue(res, 0, 0));
+  rc = reply_json(req, 201, out);
+out:
+  explicit_bzero(token, sizeof(token));
+  PQclear(res);
+  cJSON_Delete(out);
+  cJSON_Delete(body);
+  return rc;
+}
+
+int users_login(struct request *req)
+{
+  char email[EMAIL_MAX + 1], hash[PASSWORD_ENCODED_MAX];
+  const char *pw, *stored;
+  size_t pwlen;
+  cJSON *body;
+  PGresult *res = NULL;
+  enum db_result dr;
+  int64_t uid, ver;
+  int rc, ok;
+
+  body = request_json_or_reply(req, &rc);
+  if(!body)
+    return rc;
+  if((rc = email_or_reply(req, body, email, false)) ||
+     (rc = string_field_or_reply(req, body, "password", &pw, &pwlen)) ||
+     (rc = throttle_or_reply(req, email)))
+    goto out;
+
+  dr = db_exec(&req->app->db, "user_by_email", 1, (const char *[]){email},
+               &res);
+  if(dr != DB_OK) {
+    rc = reply_db_error(req, dr);
+    goto out;
+  }
+  if(PQntuples(res) != 1) {
+    /* Same cost as a wrong password, so timing does not tell which
+     * addresses have accounts. */
+    password_dummy_verify(pw, pwlen);
+    goto fail;
+  }
+  stored = PQgetvalue(res, 0, 1);
+  ok = password_verify(stored, pw, pwlen);
+  if(ok < 0)
+    log_error("user %s has an unreadable password hash",
+              PQgetvalue(res, 0, 0));
+  if(ok != 1)
+    goto fail;
+
+  if(!parse_id(PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)), &uid) ||
+     !parse_int(PQgetvalue(res, 0, 2), INT32_MIN, INT32_MAX, &ver)) {
+    rc = reply_error(req, 500, "internal error");
+    goto out;
+  }
+  throttle_clear(req, email);
+  if(password_needs_rehash(stored) &&
+     !password_hash(pw, pwlen, hash, sizeof(hash))) {
+    PGresult *r2 = NULL;
+    db_exec(&req->app->db, "user_rehash", 2,
+            (const char *[]){PQgetvalue(res, 0, 0), hash}, &r2);
+    PQclear(r2);
+  }
+  rc = auth_reply_token(req, 200, uid, ver);
+  goto out;
+
+fail:
+  throttle_fail(req, email);
+  rc = reply_error(req, 401, "invalid email or password");
+out:
+  PQclear(res);
+  cJSON_Delete(body);
+  return rc;
+}
+
+/* Runs a statement whose only parameter is the caller's user id. */
+static enum db_result exec_for_user(struct request *req, const char *stmt,
+                                    PGresult **res)
+{
+  char id[24];
+  snprintf(id, sizeof(id), "%lld", (long long)req->user_id);
+  return db_exec(&req->app->db, stmt, 1, (const char *[]){id}, res);
+}
+
+int users_logout(struct request *req)
+{
+  PGresult *res = NULL;
+  enum db_result dr = exec_for_user(req, "user_logout", &res);
+
+  PQclear(res);
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  return reply_empty(req, 204);
+}
+
+int users_me(struct request *req)
+{
+  PGresult *res = NULL;
+  enum db_result dr = exec_for_user(req, "user_by_id", &res);
+  cJSON *out = NULL;
+  int rc;
+
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if(PQntuples(res) != 1) {
+    rc = 404;
+    goto out;
+  }
+  out = cJSON_CreateObject();
+  if(!cJSON_AddNumberToObject(out, "id", (double)req->user_id) ||
+     !cJSON_AddStringToObject(out, "email", PQgetvalue(res, 0, 1)) ||
+     !cJSON_AddBoolToObject(out, "email_verified",
+                            PQgetvalue(res, 0, 2)[0] == 't') ||
+     !cJSON_AddStringToObject(out, "created_at", PQgetvalue(res, 0, 3)))
+    rc = reply_error(req, 500, "internal error");
+  else
+    rc = reply_json(req, 200, out);
+out:
+  cJSON_Delete(out);
+  PQclear(res);
+  return rc;
+}
+
+/* Checks the caller's password from body field name for a sensitive
+ * change.  Returns 0 when it matches and leaves the user's row in *user
+ * (id, email, verified, created, hash, version); otherwise replies 403 (or
+ * 429 while locked out) and returns the status. */
+static int confirm_password_or_reply(struct request *req, const cJSON *body,
+                                     const char *name, PGresult **user)
+{
+  const char *pw, *email;
+  size_t pwlen;
+  enum db_result dr;
+  int rc;
+
+  *user = NULL;
+  if((rc = string_field_or_reply(req, body, name, &pw, &pwlen)))
+    return rc;
+  dr = exec_for_user(req, "user_by_id", user);
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if(PQntuples(*user) != 1) {
+    rc = reply_error(req, 401, "invalid or expired token");
+    goto fail;
+  }
+  email = PQgetvalue(*user, 0, 1);
+  if((rc = throttle_or_reply(req, email)))
+    goto fail;
+  if(password_verify(PQgetvalue(*user, 0, 4), pw, pwlen) != 1) {
+    throttle_fail(req, email);
+    rc = reply_error(req, 403, "%s is incorrect",
+                     strcmp(name, "password") ? "current password" :
+                     "password");
+    goto fail;
+  }
+  return 0;
+fail:
+  PQclear(*user);
+  *user = NULL;
+  return rc;
+}
+
+int users_change_password(struct request *req)
+{
+  char hash[PASSWORD_ENCODED_MAX], id[24];
+  const char *pw;
+  size_t pwlen;
+  PGresult *user = NULL, *res = NULL;
+  enum db_result dr;
+  int64_t ver;
+  cJSON *body;
+  int rc;
+
+  body = request_json_or_reply(req, &rc);
+  if(!body)
+    return rc;
+  if((rc = new_password_or_reply(req, body, "new_password", &pw, &pwlen)) ||
+     (rc = confirm_password_or_reply(req, body, "current_password", &user)))
+    goto out;
+  if(password_hash(pw, pwlen, hash, sizeof(hash))) {
+    rc = reply_error(req, 500, "internal error");
+    goto out;
+  }
+  snprintf(id, sizeof(id), "%lld", (long long)req->user_id);
+  dr = db_exec(&req->app->db, "user_set_password", 2,
+               (const char *[]){id, hash}, &res);
+  if(dr != DB_OK) {
+    rc = reply_db_error(req, dr);
+    goto out;
+  }
+  if(PQntuples(res) != 1 ||
+     !parse_int(PQgetvalue(res, 0, 0), INT32_MIN, INT32_MAX, &ver)) {
+    rc = reply_error(req, 500, "internal error");
+    goto out;
+  }
+  log_info("user %s changed their password", id);
+  rc = auth_reply_token(req, 200, req->user_id, ver);
+out:
+  PQclear(res);
+  PQclear(user);
+  cJSON_Delete(body);
+  return rc;
+}
+
+int users_delete(struct request *req)
+{
+  PGresult *user = NULL, *res = NULL;
+  enum db_result dr;
+  cJSON *body;
+  int rc;
+
+  body = request_json_or_reply(req, &rc);
+  if(!body)
+    return rc;
+  if((rc = confirm_password_or_reply(req, body, "password", &user)))
+    goto out;
+  dr = exec_for_user(req, "user_delete", &res);
+  if(dr != DB_OK) {
+    rc = reply_db_error(req, dr);
+    goto out;
+  }
+  log_info("user %lld deleted their account", (long long)req->user_id);
+  rc = reply_empty(req, 204);
+out:
+  PQclear(res);
+  PQclear(user);
+  cJSON_Delete(body);
+  return rc;
+}
+
+int users_verify(struct request *req)
+{
+  char token[VERIFY_TOKEN_MAX], digest_hex[2 * SECRET_DIGEST_LEN + 1];
+  unsigned char digest[SECRET_DIGEST_LEN];
+  PGresult *res = NULL;
+  enum db_result dr;
+  cJSON *out = NULL;
+  long len;
+  int rc;
+
+  len = query_param(req->query, "token", token, sizeof(token));
+  if(len <= 0)
+    return reply_error(req, 400, "invalid or expired verification link");
+  if(secret_digest(token, (size_t)len, digest))
+    return reply_error(req, 500, "internal error");
+  secret_hex(digest, digest_hex);
+  dr = db_exec(&req->app->db, "user_verify", 1, (const char *[]){digest_hex},
+               &res);
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if(PQntuples(res) != 1) {
+    rc = reply_error(req, 400, "invalid or expired verification link");
+    goto out;
+  }
+  log_info("user %s verified their email address", PQgetvalue(res, 0, 0));
+  out = cJSON_CreateObject();
+  if(!cJSON_AddStringToObject(out, "message", "email address verified"))
+    rc = reply_error(req, 500, "internal error");
+  else
+    rc = reply_json(req, 200, out);
+out:
+  cJSON_Delete(out);
+  PQclear(res);
+  return rc;
+}

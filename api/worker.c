@@ -1,0 +1,143 @@
+/*
+ * worker.c - the request loop of one API worker; see worker.h.
+ *
+ * Shutdown without losing a request: SIGTERM (and SIGINT) stay blocked
+ * while a request is being handled and are unblocked only around the
+ * accept.  A stop signal therefore either arrives while the worker is idle,
+ * where the handler simply _exit()s, or waits until the response has been
+ * sent.  The master gives in-flight requests 10 seconds (DESIGN §1); API
+ * statements time out after API_STATEMENT_TIMEOUT_MS, well within that.
+ */
+#include "worker.h"
+#include "app.h"
+#include "log.h"
+#include "router.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A request slower than this is logged. */
+#define SLOW_REQUEST_MS 1000
+
+/* Runs only while the worker waits in accept (see the file comment). */
+static void on_stop(int sig)
+{
+  (void)sig;
+  _exit(0);
+}
+
+static const struct db_statement *const statement_lists[] = {
+  health_statements,
+  auth_statements,
+  users_statements,
+  NULL,
+};
+
+static long elapsed_ms(const struct timespec *start)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000L +
+         (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+static void handle(struct app *app, FCGX_Request *fcgx)
+{
+  struct request req;
+  long ms;
+  int rc = request_init(&req, app, fcgx);
+
+  if(rc)
+    request_finish(&req, rc);
+  else
+    router_dispatch(&req);
+
+  ms = elapsed_ms(&req.start);
+  if(req.status >= 500 || ms >= SLOW_REQUEST_MS)
+    log_warn("%s %s -> %d in %ld ms", req.method, req.route, req.status, ms);
+}
+
+static void setup_signals(sigset_t *stop)
+{
+  struct sigaction sa;
+  sigset_t others;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_stop;          /* no SA_RESTART: accept must return */
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGHUP, &sa, NULL);     /* reloads are the master's business */
+  sigaction(SIGPIPE, &sa, NULL);    /* nginx may hang up first */
+  sa.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &sa, NULL);
+
+  sigemptyset(stop);
+  sigaddset(stop, SIGTERM);
+  sigaddset(stop, SIGINT);
+  sigemptyset(&others);
+  sigaddset(&others, SIGHUP);
+  sigaddset(&others, SIGCHLD);
+  sigprocmask(SIG_UNBLOCK, &others, NULL);
+  sigprocmask(SIG_BLOCK, stop, NULL);
+}
+
+void worker_run(int listen_fd, const struct config *cfg, pid_t master)
+{
+  /* 64 KiB body buffer and all: static, not on the stack. */
+  static struct app app;
+  FCGX_Request fcgx;
+  sigset_t stop;
+
+  setup_signals(&stop);
+  /* If the master dies, nothing would replace us or stop us: leave too. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if(getppid() != master)
+    _exit(0);
+
+  app.cfg = *cfg;
+  app.keys[0].data = cfg->jwt_secret;
+  app.keys[0].len = cfg->jwt_secret_len;
+  app.nkeys = 1;
+  if(cfg->jwt_previous) {
+    app.keys[1].data = cfg->jwt_previous;
+    app.keys[1].len = cfg->jwt_previous_len;
+    app.nkeys = 2;
+  }
+  db_init(&app.db, cfg->db_url, "trackly-api", API_STATEMENT_TIMEOUT_MS,
+          statement_lists);
+  db_ensure(&app.db);   /* warm up; a failure is retried per request */
+
+  if(FCGX_InitRequest(&fcgx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR)) {
+    log_error("cannot initialise a FastCGI request");
+    _exit(2);
+  }
+  for(int failures = 0;;) {
+    int rc;
+
+    sigprocmask(SIG_UNBLOCK, &stop, NULL);
+    rc = FCGX_Accept_r(&fcgx);
+    sigprocmask(SIG_BLOCK, &stop, NULL);
+    if(rc < 0) {
+      /* EINTR from a signal we ignore, or a connection that died before
+       * it was read; neither is the listening socket's fault. */
+      if(rc != -EINTR && errno != EINTR) {
+        log_warn("accept failed: %s", strerror(-rc));
+        /* A broken listening socket would spin here: let the master
+         * start a fresh worker instead. */
+        if(++failures == 100)
+          _exit(2);
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+      }
+      continue;
+    }
+    failures = 0;
+    handle(&app, &fcgx);
+    FCGX_Finish_r(&fcgx);
+  }
+}

@@ -1,0 +1,78 @@
+/*
+ * config.h - Trackly's configuration, read from the environment (DESIGN §5).
+ *
+ * Both programs call config_load once at start and again on SIGHUP; every
+ * value is validated there, so the rest of the code can trust it.  A bad
+ * value stops the program with one line naming the variable.
+ *
+ * Memory: config_load fills a caller-owned struct config; config_cleanup
+ * frees what it allocated and wipes the secrets.
+ */
+#ifndef TRACKLY_CONFIG_H
+#define TRACKLY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define CONFIG_MAX_ORIGINS 32
+#define CONFIG_ERR_MAX 256
+
+enum email_tls { EMAIL_TLS_STARTTLS, EMAIL_TLS_TLS, EMAIL_TLS_NONE };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+/* What a program requires; optional values always get their defaults. */
+enum config_need {
+  CONFIG_NEED_DB = 1 << 0,       /* DB_URL */
+  CONFIG_NEED_JWT = 1 << 1,      /* JWT_SECRET or JWT_SECRET_FILE */
+};
+
+struct config {
+  char *db_url;
+  unsigned char *jwt_secret;     /* raw bytes of the key */
+  size_t jwt_secret_len;
+  unsigned char *jwt_previous;   /* NULL unless JWT_SECRET_PREVIOUS is set */
+  size_t jwt_previous_len;
+  int64_t jwt_ttl;               /* seconds, default 86400 */
+
+  char *public_url;              /* no trailing slash */
+  char *cors_origins[CONFIG_MAX_ORIGINS];
+  size_t cors_count;
+  bool cors_any;                 /* CORS_ORIGINS=* */
+
+  int api_workers;               /* default: online CPUs */
+  int64_t max_projects_per_user; /* default 100 */
+
+  int monitor_concurrency;       /* default 256 */
+  int64_t monitor_min_interval;  /* seconds, default 60 */
+  bool allow_private_targets;
+  int64_t check_retention_days;  /* default 30 */
+  int64_t alert_reminder_minutes;/* 0 = off */
+
+  char *email_host;              /* NULL: no mail server configured */
+  int email_port;                /* default 587, or 465 with EMAIL_TLS=tls */
+  char *email_user;
+  char *email_pass;
+  char *email_from;
+  enum email_tls email_tls;
+
+  enum log_format log_format;
+};
+
+/* Reads the environment into *cfg.  Returns 0, or -1 with one line naming
+ * the offending variable in err (cfg is then cleaned up already). */
+int config_load(struct config *cfg, unsigned need, char *err, size_t errcap);
+
+void config_cleanup(struct config *cfg);
+
+/* Loads KEY=VALUE lines from path into the environment, replacing what is
+ * there, as systemd's EnvironmentFile= does; called again on SIGHUP, so an
+ * edited file takes effect on reload.  Blank lines and lines starting with
+ * '#' are skipped; an "export " prefix is allowed; values may be wrapped in
+ * single or double quotes.  Returns 0, or -1 with a message in err. */
+int config_load_env_file(const char *path, char *err, size_t errcap);
+
+/* True when origin (exactly as the browser sent it) may use the API. */
+bool config_origin_allowed(const struct config *cfg, const char *origin);
+
+#endif

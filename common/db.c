@@ -1,0 +1,252 @@
+/*
+ * db.c - a self-healing PostgreSQL connection; see db.h.
+ */
+#include "db.h"
+#include "log.h"
+#include "parse.h"
+#include "trackly_build.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Smallest pause between two failed connection attempts. */
+#define DB_RETRY_MS 250
+#define DB_CONNECT_TIMEOUT "3"
+
+void db_init(struct db *db, const char *url, const char *app_name,
+             int statement_timeout_ms,
+             const struct db_statement *const *lists)
+{
+  memset(db, 0, sizeof(*db));
+  db->url = url;
+  db->app_name = app_name;
+  db->statement_timeout_ms = statement_timeout_ms;
+  db->lists = lists;
+}
+
+void db_close(struct db *db)
+{
+  if(db->conn) {
+    PQfinish(db->conn);
+    db->conn = NULL;
+  }
+}
+
+static PGconn *connect_to(const char *url, const char *app_name,
+                          int statement_timeout_ms)
+{
+  char options[64];
+  const char *keys[] = {"dbname", "connect_timeout", "application_name",
+                        "options", "client_encoding", NULL};
+  const char *values[] = {url, DB_CONNECT_TIMEOUT, app_name, options, "UTF8",
+                          NULL};
+
+  snprintf(options, sizeof(options), "-c statement_timeout=%d",
+           statement_timeout_ms);
+  if(statement_timeout_ms <= 0)
+    keys[3] = NULL;
+  return PQconnectdbParams(keys, values, 1);
+}
+
+/* Reads the schema version.  Returns 0 when it is ours, -2 otherwise. */
+static int check_schema(PGconn *conn, char *err, size_t errcap)
+{
+  PGresult *res = PQexec(conn, "SELECT version FROM schema_version");
+  int64_t version = 0;
+  int rc = -2;
+
+  if(PQresultStatus(res) != PGRES_TUPLES_OK) {
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if(state && !strcmp(state, "42P01"))
+      snprintf(err, errcap, "the database has no Trackly schema; apply "
+               "schema.sql first");
+    else {
+      snprintf(err, errcap, "cannot read the schema version: %s",
+               PQerrorMessage(conn));
+      rc = -1;
+    }
+  }
+  else if(PQntuples(res) != 1 ||
+          !parse_int(PQgetvalue(res, 0, 0), 0, 1000000, &version))
+    snprintf(err, errcap, "the schema_version table is damaged");
+  else if(version != TRACKLY_SCHEMA_VERSION)
+    snprintf(err, errcap, "database schema version %lld, but this build of "
+             "Trackly needs version %d", (long long)version,
+             TRACKLY_SCHEMA_VERSION);
+  else
+    rc = 0;
+  PQclear(res);
+  /* libpq messages end in a newline; one line is promised. */
+  err[strcspn(err, "\n")] = '\0';
+  return rc;
+}
+
+int db_check_startup(const char *url, char *err, size_t errcap)
+{
+  PGconn *conn = connect_to(url, "trackly-startup", 0);
+  int rc;
+
+  err[0] = '\0';
+  if(PQstatus(conn) != CONNECTION_OK) {
+    snprintf(err, errcap, "cannot connect to the database: %s",
+             PQerrorMessage(conn));
+    err[strcspn(err, "\n")] = '\0';
+    PQfinish(conn);
+    return -1;
+  }
+  rc = check_schema(conn, err, errcap);
+  PQfinish(conn);
+  return rc;
+}
+
+static long ms_since(const struct timespec *then)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - then->tv_sec) * 1000L +
+         (now.tv_nsec - then->tv_nsec) / 1000000L;
+}
+
+/* An idle connection has nothing to read.  If the socket is readable, the
+ * server has closed it or sent a FATAL (a restart, an idle timeout); either
+ * way the next query would fail, so find out now. */
+static bool connection_alive(PGconn *conn)
+{
+  struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+
+  if(PQstatus(conn) != CONNECTION_OK || pfd.fd < 0)
+    return false;
+  if(poll(&pfd, 1, 0) == 0)
+    return true;
+  if(!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+    return false;
+  /* Readable but healthy: a notification or notice.  Leave it queued. */
+  return true;
+}
+
+static int prepare_all(struct db *db)
+{
+  for(const struct db_statement *const *list = db->lists; list && *list;
+      list++) {
+    for(const struct db_statement *s = *list; s->name; s++) {
+      PGresult *res = PQprepare(db->conn, s->name, s->sql, 0, NULL);
+      if(PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_error("database: cannot prepare %s: %s", s->name,
+                  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        PQclear(res);
+        return -1;
+      }
+      PQclear(res);
+    }
+  }
+  return 0;
+}
+
+enum db_result db_ensure(struct db *db)
+{
+  char err[256];
+
+  if(db->conn) {
+    if(connection_alive(db->conn))
+      return DB_OK;
+    log_warn("database: connection lost, reconnecting");
+    db_close(db);
+  }
+  if(db->failed_before && ms_since(&db->last_failure) < DB_RETRY_MS)
+    return DB_UNAVAILABLE;
+
+  db->conn = connect_to(db->url, db->app_name, db->statement_timeout_ms);
+  if(PQstatus(db->conn) != CONNECTION_OK) {
+    if(!db->failed_before) {
+      snprintf(err, sizeof(err), "%s", PQerrorMessage(db->conn));
+      err[strcspn(err, "\n")] = '\0';
+      log_error("database: cannot connect: %s", err);
+    }
+    goto fail;
+  }
+  if(check_schema(db->conn, err, sizeof(err))) {
+    log_error("database: %s", err);
+    goto fail;
+  }
+  if(prepare_all(db))
+    goto fail;
+  if(db->failed_before)
+    log_info("database: connected again");
+  db->failed_before = false;
+  return DB_OK;
+
+fail:
+  db_close(db);
+  db->failed_before = true;
+  clock_gettime(CLOCK_MONOTONIC, &db->last_failure);
+  return DB_UNAVAILABLE;
+}
+
+/* Sorts a failed result into the few outcomes callers act on. */
+static enum db_result classify(struct db *db, PGresult *res,
+                               const char *what)
+{
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+  if(PQstatus(db->conn) != CONNECTION_OK || !state) {
+    log_warn("database: connection lost during %s", what);
+    db_close(db);
+    return DB_UNAVAILABLE;
+  }
+  if(!strcmp(state, "23505"))
+    return DB_CONFLICT;
+  /* Class 08 is connection trouble, 57 an operator intervention (shutdown,
+   * statement timeout); 26000 means our prepared statements are gone. */
+  if(!strncmp(state, "08", 2) || !strncmp(state, "57", 2) ||
+     !strcmp(state, "26000")) {
+    log_warn("database: %s failed (%s): %s", what, state,
+             PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    if(strcmp(state, "57014")) /* a timeout leaves the connection usable */
+      db_close(db);
+    return DB_UNAVAILABLE;
+  }
+  /* The primary message only: DETAIL can quote user data. */
+  log_error("database: %s failed (%s): %s", what, state,
+            PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+  return DB_ERROR;
+}
+
+enum db_result db_exec(struct db *db, const char *name, int nparams,
+                       const char *const *params, PGresult **res)
+{
+  enum db_result rc;
+  PGresult *r;
+
+  *res = NULL;
+  rc = db_ensure(db);
+  if(rc != DB_OK)
+    return rc;
+  r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+  switch(PQresultStatus(r)) {
+  case PGRES_TUPLES_OK:
+  case PGRES_COMMAND_OK:
+    *res = r;
+    return DB_OK;
+  default:
+    rc = classify(db, r, name);
+    PQclear(r);
+    return rc;
+  }
+}
+
+enum db_result db_command(struct db *db, const char *sql)
+{
+  enum db_result rc = db_ensure(db);
+  PGresult *r;
+
+  if(rc != DB_OK)
+    return rc;
+  r = PQexec(db->conn, sql);
+  if(PQresultStatus(r) == PGRES_COMMAND_OK)
+    rc = DB_OK;
+  else
+    rc = classify(db, r, sql);
+  PQclear(r);
+  return rc;
+}

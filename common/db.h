@@ -1,0 +1,74 @@
+/*
+ * db.h - one PostgreSQL connection that heals itself.
+ *
+ * Each API worker and each monitor thread owns a struct db.  It connects on
+ * first use (never before fork), checks the schema version, prepares every
+ * statement of the program, and notices a dead connection before using it,
+ * so a database restart costs the requests made while it is down a 503 and
+ * nothing else.  Failed connection attempts are spaced out so a database
+ * that is away is not hammered, and requests fail fast meanwhile.
+ *
+ * All SQL goes through prepared statements with text parameters: values are
+ * never spliced into SQL.
+ *
+ * Memory: the caller owns struct db (db_init/db_close) and every PGresult it
+ * gets from db_exec (PQclear).
+ */
+#ifndef TRACKLY_DB_H
+#define TRACKLY_DB_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <time.h>
+#include <libpq-fe.h>
+
+/* A named statement; lists end with {NULL, NULL}. */
+struct db_statement {
+  const char *name;
+  const char *sql;
+};
+
+enum db_result {
+  DB_OK = 0,
+  DB_UNAVAILABLE = -1,   /* no connection, lost it, or statement timeout */
+  DB_ERROR = -2,         /* the statement failed; logged */
+  DB_CONFLICT = -3,      /* unique violation (SQLSTATE 23505) */
+};
+
+struct db {
+  PGconn *conn;
+  const char *url;                          /* borrowed */
+  const char *app_name;                     /* borrowed */
+  int statement_timeout_ms;
+  const struct db_statement *const *lists;  /* NULL-terminated, borrowed */
+  struct timespec last_failure;             /* of the last connect attempt */
+  bool failed_before;
+};
+
+/* Sets up db without connecting.  lists is a NULL-terminated array of
+ * statement lists to prepare on every new connection. */
+void db_init(struct db *db, const char *url, const char *app_name,
+             int statement_timeout_ms,
+             const struct db_statement *const *lists);
+
+/* Makes sure db has a live, prepared connection.  Returns DB_OK or
+ * DB_UNAVAILABLE. */
+enum db_result db_ensure(struct db *db);
+
+/* Runs prepared statement name with nparams text parameters (NULL entries
+ * are SQL NULL).  On DB_OK, *res holds the result (command or tuples) for
+ * the caller to PQclear; on failure *res is NULL. */
+enum db_result db_exec(struct db *db, const char *name, int nparams,
+                       const char *const *params, PGresult **res);
+
+/* Runs a parameterless command such as "BEGIN" or "COMMIT". */
+enum db_result db_command(struct db *db, const char *sql);
+
+void db_close(struct db *db);
+
+/* Connects to url once and checks the schema version, for start-up.
+ * Returns 0 when it matches, -1 when the database cannot be reached, -2 when
+ * the schema is missing or of another version; err gets one line. */
+int db_check_startup(const char *url, char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * json.h - checking request bodies and reading typed fields out of them.
+ *
+ * cJSON parses; this module decides what Trackly accepts.  A body must be
+ * well-formed UTF-8 (no overlong forms, no UTF-16 surrogates, nothing past
+ * U+10FFFF), contain no NUL byte and no "\u0000" escape (C strings would
+ * silently cut there), be a single JSON object, and have no duplicate keys
+ * at the top level.  Field getters name the field in their error message so
+ * the client learns what to fix: "field 'email' must be a string".
+ *
+ * Memory: json_parse_object returns a tree the caller frees with
+ * cJSON_Delete; strings returned by the getters point into that tree.
+ */
+#ifndef TRACKLY_JSON_H
+#define TRACKLY_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <cJSON.h>
+
+/* Deepest nesting accepted in a request body. */
+#define JSON_MAX_DEPTH 32
+
+enum json_field {
+  JSON_FIELD_INVALID = -1,   /* present with the wrong type or out of range */
+  JSON_FIELD_ABSENT = 0,     /* missing, or JSON null */
+  JSON_FIELD_OK = 1,
+};
+
+/* True when s[0..len) is well-formed UTF-8 with no NUL byte. */
+bool utf8_valid(const char *s, size_t len);
+
+/* Number of code points in well-formed UTF-8 s[0..len). */
+size_t utf8_chars(const char *s, size_t len);
+
+/* Parses body[0..len) into a JSON object after the checks above.  Returns
+ * the tree, or NULL with *why set to a short static message for the client
+ * ("body is not valid UTF-8", "body must be a JSON object", ...). */
+cJSON *json_parse_object(const char *body, size_t len, const char **why);
+
+/* Typed getters.  Each returns JSON_FIELD_OK and sets *out, JSON_FIELD_ABSENT
+ * (out untouched), or JSON_FIELD_INVALID with a message naming the field
+ * written to err (always NUL-terminated, truncated to errcap). */
+enum json_field json_get_string(const cJSON *obj, const char *name,
+                                const char **out, size_t *len,
+                                char *err, size_t errcap);
+/* An integral JSON number in [min, max] (1e3 is 1000; 1.5 is invalid). */
+enum json_field json_get_int(const cJSON *obj, const char *name,
+                             int64_t min, int64_t max, int64_t *out,
+                             char *err, size_t errcap);
+enum json_field json_get_bool(const cJSON *obj, const char *name, bool *out,
+                              char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * log.h - one line per event on stderr, which systemd hands to the journal.
+ *
+ * LOG_FORMAT=text gives "2026-01-02T03:04:05Z info trackly-api[123]: msg",
+ * LOG_FORMAT=json one JSON object per line.  Callers never pass passwords,
+ * tokens or secrets; request logging passes only route, status and timing.
+ */
+#ifndef TRACKLY_LOG_H
+#define TRACKLY_LOG_H
+
+#include "config.h"
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Sets the program name and format; before the first call, text format and
+ * the name "trackly" are used.  Not thread-safe: call before threads start. */
+void log_init(const char *program, enum log_format format);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+#endif

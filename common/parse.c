@@ -1,0 +1,170 @@
+/*
+ * parse.c - strict parsing of ids, integers and query parameters.
+ *
+ * Hand-rolled rather than strtoll: strtoll skips leading spaces, accepts a
+ * '+' sign and reports overflow only through errno, and each of those is a
+ * way for "1 " or "+5" to become a valid id.  Here the accepted syntax is
+ * written out in full.
+ */
+#include "parse.h"
+
+#include <string.h>
+
+/*
+ * Reads s[0..len) as unsigned decimal digits no greater than limit.
+ * Returns false for an empty string, any non-digit, or overflow.
+ */
+static bool digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
+{
+  uint64_t v = 0;
+  size_t i;
+
+  if(!len)
+    return false;
+  for(i = 0; i < len; i++) {
+    unsigned d;
+
+    if(s[i] < '0' || s[i] > '9')
+      return false;
+    d = (unsigned)(s[i] - '0');
+    if(v > (limit - d) / 10)
+      return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+bool parse_id(const char *s, size_t len, int64_t *out)
+{
+  uint64_t v;
+
+  /* A leading zero is either "0" itself or a second spelling of an id. */
+  if(!s || !len || s[0] == '0')
+    return false;
+  if(!digits(s, len, INT64_MAX, &v))
+    return false;
+  if(out)
+    *out = (int64_t)v;
+  return true;
+}
+
+bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+  bool negative = false;
+  uint64_t v;
+  int64_t n;
+
+  if(!s)
+    return false;
+  if(*s == '-') {
+    negative = true;
+    s++;
+  }
+  /* The magnitude of INT64_MIN is one more than INT64_MAX. */
+  if(!digits(s, strlen(s), negative ? (uint64_t)INT64_MAX + 1 : INT64_MAX,
+             &v))
+    return false;
+  if(!negative)
+    n = (int64_t)v;
+  else if(v == (uint64_t)INT64_MAX + 1)
+    n = INT64_MIN;
+  else
+    n = -(int64_t)v;
+  if(n < min || n > max)
+    return false;
+  if(out)
+    *out = n;
+  return true;
+}
+
+static int hex_value(char c)
+{
+  if(c >= '0' && c <= '9')
+    return c - '0';
+  if(c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if(c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/*
+ * Percent-decodes s[0..len) into out, '+' meaning a space.  Returns the
+ * decoded length, or -2 for a '%' not followed by two hex digits, for "%00"
+ * (a C string would end there), or when the result needs more than cap - 1
+ * bytes.
+ */
+static long decode(const char *s, size_t len, char *out, size_t cap)
+{
+  size_t i, n = 0;
+
+  if(!out || !cap)
+    return -2;
+  for(i = 0; i < len; i++) {
+    int c = (unsigned char)s[i];
+
+    if(c == '+')
+      c = ' ';
+    else if(c == '%') {
+      int hi, lo;
+
+      if(len - i < 3)
+        return -2;
+      hi = hex_value(s[i + 1]);
+      lo = hex_value(s[i + 2]);
+      if(hi < 0 || lo < 0)
+        return -2;
+      c = (hi << 4) | lo;
+      if(!c)
+        return -2;
+      i += 2;
+    }
+    if(n >= cap - 1)
+      return -2;
+    out[n++] = (char)c;
+  }
+  out[n] = '\0';
+  return (long)n;
+}
+
+/*
+ * Walks the '&'-separated pairs comparing each raw name with name byte for
+ * byte, so "token" matches neither "xtoken=" nor "token2=".  Names are not
+ * percent-decoded: Trackly's parameter names are plain ASCII and a client
+ * that encodes them is not one we need to understand.  On any result other
+ * than a length, out (when it has room) is left holding "".
+ */
+long query_param(const char *query, const char *name, char *out, size_t cap)
+{
+  const char *p = query;
+  size_t namelen;
+  long rc = -1;
+
+  if(out && cap)
+    out[0] = '\0';
+  if(!query || !name || !*name)
+    goto out;
+  namelen = strlen(name);
+
+  for(;;) {
+    size_t pairlen = strcspn(p, "&");
+    size_t keylen = strcspn(p, "=&");
+
+    if(keylen == namelen && !memcmp(p, name, namelen)) {
+      if(keylen < pairlen)
+        rc = decode(p + keylen + 1, pairlen - keylen - 1, out, cap);
+      else
+        rc = decode("", 0, out, cap);
+      break;
+    }
+    if(!p[pairlen])
+      break;
+    p += pairlen + 1;
+  }
+
+out:
+  if(rc < 0 && out && cap)
+    out[0] = '\0';
+  return rc;
+}

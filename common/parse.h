@@ -1,0 +1,33 @@
+/*
+ * parse.h - strict parsing of the small strings that come from outside:
+ * ids in paths, numbers in query strings and configuration, and
+ * application/x-www-form-urlencoded query parameters.
+ *
+ * Strict means the whole input is the number: no sign unless allowed, no
+ * spaces, no trailing garbage, no overflow.  These replace atoi and
+ * unchecked strtol everywhere in the tree.
+ */
+#ifndef TRACKLY_PARSE_H
+#define TRACKLY_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* A path id: a positive decimal integer without sign or leading zeros that
+ * fits in int64_t ("1", "42"; not "0", "-1", "+5", "007", "1e3", " 1").
+ * Returns true and sets *out when s[0..len) is one. */
+bool parse_id(const char *s, size_t len, int64_t *out);
+
+/* A decimal integer (optional leading '-') in [min, max] filling all of the
+ * NUL-terminated s.  Returns true and sets *out on success. */
+bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Finds parameter name in a query string ("a=1&b=2", no leading '?'),
+ * percent-decodes its value ('+' is a space) into out (NUL-terminated) and
+ * returns its length.  Returns -1 when the parameter is absent, -2 when the
+ * value is malformed (bad %-escape, decodes to a NUL byte) or does not fit in
+ * cap - 1 bytes.  The first occurrence wins. */
+long query_param(const char *query, const char *name, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * secret.c - random tokens and their digests; see secret.h.
+ */
+#include "secret.h"
+#include "jwt.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+int secret_token(char *out)
+{
+  unsigned char raw[SECRET_TOKEN_BYTES];
+  long n;
+
+  if(RAND_bytes(raw, sizeof(raw)) != 1)
+    return -1;
+  n = base64url_encode(raw, sizeof(raw), out, SECRET_TOKEN_LEN - 1);
+  explicit_bzero(raw, sizeof(raw));
+  if(n < 0)
+    return -1;
+  out[n] = '\0';
+  return 0;
+}
+
+int secret_digest(const char *s, size_t len,
+                  unsigned char digest[SECRET_DIGEST_LEN])
+{
+  unsigned int outlen = 0;
+  if(EVP_Digest(s, len, digest, &outlen, EVP_sha256(), NULL) != 1 ||
+     outlen != SECRET_DIGEST_LEN)
+    return -1;
+  return 0;
+}
+
+void secret_hex(const unsigned char digest[SECRET_DIGEST_LEN], char *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  for(size_t i = 0; i < SECRET_DIGEST_LEN; i++) {
+    out[2 * i] = hex[digest[i] >> 4];
+    out[2 * i + 1] = hex[digest[i] & 15];
+  }
+  out[2 * SECRET_DIGEST_LEN] = '\0';
+}

@@ -1,0 +1,216 @@
+"""POST /user/register: what is accepted, what is refused, and what lands
+in the database.  Malformed bodies (bad JSON, bad UTF-8, oversize) are in
+test_bad_input.py; the nginx rate limit is at the end of this file."""
+
+import concurrent.futures
+import uuid
+
+import pytest
+
+from conftest import (
+    assert_recent, call, expect_error, expect_json, next_source_ip,
+    random_email, random_password, register, verify_row,
+)
+
+
+def test_register_returns_the_new_user(db):
+    email, password = random_email(), random_password()
+    body = expect_json(register(email, password), 201)
+
+    assert isinstance(body["message"], str) and body["message"]
+    user = body["user"]
+    assert isinstance(user["id"], int) and user["id"] > 0
+    assert user["email"] == email
+    assert_recent(user["created_at"])
+
+    row = db.one("SELECT email, email_verified, password_hash "
+                 "FROM users WHERE id = %s", (user["id"],))
+    assert row is not None, "no users row for the new id"
+    assert row[0] == email
+    assert row[1] is False
+    assert row[2].startswith("$argon2id$"), "password is not hashed with Argon2id"
+    assert password not in row[2]
+
+
+def test_register_trims_email_and_keeps_its_case(db):
+    local = f"Mixed.Case-{uuid.uuid4().hex}"
+    given = f"  {local}@Example.TEST   "
+    body = expect_json(register(given, random_password()), 201)
+    assert body["user"]["email"] == f"{local}@Example.TEST"
+
+
+def test_register_queues_a_verification_mail(db):
+    email = random_email()
+    user_id = expect_json(register(email, random_password()), 201)["user"]["id"]
+
+    recipient, payload = verify_row(db, user_id)
+    assert recipient == email
+    token = payload.get("token")
+    assert isinstance(token, str) and len(token) >= 16, \
+        f"verification token looks weak: {token!r}"
+    assert payload.get("link", "").endswith(f"/user/verify?token={token}")
+    stored = db.value("SELECT verify_token_hash FROM users WHERE id = %s",
+                      (user_id,))
+    assert stored is not None, "no verification token hash stored"
+    assert bytes(stored) != token.encode(), "verification token stored in clear"
+
+
+@pytest.mark.parametrize("variant", [
+    lambda e: e.upper(),
+    lambda e: f"  {e}  ",
+    lambda e: " " + e.capitalize(),
+], ids=["upper-case", "surrounding-spaces", "capitalized-and-space"])
+def test_register_same_email_again_is_409(new_user, variant):
+    r = register(variant(new_user.email), random_password())
+    assert expect_error(r, 409) == "email already registered"
+
+
+def test_concurrent_duplicate_registrations_create_one_account(db):
+    """Two workers racing on one address: one 201, one 409, one row."""
+    email = random_email()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(
+            lambda i: register(email if i % 2 else email.upper(),
+                               random_password()),
+            range(4)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201, 409, 409, 409], codes
+    assert db.value("SELECT count(*) FROM users WHERE lower(email) = %s",
+                    (email.lower(),)) == 1
+
+
+def test_unknown_fields_are_ignored(db):
+    email = random_email()
+    r = call("POST", "/user/register", json={
+        "email": email, "password": random_password(),
+        "email_verified": True, "id": 1, "token_version": 99, "admin": True,
+        "extra": {"nested": [1, 2, 3]},
+    })
+    user = expect_json(r, 201)["user"]
+    row = db.one("SELECT email_verified, token_version FROM users "
+                 "WHERE id = %s", (user["id"],))
+    assert row[0] is False
+    assert row[1] != 99
+
+
+# --- passwords: 8 to 1024 bytes (bytes, not characters) -------------------
+
+@pytest.mark.parametrize("password", [
+    "p" * 8,
+    "p" * 1024,
+    "\u00e9" * 4,             # 4 characters, 8 bytes of UTF-8
+], ids=["8-bytes", "1024-bytes", "4-chars-8-bytes"])
+def test_password_length_accepted(password):
+    expect_json(register(random_email(), password), 201)
+
+
+@pytest.mark.parametrize("password", [
+    "",
+    "p" * 7,
+    "p" * 1025,
+    "\u00e9" * 3,             # 6 bytes
+    "\u00e9" * 513,           # 513 characters, 1026 bytes
+], ids=["empty", "7-bytes", "1025-bytes", "3-chars-6-bytes",
+        "513-chars-1026-bytes"])
+def test_password_length_refused(password):
+    message = expect_error(register(random_email(), password), 400)
+    assert "password" in message.lower()
+
+
+# --- emails ----------------------------------------------------------------
+
+def long_email(total):
+    """A syntactically valid address of exactly total bytes (>= 200):
+    a 64-byte local part and a domain of labels of at most 63 bytes."""
+    local = uuid.uuid4().hex * 2                     # 64 bytes
+    rest = total - len(local) - 1 - len(".test")
+    labels = []
+    while rest > 0:
+        n = min(63, rest)
+        if rest - n == 1:                            # avoid an empty label
+            n -= 1
+        labels.append("d" * n)
+        rest -= n + 1
+    email = local + "@" + ".".join(labels) + ".test"
+    assert len(email) == total, (len(email), total)
+    return email
+
+
+def test_email_of_254_bytes_is_accepted():
+    expect_json(register(long_email(254), random_password()), 201)
+
+
+@pytest.mark.parametrize("email", [
+    "",
+    "   ",
+    "no-at-sign.example.test",
+    "two words@example.test",
+    "user@exa mple.test",
+    "tab\there@example.test",
+    "victim@example.test\r\nBcc: x@evil.test",
+    "@example.test",
+    "user@",
+    long_email(255),
+], ids=["empty", "blank", "no-at", "space-in-local", "space-in-domain",
+        "tab", "crlf-injection", "no-local-part", "no-domain", "255-bytes"])
+def test_invalid_email_is_400(email):
+    message = expect_error(register(email, random_password()), 400)
+    assert "email" in message.lower()
+
+
+# --- required fields and types -------------------------------------------
+
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_missing_field_is_named(field):
+    body = {"email": random_email(), "password": random_password()}
+    del body[field]
+    r = call("POST", "/user/register", json=body)
+    assert expect_error(r, 400) == f"field '{field}' is required"
+
+
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_null_field_counts_as_missing(field):
+    body = {"email": random_email(), "password": random_password(), field: None}
+    r = call("POST", "/user/register", json=body)
+    assert field in expect_error(r, 400)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("email", 12345),
+    ("email", True),
+    ("email", ["a@example.test"]),
+    ("email", {"address": "a@example.test"}),
+    ("password", 12345678),
+    ("password", ["password1"]),
+    ("password", False),
+])
+def test_wrong_type_names_the_field(field, value):
+    body = {"email": random_email(), "password": random_password(), field: value}
+    r = call("POST", "/user/register", json=body)
+    assert field in expect_error(r, 400)
+
+
+# --- nginx rate limit -----------------------------------------------------
+
+def test_register_flood_from_one_address_is_rate_limited():
+    """nginx allows 1 r/s with a burst of 5 per address; 20 requests at
+    once from one address must meet some 429s.  The bodies are invalid so
+    the API does no hashing for those that get through."""
+    ip = next_source_ip()                    # one address for all 20
+
+    def attempt(_):
+        return call("POST", "/user/register", ip=ip, timeout=20,
+                    json={"email": "flood@example.test", "password": "short"})
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(attempt, range(20)))
+
+    codes = [r.status_code for r in answers]
+    assert set(codes) <= {400, 429}, codes
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited, f"no 429 among {codes}"
+    for r in limited:
+        expect_error(r, 429)
+        retry = r.headers.get("Retry-After", "")
+        assert retry.isdigit() and int(retry) > 0, f"Retry-After {retry!r}"
+    assert 400 in codes, "every request was refused, even the first"

@@ -1,0 +1,222 @@
+/*
+ * test_config.c - reading and validating the environment (common/config.c).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "trackly_build.h"
+
+#define SECRET "0123456789abcdef0123456789abcdef"
+
+static const char *const vars[] = {
+  "DB_URL", "JWT_SECRET", "JWT_SECRET_FILE", "JWT_SECRET_PREVIOUS", "JWT_TTL",
+  "PUBLIC_URL", "CORS_ORIGINS", "API_WORKERS", "MAX_PROJECTS_PER_USER",
+  "MONITOR_CONCURRENCY", "MONITOR_MIN_INTERVAL",
+  "TRACKLY_ALLOW_PRIVATE_TARGETS", "CHECK_RETENTION_DAYS",
+  "ALERT_REMINDER_MINUTES", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USER",
+  "EMAIL_PASS", "EMAIL_FROM", "EMAIL_TLS", "LOG_FORMAT", NULL,
+};
+
+static int clean_env(void **state)
+{
+  (void)state;
+  for(int i = 0; vars[i]; i++)
+    unsetenv(vars[i]);
+  setenv("DB_URL", "dbname=trackly", 1);
+  setenv("JWT_SECRET", SECRET, 1);
+  return 0;
+}
+
+static const unsigned need = CONFIG_NEED_DB | CONFIG_NEED_JWT;
+
+static void defaults(void **state)
+{
+  struct config cfg;
+  char err[CONFIG_ERR_MAX];
+  (void)state;
+
+  assert_int_equal(config_load(&cfg, need, err, sizeof(err)), 0);
+  assert_string_equal(cfg.db_url, "dbname=trackly");
+  assert_int_equal(cfg.jwt_secret_len, 32);
+  assert_null(cfg.jwt_previous);
+  assert_int_equal(cfg.jwt_ttl, 86400);
+  assert_string_equal(cfg.public_url, "http://127.0.0.1:8080");
+  assert_true(cfg.api_workers >= 1);
+  assert_int_equal(cfg.max_projects_per_user, 100);
+  assert_int_equal(cfg.monitor_concurrency, 256);
+  assert_int_equal(cfg.monitor_min_interval, 60);
+  assert_false(cfg.allow_private_targets);
+  assert_int_equal(cfg.check_retention_days, 30);
+  assert_int_equal(cfg.alert_reminder_minutes, 0);
+  assert_null(cfg.email_host);
+  assert_int_equal(cfg.email_port, 587);
+  assert_int_equal(cfg.email_tls, EMAIL_TLS_STARTTLS);
+  assert_int_equal(cfg.log_format, LOG_FORMAT_TEXT);
+  config_cleanup(&cfg);
+}
+
+static void expect_error(const char *name, const char *value,
+                         const char *mentions)
+{
+  struct config cfg;
+  char err[CONFIG_ERR_MAX];
+
+  if(value)
+    setenv(name, value, 1);
+  else
+    unsetenv(name);
+  assert_int_equal(config_load(&cfg, need, err, sizeof(err)), -1);
+  if(!strstr(err, mentions))
+    fail_msg("error \"%s\" does not mention %s", err, mentions);
+  assert_null(strchr(err, '\n'));
+  clean_env(NULL);
+}
+
+static void bad_values(void **state)
+{
+  (void)state;
+  expect_error("DB_URL", NULL, "DB_URL");
+  expect_error("JWT_SECRET", NULL, "JWT_SECRET");
+  expect_error("JWT_SECRET", "short", "JWT_SECRET");
+  expect_error("JWT_SECRET", "0123456789abcdef0123456789abcde", "JWT_SECRET");
+  expect_error("JWT_SECRET_PREVIOUS", "tooshort", "JWT_SECRET_PREVIOUS");
+  expect_error("JWT_TTL", "10", "JWT_TTL");
+  expect_error("JWT_TTL", "1y", "JWT_TTL");
+  expect_error("API_WORKERS", "0", "API_WORKERS");
+  expect_error("API_WORKERS", "4x", "API_WORKERS");
+  expect_error("API_WORKERS", " 4", "API_WORKERS");
+  expect_error("MAX_PROJECTS_PER_USER", "-1", "MAX_PROJECTS_PER_USER");
+  expect_error("MONITOR_MIN_INTERVAL", "0", "MONITOR_MIN_INTERVAL");
+  expect_error("TRACKLY_ALLOW_PRIVATE_TARGETS", "maybe",
+               "TRACKLY_ALLOW_PRIVATE_TARGETS");
+  expect_error("EMAIL_PORT", "70000", "EMAIL_PORT");
+  expect_error("EMAIL_TLS", "ssl", "EMAIL_TLS");
+  expect_error("LOG_FORMAT", "xml", "LOG_FORMAT");
+  expect_error("PUBLIC_URL", "ftp://x", "PUBLIC_URL");
+  expect_error("CORS_ORIGINS", "https://a.example/path", "CORS_ORIGINS");
+  expect_error("CORS_ORIGINS", "a.example", "CORS_ORIGINS");
+}
+
+static void values(void **state)
+{
+  struct config cfg;
+  char err[CONFIG_ERR_MAX];
+  (void)state;
+
+  setenv("JWT_TTL", "12h", 1);
+  setenv("PUBLIC_URL", "https://trackly.example//", 1);
+  setenv("CORS_ORIGINS", " https://a.example , http://b.example:3000,", 1);
+  setenv("EMAIL_TLS", "tls", 1);
+  setenv("TRACKLY_ALLOW_PRIVATE_TARGETS", "1", 1);
+  setenv("LOG_FORMAT", "json", 1);
+  setenv("JWT_SECRET_PREVIOUS", SECRET "-old", 1);
+  setenv("EMAIL_HOST", "", 1);   /* empty counts as unset */
+  assert_int_equal(config_load(&cfg, need, err, sizeof(err)), 0);
+  assert_int_equal(cfg.jwt_ttl, 12 * 3600);
+  assert_string_equal(cfg.public_url, "https://trackly.example");
+  assert_int_equal(cfg.cors_count, 2);
+  assert_true(config_origin_allowed(&cfg, "https://a.example"));
+  assert_true(config_origin_allowed(&cfg, "http://b.example:3000"));
+  assert_false(config_origin_allowed(&cfg, "https://a.example.evil"));
+  assert_false(config_origin_allowed(&cfg, "http://a.example"));
+  assert_false(config_origin_allowed(&cfg, NULL));
+  assert_int_equal(cfg.email_port, 465);
+  assert_int_equal(cfg.email_tls, EMAIL_TLS_TLS);
+  assert_null(cfg.email_host);
+  assert_true(cfg.allow_private_targets);
+  assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
+  assert_int_equal(cfg.jwt_previous_len, 36);
+  config_cleanup(&cfg);
+}
+
+static void secret_file(void **state)
+{
+  struct config cfg;
+  char err[CONFIG_ERR_MAX], path[] = "/tmp/trackly-test-XXXXXX";
+  int fd = mkstemp(path);
+  (void)state;
+
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, SECRET "\n", 33), 33);
+  close(fd);
+  unsetenv("JWT_SECRET");
+  setenv("JWT_SECRET_FILE", path, 1);
+  assert_int_equal(config_load(&cfg, need, err, sizeof(err)), 0);
+  assert_int_equal(cfg.jwt_secret_len, 32);  /* newline dropped */
+  assert_memory_equal(cfg.jwt_secret, SECRET, 32);
+  config_cleanup(&cfg);
+
+  setenv("JWT_SECRET", SECRET, 1);            /* both set: refused */
+  assert_int_equal(config_load(&cfg, need, err, sizeof(err)), -1);
+  unlink(path);
+  unsetenv("JWT_SECRET");
+  assert_int_equal(config_load(&cfg, need, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "JWT_SECRET_FILE"));
+}
+
+static void env_file(void **state)
+{
+  char err[CONFIG_ERR_MAX], path[] = "/tmp/trackly-env-XXXXXX";
+  FILE *f;
+  int fd = mkstemp(path);
+  (void)state;
+
+  assert_true(fd >= 0);
+  f = fdopen(fd, "w");
+  fputs("# comment\n\nexport API_WORKERS=3\nPUBLIC_URL = 'https://x.example'\n"
+        "EMAIL_FROM=\"Trackly <t@x.example>\"\n", f);
+  fclose(f);
+  setenv("API_WORKERS", "9", 1);
+  assert_int_equal(config_load_env_file(path, err, sizeof(err)), 0);
+  assert_string_equal(getenv("API_WORKERS"), "3");
+  assert_string_equal(getenv("PUBLIC_URL"), "https://x.example");
+  assert_string_equal(getenv("EMAIL_FROM"), "Trackly <t@x.example>");
+
+  f = fopen(path, "w");
+  fputs("NOT A SETTING\n", f);
+  fclose(f);
+  assert_int_equal(config_load_env_file(path, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, ":1:"));
+  unlink(path);
+  assert_int_equal(config_load_env_file(path, err, sizeof(err)), -1);
+}
+
+/* schema.sql and the build must agree on the version (meson.build). */
+static void schema_version_matches(void **state)
+{
+  char line[256], want[64];
+  bool found = false;
+  FILE *f = fopen(TRACKLY_SOURCE_ROOT "/schema.sql", "r");
+  (void)state;
+
+  assert_non_null(f);
+  snprintf(want, sizeof(want), "INSERT INTO schema_version (version) "
+           "VALUES (%d)", TRACKLY_SCHEMA_VERSION);
+  while(fgets(line, sizeof(line), f))
+    if(strstr(line, want))
+      found = true;
+  fclose(f);
+  assert_true(found);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup(defaults, clean_env),
+    cmocka_unit_test_setup(bad_values, clean_env),
+    cmocka_unit_test_setup(values, clean_env),
+    cmocka_unit_test_setup(secret_file, clean_env),
+    cmocka_unit_test_setup(env_file, clean_env),
+    cmocka_unit_test(schema_version_matches),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
