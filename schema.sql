@@ -9,10 +9,11 @@
 --
 -- Timestamps are timestamptz; the programs format them in UTC.
 
+SET client_min_messages = warning;   -- no "already exists, skipping"
 BEGIN;
 
 -- Two concurrent applies (say, two hosts starting at once) take turns.
-SELECT pg_advisory_xact_lock(7286133259);
+DO $$ BEGIN PERFORM pg_advisory_xact_lock(7286133259); END $$;
 
 CREATE TABLE IF NOT EXISTS schema_version (
     singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -55,6 +56,8 @@ CREATE TABLE IF NOT EXISTS projects (
                            CHECK (interval_seconds BETWEEN 1 AND 86400),
     timeout_ms             integer NOT NULL DEFAULT 10000
                            CHECK (timeout_ms BETWEEN 1 AND 86400000),
+    CONSTRAINT projects_timeout_below_interval
+        CHECK (timeout_ms < interval_seconds * 1000),
     expected_status        text NOT NULL DEFAULT '200-399',
     keyword                text,
     failure_threshold      smallint NOT NULL DEFAULT 2

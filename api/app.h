@@ -37,5 +37,6 @@ struct app {
 extern const struct db_statement health_statements[];
 extern const struct db_statement auth_statements[];
 extern const struct db_statement users_statements[];
+extern const struct db_statement projects_statements[];
 
 #endif

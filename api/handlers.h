@@ -21,4 +21,16 @@ int users_change_password(struct request *req);
 int users_delete(struct request *req);
 int users_verify(struct request *req);
 
+/* projects.c */
+int projects_create(struct request *req);
+int projects_list(struct request *req);
+int projects_get(struct request *req);
+int projects_update(struct request *req);
+int projects_delete(struct request *req);
+int projects_check_now(struct request *req);
+int projects_dashboard(struct request *req);
+int projects_status(struct request *req);
+int projects_checks(struct request *req);
+int projects_uptime(struct request *req);
+
 #endif

@@ -64,6 +64,10 @@ void request_add_header(struct request *req, const char *name,
 cJSON *request_json_or_reply(struct request *req, int *rc);
 
 int reply_json(struct request *req, int status, const cJSON *body);
+/* Replies with JSON text that is already serialised (Postgres builds most
+ * read responses with json_build_object). */
+int reply_raw_json(struct request *req, int status, const char *json,
+                   size_t len);
 int reply_error(struct request *req, int status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 /* A reply with no body (204). */

@@ -30,6 +30,17 @@ static const struct route routes[] = {
   {"PUT",    "/user/password",  true,  users_change_password},
   {"DELETE", "/user",           true,  users_delete},
   {"GET",    "/user/verify",    false, users_verify},
+
+  {"POST",   "/project",                 true, projects_create},
+  {"GET",    "/project",                 true, projects_list},
+  {"GET",    "/project/dashboard",       true, projects_dashboard},
+  {"GET",    "/project/status",          true, projects_status},
+  {"GET",    "/project/{id}",            true, projects_get},
+  {"PUT",    "/project/{id}",            true, projects_update},
+  {"DELETE", "/project/{id}",            true, projects_delete},
+  {"POST",   "/project/{id}/check",      true, projects_check_now},
+  {"GET",    "/project/{id}/checks",     true, projects_checks},
+  {"GET",    "/project/{id}/uptime",     true, projects_uptime},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -225,10 +225,9 @@ int users_register(struct request *req)
   }
 
   out = cJSON_CreateObject();
-  user = cJSON_AddObjectToObject(out, "user");
   if(!cJSON_AddStringToObject(out, "message", "registered; check your "
                               "email for the verification link") ||
-     !user ||
+     !(user = cJSON_AddObjectToObject(out, "user")) ||
      !cJSON_AddNumberToObject(user, "id", strtod(PQgetvalue(res, 0, 0),
                                                  NULL)) ||
      !cJSON_AddStringToObject(user, "email", PQgetvalue(res, 0, 1)) ||

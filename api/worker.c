@@ -35,6 +35,7 @@ static const struct db_statement *const statement_lists[] = {
   health_statements,
   auth_statements,
   users_statements,
+  projects_statements,
   NULL,
 };
 
@@ -56,6 +57,7 @@ static void handle(struct app *app, FCGX_Request *fcgx)
     request_finish(&req, rc);
   else
     router_dispatch(&req);
+  db_rollback(&app->db);    /* a handler that bailed out mid-transaction */
 
   ms = elapsed_ms(&req.start);
   if(req.status >= 500 || ms >= SLOW_REQUEST_MS)

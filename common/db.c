@@ -150,9 +150,15 @@ enum db_result db_ensure(struct db *db)
   if(db->conn) {
     if(connection_alive(db->conn))
       return DB_OK;
+    if(db->in_tx) {
+      db_close(db);
+      return DB_UNAVAILABLE;
+    }
     log_warn("database: connection lost, reconnecting");
     db_close(db);
   }
+  if(db->in_tx)
+    return DB_UNAVAILABLE;    /* the transaction died with its connection */
   if(db->failed_before && ms_since(&db->last_failure) < DB_RETRY_MS)
     return DB_UNAVAILABLE;
 
@@ -249,4 +255,26 @@ enum db_result db_command(struct db *db, const char *sql)
     rc = classify(db, r, sql);
   PQclear(r);
   return rc;
+}
+
+enum db_result db_begin(struct db *db)
+{
+  enum db_result rc = db_command(db, "BEGIN");
+  if(rc == DB_OK)
+    db->in_tx = true;
+  return rc;
+}
+
+enum db_result db_commit(struct db *db)
+{
+  enum db_result rc = db_command(db, "COMMIT");
+  db->in_tx = false;
+  return rc;
+}
+
+void db_rollback(struct db *db)
+{
+  if(db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+    PQclear(PQexec(db->conn, "ROLLBACK"));
+  db->in_tx = false;
 }

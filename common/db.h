@@ -43,6 +43,7 @@ struct db {
   const struct db_statement *const *lists;  /* NULL-terminated, borrowed */
   struct timespec last_failure;             /* of the last connect attempt */
   bool failed_before;
+  bool in_tx;                               /* between db_begin and the end */
 };
 
 /* Sets up db without connecting.  lists is a NULL-terminated array of
@@ -61,8 +62,16 @@ enum db_result db_ensure(struct db *db);
 enum db_result db_exec(struct db *db, const char *name, int nparams,
                        const char *const *params, PGresult **res);
 
-/* Runs a parameterless command such as "BEGIN" or "COMMIT". */
+/* Runs a parameterless command such as "SET ...". */
 enum db_result db_command(struct db *db, const char *sql);
+
+/* Transactions.  Inside one, a lost connection is never silently replaced
+ * (the rest of the transaction would run outside it): every later call
+ * fails with DB_UNAVAILABLE until db_rollback.  db_rollback is safe to call
+ * at any time, and does nothing outside a transaction. */
+enum db_result db_begin(struct db *db);
+enum db_result db_commit(struct db *db);
+void db_rollback(struct db *db);
 
 void db_close(struct db *db);
 

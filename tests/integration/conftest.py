@@ -61,8 +61,6 @@ RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 # ---------------------------------------------------------------------------
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "resilience: stops or signals shared servers; runs last")
     if not os.environ.get("TRACKLY_URL"):
         pytest.exit("TRACKLY_URL is not set. This suite needs running servers: "
                     "run it with `./dev test` (see tests/integration/README.md).",
@@ -322,12 +320,13 @@ def jwt_signature_ok(token, key=None):
     return hmac.compare_digest(want, signature)
 
 
-def claims_for(user_id, ver, **overrides):
-    """Claims the API itself would issue for user_id with token version ver,
-    valid for an hour; an override of None removes that claim."""
+def claims_for(user_id, version, **overrides):
+    """Claims the API itself would issue for user_id with token version
+    version, valid for an hour; an override of None removes that claim
+    (ver=None drops the version)."""
     now = int(time.time())
     claims = {"sub": str(user_id), "iat": now, "exp": now + 3600,
-              "iss": ISSUER, "ver": ver}
+              "iss": ISSUER, "ver": version}
     for name, value in overrides.items():
         if value is None:
             claims.pop(name, None)
@@ -609,6 +608,28 @@ def pgctl(action):
                    stdin=subprocess.DEVNULL, capture_output=True)
 
 
+def log_size(name):
+    """Current size of the log a TRACKLY_*_LOG variable names (0 if none)."""
+    try:
+        return Path(env(name)).stat().st_size
+    except OSError:
+        return 0
+
+
+def upstream_errors_since(offset):
+    """Lines nginx's error log gained after byte offset that report a
+    failed exchange with the API (502s, resets, timeouts)."""
+    try:
+        with open(env("TRACKLY_NGINX_LOG"), "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    failure = ("failed (", "timed out", "prematurely closed", "reset by peer")
+    return [line for line in text.splitlines()
+            if "upstream" in line and any(word in line for word in failure)]
+
+
 def log_files(name):
     """The files a TRACKLY_*_LOG variable points at: the file itself, or
     every regular file in it when it names a directory."""
@@ -616,3 +637,110 @@ def log_files(name):
     if path.is_dir():
         return [p for p in path.rglob("*") if p.is_file()]
     return [path] if path.exists() else []
+
+
+# ---------------------------------------------------------------------------
+# Projects (used by test_projects_*.py and test_webclient_compat.py)
+# ---------------------------------------------------------------------------
+
+# Every project response carries these keys (DESIGN §2).
+PROJECT_KEYS = frozenset({
+    "id", "name", "description", "link", "user_id", "created_at",
+    "updated_at", "interval_seconds", "timeout_ms", "expected_status",
+    "keyword", "failure_threshold", "recovery_threshold", "paused", "status",
+    "last_status_code", "last_latency_ms", "last_checked_at", "last_error",
+})
+
+# What a project created with only a name and a link holds.
+PROJECT_DEFAULTS = {
+    "description": "", "interval_seconds": 300, "timeout_ms": 10000,
+    "expected_status": "200-399", "keyword": None, "failure_threshold": 2,
+    "recovery_threshold": 1, "paused": False, "status": "PENDING",
+    "last_status_code": None, "last_latency_ms": None,
+    "last_checked_at": None, "last_error": None,
+}
+
+PROJECT_STATUSES = ("PENDING", "UP", "DOWN", "PAUSED")
+
+# TEST-NET-1 (RFC 5737): routable-looking, but nothing ever answers.
+UNREACHABLE_LINK = "http://192.0.2.1/"
+
+
+def max_projects():
+    """MAX_PROJECTS_PER_USER of the stack under test (./dev test runs the
+    API with 5; TRACKLY_MAX_PROJECTS says otherwise)."""
+    return int(os.environ.get("TRACKLY_MAX_PROJECTS", "5"))
+
+
+def min_interval():
+    """MONITOR_MIN_INTERVAL of the stack under test (default 60 s)."""
+    return int(os.environ.get("TRACKLY_MONITOR_MIN_INTERVAL", "60"))
+
+
+def project_body(**fields):
+    """A valid POST /project body (random name, example.com link) with
+    fields added or replaced."""
+    body = {"name": "site " + uuid.uuid4().hex[:8],
+            "link": "https://example.com/"}
+    body.update(fields)
+    return body
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def assert_project_shape(project):
+    """Asserts project is a project object: every key, of the right type,
+    and status PAUSED exactly when paused."""
+    assert isinstance(project, dict), f"not an object: {project!r}"
+    missing = PROJECT_KEYS - set(project)
+    assert not missing, f"project lacks {sorted(missing)}: {project!r}"
+    assert "mute_token_hash" not in project
+    for key in ("id", "user_id", "interval_seconds", "timeout_ms",
+                "failure_threshold", "recovery_threshold"):
+        assert _is_int(project[key]), f"{key} is {project[key]!r}"
+    for key in ("name", "description", "link", "expected_status"):
+        assert isinstance(project[key], str), f"{key} is {project[key]!r}"
+    for key in ("keyword", "last_error"):
+        assert project[key] is None or isinstance(project[key], str), \
+            f"{key} is {project[key]!r}"
+    for key in ("last_status_code", "last_latency_ms"):
+        assert project[key] is None or _is_int(project[key]), \
+            f"{key} is {project[key]!r}"
+    assert isinstance(project["paused"], bool), project["paused"]
+    assert project["status"] in PROJECT_STATUSES, project["status"]
+    assert (project["status"] == "PAUSED") == project["paused"], \
+        f"status {project['status']} with paused {project['paused']}"
+    parse_time(project["created_at"])
+    parse_time(project["updated_at"])
+    if project["last_checked_at"] is not None:
+        parse_time(project["last_checked_at"])
+    return project
+
+
+def create_project(user, **fields):
+    """Creates a project for user (see project_body); returns it, failing
+    the test on anything but a well-formed 201."""
+    r = call("POST", "/project", token=user.token, json=project_body(**fields))
+    return assert_project_shape(expect_json(r, 201))
+
+
+def get_project(user, project_id):
+    """The project as its owner sees it, failing on anything but 200."""
+    r = call("GET", f"/project/{project_id}", token=user.token)
+    return assert_project_shape(expect_json(r, 200))
+
+
+def set_project_state(db, project_id, status, *, code=None, latency_ms=None,
+                      checked_ago=0, error=None):
+    """Writes a monitor result straight into the projects row, as if the
+    monitor had checked it checked_ago seconds ago (None: never), and moves
+    its next check a day away so a running monitor leaves it be."""
+    db.run("UPDATE projects SET status = %s, last_status_code = %s, "
+           "last_latency_ms = %s, last_error = %s, last_checked_at = "
+           "CASE WHEN %s::float8 IS NULL THEN NULL ELSE date_trunc('second', "
+           "now() - make_interval(secs => %s::float8)) END, "
+           "next_check_at = now() + interval '1 day' WHERE id = %s",
+           (status, code, latency_ms, error, checked_ago, checked_ago,
+            project_id))

@@ -88,12 +88,133 @@ static void passwords(void **state)
   assert_false(password_length_valid(1025));
 }
 
+static bool link(const char *s)
+{
+  return link_valid(s, strlen(s));
+}
+
+static void links(void **state)
+{
+  char big[LINK_MAX + 2];
+  (void)state;
+
+  assert_true(link("http://example.com"));
+  assert_true(link("https://example.com/"));
+  assert_true(link("HTTPS://Example.COM:8443/path?q=1#frag"));
+  assert_true(link("http://127.0.0.1:8080/health"));
+  assert_true(link("http://[::1]:80/"));
+  assert_true(link("http://[2001:db8::1]"));
+  assert_true(link("https://xn--mnchen-3ya.de/"));
+  assert_true(link("https://m\xc3\xbcnchen.de/"));
+  assert_false(link(""));
+  assert_false(link("example.com"));
+  assert_false(link("ftp://example.com/"));
+  assert_false(link("file:///etc/passwd"));
+  assert_false(link("gopher://example.com"));
+  assert_false(link("javascript:alert(1)"));
+  assert_false(link("http://"));
+  assert_false(link("http:///path"));
+  assert_false(link("http://:80/"));
+  assert_false(link("http//example.com"));
+  assert_false(link("http://exa mple.com"));
+  assert_false(link("http://example.com/a b"));
+  assert_false(link("http://example.com\r\nX: y"));
+  assert_false(link("http://user:pass@example.com/"));
+  assert_false(link("http://user@example.com/"));
+  assert_false(link("http://example.com:0/"));
+  assert_false(link("http://example.com:65536/"));
+  assert_false(link("http://example.com:80x/"));
+  assert_false(link("http://example.com:/"));
+  assert_false(link("http://[::1/"));
+  assert_false(link("http://[]/"));
+  assert_false(link("http://[::1]x/"));
+  assert_false(link("http://exa<mple.com/"));
+
+  memcpy(big, "http://a.example/", 17);
+  memset(big + 17, 'x', sizeof(big) - 17);
+  big[LINK_MAX] = '\0';
+  assert_true(link(big));
+  big[LINK_MAX] = 'x';
+  big[LINK_MAX + 1] = '\0';
+  assert_false(link(big));
+}
+
+static void names(void **state)
+{
+  char s[4 * 201 + 1];
+  (void)state;
+
+  assert_true(name_valid("x", 1));
+  assert_true(name_valid("'; DROP TABLE projects; --", 26));
+  assert_false(name_valid("", 0));
+  assert_false(name_valid("   ", 3));
+  assert_false(name_valid("\xff", 1));
+  /* 200 emoji (4 bytes each) are 200 characters. */
+  for(int i = 0; i < 201; i++)
+    memcpy(s + 4 * i, "\xf0\x9f\x98\x80", 4);
+  assert_true(name_valid(s, 4 * 200));
+  assert_false(name_valid(s, 4 * 201));
+}
+
+static bool ranges(const char *s, const char *canonical)
+{
+  struct status_ranges r;
+  char out[STATUS_RANGES_TEXT_MAX];
+
+  if(!status_ranges_parse(s, strlen(s), &r))
+    return false;
+  status_ranges_format(&r, out, sizeof(out));
+  assert_string_equal(out, canonical);
+  return true;
+}
+
+static void status_ranges(void **state)
+{
+  struct status_ranges r;
+  (void)state;
+
+  assert_true(ranges("200-399", "200-399"));
+  assert_true(ranges("200", "200"));
+  assert_true(ranges(" 200 - 299 , 301,418 ", "200-299,301,418"));
+  assert_true(ranges("100-599", "100-599"));
+  assert_true(ranges("1,2", "") == false);
+  assert_false(ranges("", ""));
+  assert_false(ranges(",", ""));
+  assert_false(ranges("200,", ""));
+  assert_false(ranges(",200", ""));
+  assert_false(ranges("200-", ""));
+  assert_false(ranges("-200", ""));
+  assert_false(ranges("399-200", ""));
+  assert_false(ranges("99", ""));
+  assert_false(ranges("600", ""));
+  assert_false(ranges("2000", ""));
+  assert_false(ranges("20x", ""));
+  assert_false(ranges("200-300-400", ""));
+  assert_false(ranges("+200", ""));
+  assert_true(ranges("200,201,202,203,204,205,206,207,208,209,210,211,212,"
+                     "213,214,215", "200,201,202,203,204,205,206,207,208,"
+                     "209,210,211,212,213,214,215"));
+  assert_false(ranges("200,201,202,203,204,205,206,207,208,209,210,211,212,"
+                      "213,214,215,216", ""));
+
+  assert_true(status_ranges_parse("200-299,301", 11, &r));
+  assert_true(status_ranges_match(&r, 200));
+  assert_true(status_ranges_match(&r, 299));
+  assert_true(status_ranges_match(&r, 301));
+  assert_false(status_ranges_match(&r, 300));
+  assert_false(status_ranges_match(&r, 199));
+  assert_false(status_ranges_match(&r, 0));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(emails),
     cmocka_unit_test(trimming),
     cmocka_unit_test(passwords),
+    cmocka_unit_test(links),
+    cmocka_unit_test(names),
+    cmocka_unit_test(status_ranges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

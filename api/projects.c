@@ -1,0 +1,635 @@
+/*
+ * projects.c - the sites people watch: /project, /project/{id},
+ * /project/dashboard, /project/status, /project/{id}/check,
+ * /project/{id}/checks and /project/{id}/uptime.  DESIGN §2.
+ *
+ * Every statement is scoped by the caller's user id, so someone else's
+ * project is indistinguishable from a missing one (404).  Read responses
+ * are built by Postgres with json_build_object: the text goes straight
+ * from the result to the client, escaped by the database's JSON code.
+ *
+ * Writes that change what the monitor should do (create, update, delete,
+ * check now) run in a transaction that also sends NOTIFY trackly_wakeup, so
+ * a monitor wakes exactly when the change is visible to it.
+ */
+#include "handlers.h"
+#include "json.h"
+#include "log.h"
+#include "parse.h"
+#include "validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_INTERVAL 300
+#define DEFAULT_TIMEOUT_MS 10000
+#define MIN_TIMEOUT_MS 100
+#define MAX_TIMEOUT_MS 120000
+#define MAX_INTERVAL 86400
+#define LIST_LIMIT_MAX 1000
+#define CHECKS_LIMIT_DEFAULT 100
+#define CHECKS_LIMIT_MAX 1000
+
+/* A project as the API shows it; "p" is the projects row. */
+#define PROJECT_JSON \
+  "json_build_object(" \
+  "'id', p.id, 'name', p.name, 'description', p.description," \
+  " 'link', p.link, 'user_id', p.user_id," \
+  " 'created_at', " SQL_RFC3339("p.created_at") "," \
+  " 'updated_at', " SQL_RFC3339("p.updated_at") "," \
+  " 'interval_seconds', p.interval_seconds, 'timeout_ms', p.timeout_ms," \
+  " 'expected_status', p.expected_status, 'keyword', p.keyword," \
+  " 'failure_threshold', p.failure_threshold," \
+  " 'recovery_threshold', p.recovery_threshold, 'paused', p.paused," \
+  " 'status', CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END," \
+  " 'last_status_code', p.last_status_code," \
+  " 'last_latency_ms', p.last_latency_ms," \
+  " 'last_checked_at', " SQL_RFC3339("p.last_checked_at") "," \
+  " 'last_error', p.last_error)"
+
+const struct db_statement projects_statements[] = {
+  {"project_lock_owner",
+   "SELECT 1 FROM users WHERE id = $1 FOR UPDATE"},
+  /* New projects start at a random point of their first interval, so a
+   * bulk import does not make every check fall on the same second. */
+  {"project_insert",
+   "INSERT INTO projects AS p (user_id, name, description, link,"
+   "   interval_seconds, timeout_ms, expected_status, keyword,"
+   "   failure_threshold, recovery_threshold, paused, next_check_at)"
+   " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+   "        now() + random() * $5::int * interval '1 second'"
+   " WHERE (SELECT count(*) FROM projects WHERE user_id = $1) < $12::bigint"
+   " RETURNING " PROJECT_JSON},
+  {"project_get",
+   "SELECT " PROJECT_JSON " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
+  {"project_lock",
+   "SELECT interval_seconds, timeout_ms FROM projects"
+   " WHERE id = $1 AND user_id = $2 FOR UPDATE"},
+  /* NULL parameters keep the stored value; $9 says whether keyword was
+   * given at all, since null clears it. */
+  {"project_update",
+   "UPDATE projects AS p SET"
+   "  name = coalesce($3, p.name),"
+   "  description = coalesce($4, p.description),"
+   "  link = coalesce($5, p.link),"
+   "  interval_seconds = coalesce($6::int, p.interval_seconds),"
+   "  timeout_ms = coalesce($7::int, p.timeout_ms),"
+   "  expected_status = coalesce($8, p.expected_status),"
+   "  keyword = CASE WHEN $9::boolean THEN $10 ELSE p.keyword END,"
+   "  failure_threshold = coalesce($11::smallint, p.failure_threshold),"
+   "  recovery_threshold = coalesce($12::smallint, p.recovery_threshold),"
+   "  paused = coalesce($13::boolean, p.paused),"
+   "  next_check_at = now(), updated_at = now()"
+   " WHERE p.id = $1 AND p.user_id = $2"
+   " RETURNING " PROJECT_JSON},
+  {"project_delete",
+   "DELETE FROM projects WHERE id = $1 AND user_id = $2"},
+  {"project_check_now",
+   "UPDATE projects SET next_check_at ="
+   "   CASE WHEN paused THEN next_check_at ELSE now() END"
+   " WHERE id = $1 AND user_id = $2 RETURNING paused"},
+  {"project_wakeup",
+   "SELECT pg_notify('trackly_wakeup', $1)"},
+  {"project_list",
+   "SELECT (SELECT count(*) FROM projects WHERE user_id = $1),"
+   "  coalesce((SELECT json_agg(" PROJECT_JSON " ORDER BY p.id)"
+   "    FROM (SELECT * FROM projects WHERE user_id = $1"
+   "          ORDER BY id LIMIT $2::bigint OFFSET $3::bigint) p), '[]')"},
+  {"project_dashboard",
+   "SELECT json_build_object("
+   "  'total_projects', count(*),"
+   "  'latest_projects', coalesce((SELECT name FROM projects"
+   "      WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1), ''),"
+   "  'last_updated', coalesce(to_char(greatest(max(updated_at),"
+   "      max(last_checked_at)) AT TIME ZONE 'UTC',"
+   "      'YYYY-MM-DD HH24:MI:SS'), ''),"
+   "  'up', count(*) FILTER (WHERE NOT paused AND status = 'UP'),"
+   "  'down', count(*) FILTER (WHERE NOT paused AND status = 'DOWN'),"
+   "  'pending', count(*) FILTER (WHERE NOT paused AND status = 'PENDING'),"
+   "  'paused', count(*) FILTER (WHERE paused))"
+   " FROM projects WHERE user_id = $1"},
+  {"project_status",
+   "SELECT coalesce(json_agg(json_build_object("
+   "  'id', id, 'name', name, 'link', link,"
+   "  'status', CASE WHEN paused THEN 'PAUSED' ELSE status END,"
+   "  'code', last_status_code, 'latency_ms', last_latency_ms,"
+   "  'last_checked', " SQL_RFC3339("last_checked_at") ","
+   "  'last_updated', " SQL_RFC3339("updated_at") ") ORDER BY id), '[]')"
+   " FROM projects WHERE user_id = $1"},
+  /* Grouped by the project so a missing project gives no row (404) and a
+   * project without checks gives []. */
+  {"project_checks",
+   "SELECT coalesce(json_agg(json_build_object("
+   "  'id', c.id,"
+   "  'scheduled_at', " SQL_RFC3339("c.scheduled_at") ","
+   "  'checked_at', " SQL_RFC3339("c.checked_at") ","
+   "  'ok', c.ok, 'status', CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END,"
+   "  'status_code', c.status_code, 'latency_ms', c.latency_ms,"
+   "  'error', c.error) ORDER BY c.checked_at DESC, c.id DESC)"
+   "  FILTER (WHERE c.id IS NOT NULL), '[]')"
+   " FROM projects p LEFT JOIN LATERAL ("
+   "   SELECT * FROM checks WHERE project_id = p.id"
+   "   ORDER BY checked_at DESC, id DESC LIMIT $3::int) c ON true"
+   " WHERE p.id = $1 AND p.user_id = $2 GROUP BY p.id"},
+  /* Each window counts the current hour and the hours before it, read
+   * from the hourly aggregates the monitor keeps (at most 720 rows). */
+  {"project_uptime",
+   "SELECT json_build_object('project_id', p.id, 'windows', ("
+   "  SELECT json_object_agg(w.label, json_build_object("
+   "    'checks', coalesce(s.checks, 0), 'up', coalesce(s.up, 0),"
+   "    'uptime_percent', CASE WHEN s.checks > 0"
+   "        THEN round(100.0 * s.up / s.checks, 3) END,"
+   "    'avg_latency_ms', CASE WHEN s.checks > 0"
+   "        THEN round(s.latency::numeric / s.checks, 1) END)"
+   "    ORDER BY w.hours)"
+   "  FROM (VALUES ('24h', 24), ('7d', 168), ('30d', 720)) AS w(label, hours)"
+   "  CROSS JOIN LATERAL ("
+   "    SELECT sum(h.checks) AS checks, sum(h.up) AS up,"
+   "           sum(h.latency_sum) AS latency"
+   "    FROM check_hours h"
+   "    WHERE h.project_id = p.id"
+   "      AND h.hour >= date_trunc('hour', now())"
+   "                    - (w.hours - 1) * interval '1 hour') s))"
+   " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
+  {NULL, NULL},
+};
+
+/* The fields of a create or update body.  Text fields point into the
+ * parsed JSON; NULL means "not given". */
+struct project_input {
+  const char *name, *description, *link, *keyword;
+  char expected_status[STATUS_RANGES_TEXT_MAX];
+  bool has_expected_status, has_keyword;
+  bool has_interval, has_timeout, has_failure, has_recovery, has_paused;
+  int64_t interval, timeout, failure, recovery;
+  bool paused;
+};
+
+static int invalid(struct request *req, const char *field, const char *rule)
+{
+  return reply_error(req, 400, "field '%s' %s", field, rule);
+}
+
+/* Reads an optional string field; 0 when absent or fine, else the status
+ * replied.  *out stays NULL when absent. */
+static int text_field(struct request *req, const cJSON *body,
+                      const char *name, const char **out, size_t *len)
+{
+  char err[128];
+  *out = NULL;
+  if(json_get_string(body, name, out, len, err, sizeof(err)) ==
+     JSON_FIELD_INVALID)
+    return reply_error(req, 400, "%s", err);
+  return 0;
+}
+
+static int int_field(struct request *req, const cJSON *body,
+                     const char *name, int64_t min, int64_t max,
+                     bool *present, int64_t *out)
+{
+  char err[128];
+  enum json_field f = json_get_int(body, name, min, max, out, err,
+                                   sizeof(err));
+  if(f == JSON_FIELD_INVALID)
+    return reply_error(req, 400, "%s", err);
+  *present = f == JSON_FIELD_OK;
+  return 0;
+}
+
+/* Parses and checks every field of body into *in.  For a create, name and
+ * link are required.  Returns 0 or the status replied. */
+static int input_or_reply(struct request *req, const cJSON *body,
+                          bool create, struct project_input *in)
+{
+  const struct config *cfg = &req->app->cfg;
+  const char *s;
+  size_t len;
+  char err[128];
+  int rc;
+
+  memset(in, 0, sizeof(*in));
+  if((rc = text_field(req, body, "name", &in->name, &len)))
+    return rc;
+  if(in->name && !name_valid(in->name, len))
+    return invalid(req, "name", "must be 1 to 200 characters, not all "
+                   "spaces");
+  if(create && !in->name)
+    return invalid(req, "name", "is required");
+
+  if((rc = text_field(req, body, "description", &in->description, &len)))
+    return rc;
+  if(in->description && utf8_chars(in->description, len) >
+     DESCRIPTION_MAX_CHARS)
+    return invalid(req, "description", "must be at most 2000 characters");
+
+  if((rc = text_field(req, body, "link", &in->link, &len)))
+    return rc;
+  if(in->link && !link_valid(in->link, len))
+    return invalid(req, "link", "must be an absolute http:// or https:// "
+                   "URL with a host (at most 2048 bytes, no spaces, no "
+                   "user:password@)");
+  if(create && !in->link)
+    return invalid(req, "link", "is required");
+
+  if((rc = int_field(req, body, "interval_seconds", cfg->monitor_min_interval,
+                     MAX_INTERVAL, &in->has_interval, &in->interval)) ||
+     (rc = int_field(req, body, "timeout_ms", MIN_TIMEOUT_MS, MAX_TIMEOUT_MS,
+                     &in->has_timeout, &in->timeout)) ||
+     (rc = int_field(req, body, "failure_threshold", 1, 10, &in->has_failure,
+                     &in->failure)) ||
+     (rc = int_field(req, body, "recovery_threshold", 1, 10,
+                     &in->has_recovery, &in->recovery)))
+    return rc;
+
+  if((rc = text_field(req, body, "expected_status", &s, &len)))
+    return rc;
+  if(s) {
+    struct status_ranges ranges;
+    if(!status_ranges_parse(s, len, &ranges))
+      return invalid(req, "expected_status", "must be status codes or "
+                     "ranges from 100 to 599, like \"200-399\" or "
+                     "\"200,301-302\" (at most 16)");
+    status_ranges_format(&ranges, in->expected_status,
+                         sizeof(in->expected_status));
+    in->has_expected_status = true;
+  }
+
+  /* keyword: a string, or null (or "") for none. */
+  if(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, "keyword")))
+    in->has_keyword = true;
+  else {
+    if((rc = text_field(req, body, "keyword", &in->keyword, &len)))
+      return rc;
+    if(in->keyword) {
+      if(len > KEYWORD_MAX)
+        return invalid(req, "keyword", "must be at most 1024 bytes");
+      in->has_keyword = true;
+      if(!len)
+        in->keyword = NULL;
+    }
+  }
+
+  switch(json_get_bool(body, "paused", &in->paused, err, sizeof(err))) {
+  case JSON_FIELD_INVALID:
+    return reply_error(req, 400, "%s", err);
+  case JSON_FIELD_OK:
+    in->has_paused = true;
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
+/* The timeout must end before the next check is due. */
+static int timeout_or_reply(struct request *req, int64_t interval,
+                            int64_t timeout)
+{
+  if(timeout >= interval * 1000)
+    return reply_error(req, 400, "field 'timeout_ms' must be less than "
+                       "interval_seconds (%lld s)", (long long)interval);
+  return 0;
+}
+
+static enum db_result wakeup(struct request *req, const char *why)
+{
+  PGresult *res = NULL;
+  enum db_result dr = db_exec(&req->app->db, "project_wakeup", 1,
+                              (const char *[]){why}, &res);
+  PQclear(res);
+  return dr;
+}
+
+/* Formats n into buf and returns buf, for text parameters. */
+static const char *num(char buf[24], int64_t n)
+{
+  snprintf(buf, 24, "%lld", (long long)n);
+  return buf;
+}
+
+static const char *opt_num(char buf[24], bool present, int64_t n)
+{
+  return present ? num(buf, n) : NULL;
+}
+
+/* Commits the transaction and replies with the JSON text in column 0 of
+ * res.  Returns the status sent. */
+static int commit_and_reply(struct request *req, int status,
+                            const PGresult *res)
+{
+  enum db_result dr = db_commit(&req->app->db);
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  return reply_raw_json(req, status, PQgetvalue(res, 0, 0),
+                        (size_t)PQgetlength(res, 0, 0));
+}
+
+int projects_create(struct request *req)
+{
+  const struct config *cfg = &req->app->cfg;
+  struct project_input in;
+  char uid[24], iv[24], to[24], fa[24], re[24], cap[24];
+  int64_t interval, timeout;
+  PGresult *res = NULL;
+  enum db_result dr;
+  cJSON *body;
+  int rc;
+
+  body = request_json_or_reply(req, &rc);
+  if(!body)
+    return rc;
+  if((rc = input_or_reply(req, body, true, &in)))
+    goto out;
+
+  interval = in.has_interval ? in.interval :
+             (cfg->monitor_min_interval > DEFAULT_INTERVAL ?
+              cfg->monitor_min_interval : DEFAULT_INTERVAL);
+  /* Default timeout: 10 s, or half the interval when that is shorter. */
+  timeout = in.has_timeout ? in.timeout :
+            (interval * 500 < DEFAULT_TIMEOUT_MS ? interval * 500 :
+             DEFAULT_TIMEOUT_MS);
+  if((rc = timeout_or_reply(req, interval, timeout)))
+    goto out;
+
+  num(uid, req->user_id);
+  /* The owner's row lock makes the count and the insert one step, so two
+   * concurrent creates cannot both take the last place. */
+  if((dr = db_begin(&req->app->db)) != DB_OK ||
+     (dr = db_exec(&req->app->db, "project_lock_owner", 1,
+                   (const char *[]){uid}, &res)) != DB_OK)
+    goto db_fail;
+  PQclear(res);
+  dr = db_exec(&req->app->db, "project_insert", 12, (const char *[]){
+      uid, in.name, in.description ? in.description : "", in.link,
+      num(iv, interval), num(to, timeout),
+      in.has_expected_status ? in.expected_status : "200-399",
+      in.keyword, num(fa, in.has_failure ? in.failure : 2),
+      num(re, in.has_recovery ? in.recovery : 1),
+      in.has_paused && in.paused ? "true" : "false",
+      num(cap, cfg->max_projects_per_user)}, &res);
+  if(dr != DB_OK)
+    goto db_fail;
+  if(PQntuples(res) != 1) {
+    rc = reply_error(req, 403, "project limit reached: at most %lld projects "
+                     "per user", (long long)cfg->max_projects_per_user);
+    goto out;
+  }
+  if((dr = wakeup(req, "create")) != DB_OK)
+    goto db_fail;
+  rc = commit_and_reply(req, 201, res);
+  goto out;
+
+db_fail:
+  rc = reply_db_error(req, dr);
+out:
+  db_rollback(&req->app->db);
+  PQclear(res);
+  cJSON_Delete(body);
+  return rc;
+}
+
+int projects_update(struct request *req)
+{
+  struct project_input in;
+  char pid[24], uid[24], iv[24], to[24], fa[24], re[24];
+  const char *paused = NULL;
+  int64_t interval, timeout;
+  PGresult *res = NULL;
+  enum db_result dr;
+  cJSON *body;
+  int rc;
+
+  body = request_json_or_reply(req, &rc);
+  if(!body)
+    return rc;
+  if((rc = input_or_reply(req, body, false, &in)))
+    goto out;
+  num(pid, req->ids[0]);
+  num(uid, req->user_id);
+
+  if((dr = db_begin(&req->app->db)) != DB_OK ||
+     (dr = db_exec(&req->app->db, "project_lock", 2,
+                   (const char *[]){pid, uid}, &res)) != DB_OK)
+    goto db_fail;
+  if(PQntuples(res) != 1) {
+    rc = 404;
+    goto out;
+  }
+  /* Check the timeout against the interval the project will have. */
+  if(!parse_int(PQgetvalue(res, 0, 0), 1, MAX_INTERVAL, &interval) ||
+     !parse_int(PQgetvalue(res, 0, 1), 1, INT32_MAX, &timeout)) {
+    rc = 500;
+    goto out;
+  }
+  PQclear(res);
+  res = NULL;
+  if(in.has_interval)
+    interval = in.interval;
+  if(in.has_timeout)
+    timeout = in.timeout;
+  if((rc = timeout_or_reply(req, interval, timeout)))
+    goto out;
+
+  if(in.has_paused)
+    paused = in.paused ? "true" : "false";
+  dr = db_exec(&req->app->db, "project_update", 13, (const char *[]){
+      pid, uid, in.name, in.description, in.link,
+      opt_num(iv, in.has_interval, in.interval),
+      opt_num(to, in.has_timeout, in.timeout),
+      in.has_expected_status ? in.expected_status : NULL,
+      in.has_keyword ? "true" : "false", in.keyword,
+      opt_num(fa, in.has_failure, in.failure),
+      opt_num(re, in.has_recovery, in.recovery), paused}, &res);
+  if(dr != DB_OK)
+    goto db_fail;
+  if((dr = wakeup(req, "update")) != DB_OK)
+    goto db_fail;
+  rc = commit_and_reply(req, 200, res);
+  goto out;
+
+db_fail:
+  rc = reply_db_error(req, dr);
+out:
+  db_rollback(&req->app->db);
+  PQclear(res);
+  cJSON_Delete(body);
+  return rc;
+}
+
+int projects_delete(struct request *req)
+{
+  char pid[24], uid[24];
+  PGresult *res = NULL;
+  enum db_result dr;
+  cJSON *out;
+  int rc;
+
+  if((dr = db_begin(&req->app->db)) != DB_OK ||
+     (dr = db_exec(&req->app->db, "project_delete", 2,
+                   (const char *[]){num(pid, req->ids[0]),
+                                    num(uid, req->user_id)}, &res)) != DB_OK)
+    goto db_fail;
+  if(strcmp(PQcmdTuples(res), "1")) {
+    rc = 404;
+    goto done;
+  }
+  if((dr = wakeup(req, "delete")) != DB_OK ||
+     (dr = db_commit(&req->app->db)) != DB_OK)
+    goto db_fail;
+  out = cJSON_CreateObject();
+  if(!cJSON_AddStringToObject(out, "message", "project deleted"))
+    rc = 500;
+  else
+    rc = reply_json(req, 200, out);
+  cJSON_Delete(out);
+  goto done;
+
+db_fail:
+  rc = reply_db_error(req, dr);
+done:
+  db_rollback(&req->app->db);
+  PQclear(res);
+  return rc;
+}
+
+int projects_check_now(struct request *req)
+{
+  char pid[24], uid[24];
+  PGresult *res = NULL;
+  enum db_result dr;
+  int rc;
+
+  if((dr = db_begin(&req->app->db)) != DB_OK ||
+     (dr = db_exec(&req->app->db, "project_check_now", 2,
+                   (const char *[]){num(pid, req->ids[0]),
+                                    num(uid, req->user_id)}, &res)) != DB_OK)
+    goto db_fail;
+  if(PQntuples(res) != 1) {
+    rc = 404;
+    goto done;
+  }
+  if(PQgetvalue(res, 0, 0)[0] == 't') {
+    rc = reply_error(req, 409, "project is paused; resume it to check it");
+    goto done;
+  }
+  if((dr = wakeup(req, "check")) != DB_OK ||
+     (dr = db_commit(&req->app->db)) != DB_OK)
+    goto db_fail;
+  rc = reply_raw_json(req, 202, "{\"message\":\"check queued\"}", 26);
+  goto done;
+
+db_fail:
+  rc = reply_db_error(req, dr);
+done:
+  db_rollback(&req->app->db);
+  PQclear(res);
+  return rc;
+}
+
+/* Runs a read statement and replies with the JSON text of its single row,
+ * or 404 when there is no row.  Returns the status sent. */
+static int reply_read(struct request *req, const char *stmt, int nparams,
+                      const char *const *params)
+{
+  PGresult *res = NULL;
+  enum db_result dr = db_exec(&req->app->db, stmt, nparams, params, &res);
+  int rc;
+
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if(PQntuples(res) != 1)
+    rc = 404;
+  else
+    rc = reply_raw_json(req, 200, PQgetvalue(res, 0, 0),
+                        (size_t)PQgetlength(res, 0, 0));
+  PQclear(res);
+  return rc;
+}
+
+int projects_get(struct request *req)
+{
+  char pid[24], uid[24];
+  return reply_read(req, "project_get", 2,
+                    (const char *[]){num(pid, req->ids[0]),
+                                     num(uid, req->user_id)});
+}
+
+int projects_dashboard(struct request *req)
+{
+  char uid[24];
+  return reply_read(req, "project_dashboard", 1,
+                    (const char *[]){num(uid, req->user_id)});
+}
+
+int projects_status(struct request *req)
+{
+  char uid[24];
+  return reply_read(req, "project_status", 1,
+                    (const char *[]){num(uid, req->user_id)});
+}
+
+int projects_uptime(struct request *req)
+{
+  char pid[24], uid[24];
+  return reply_read(req, "project_uptime", 2,
+                    (const char *[]){num(pid, req->ids[0]),
+                                     num(uid, req->user_id)});
+}
+
+/* Reads the query parameter name as an integer in [min, max].  Returns 1
+ * when present, 0 when absent, or -status after replying 400. */
+static int query_int_or_reply(struct request *req, const char *name,
+                              int64_t min, int64_t max, int64_t *out)
+{
+  char buf[32];
+  long len = query_param(req->query, name, buf, sizeof(buf));
+
+  if(len == -1)
+    return 0;
+  if(len < 0 || !parse_int(buf, min, max, out))
+    return -reply_error(req, 400, "query parameter '%s' must be an integer "
+                        "from %lld to %lld", name, (long long)min,
+                        (long long)max);
+  return 1;
+}
+
+int projects_checks(struct request *req)
+{
+  char pid[24], uid[24], lim[24];
+  int64_t limit = CHECKS_LIMIT_DEFAULT;
+  int rc = query_int_or_reply(req, "limit", 1, CHECKS_LIMIT_MAX, &limit);
+
+  if(rc < 0)
+    return -rc;
+  return reply_read(req, "project_checks", 3,
+                    (const char *[]){num(pid, req->ids[0]),
+                                     num(uid, req->user_id),
+                                     num(lim, limit)});
+}
+
+int projects_list(struct request *req)
+{
+  char uid[24], lim[24], off[24];
+  int64_t limit = 0, offset = 0;
+  PGresult *res = NULL;
+  enum db_result dr;
+  int has_limit, rc;
+
+  has_limit = query_int_or_reply(req, "limit", 1, LIST_LIMIT_MAX, &limit);
+  if(has_limit < 0)
+    return -has_limit;
+  rc = query_int_or_reply(req, "offset", 0, INT32_MAX, &offset);
+  if(rc < 0)
+    return -rc;
+
+  dr = db_exec(&req->app->db, "project_list", 3, (const char *[]){
+      num(uid, req->user_id), has_limit ? num(lim, limit) : NULL,
+      num(off, offset)}, &res);
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  request_add_header(req, "X-Total-Count", "%s", PQgetvalue(res, 0, 0));
+  rc = reply_raw_json(req, 200, PQgetvalue(res, 0, 1),
+                      (size_t)PQgetlength(res, 0, 1));
+  PQclear(res);
+  return rc;
+}

@@ -1,0 +1,228 @@
+"""The process model under stress: the database going away and coming back,
+workers dying, SIGHUP and SIGTERM, and refusing to start on bad
+configuration.  These stop or signal the shared servers, so they live in
+the file that sorts last, and each restores what it touched in a finally.
+The start-up cases run private copies of the binary on their own sockets."""
+
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from conftest import (
+    GOOD_SECRET, api_instance, api_master, api_workers, apply_schema,
+    binary_env, call, children_of, db_connect, db_dsn, env, expect_error,
+    expect_json, fcgi_request, log_size, login, nonempty_lines, pgctl,
+    run_binary, scratch_database, upstream_errors_since, wait_until,
+)
+
+pytestmark = pytest.mark.resilience
+
+# How long one answer may take while something is broken.
+QUICK = 5
+
+
+def healthy():
+    try:
+        return call("GET", "/healthcheck", timeout=QUICK).status_code == 200
+    except Exception:
+        return False
+
+
+def consecutive_successes(request, count):
+    """True when count requests in a row succeed (any worker may answer)."""
+    for _ in range(count):
+        try:
+            if request().status_code != 200:
+                return False
+        except Exception:
+            return False
+    return True
+
+
+# --- the database goes away and comes back ---------------------------------
+
+def test_database_outage_gives_503_and_recovers(new_user):
+    workers = children_of(api_master())
+    nginx_log = log_size("TRACKLY_NGINX_LOG")
+    pgctl("stop")
+    try:
+        for _ in range(2 * api_workers()):          # every worker notices
+            start = time.monotonic()
+            r = call("GET", "/healthcheck", timeout=QUICK)
+            assert expect_json(r, 503).get("database") == "unavailable"
+            expect_error(r, 503)
+            assert time.monotonic() - start < QUICK
+
+        expect_error(new_user.me(), 503)
+        expect_error(login(new_user.email, new_user.password,
+                           timeout=QUICK), 503)
+    finally:
+        pgctl("start")
+
+    recovered = wait_until(
+        lambda: consecutive_successes(lambda: call("GET", "/healthcheck",
+                                                   timeout=QUICK),
+                                      2 * api_workers())
+        and consecutive_successes(lambda: new_user.me(), 2 * api_workers()),
+        timeout=10, interval=0.2)
+    assert recovered, "API did not recover within 10 s of Postgres starting"
+    # The 503s came from the workers themselves: none crashed (nginx would
+    # turn that into a gateway error) and none was replaced.
+    assert upstream_errors_since(nginx_log) == []
+    assert children_of(api_master()) == workers, "workers were restarted"
+
+
+# --- workers ---------------------------------------------------------------
+
+def test_killed_worker_is_replaced():
+    master, want = api_master(), api_workers()
+    before = children_of(master)
+    assert len(before) == want, f"master has {len(before)} workers, want {want}"
+    victim = min(before)
+
+    os.kill(victim, signal.SIGKILL)
+    for _ in range(5):                                # the survivors answer
+        expect_json(call("GET", "/healthcheck"), 200)
+
+    def replaced():
+        now = children_of(master)
+        return len(now) == want and victim not in now and now - before
+
+    assert wait_until(replaced, timeout=5), \
+        f"workers after 5 s: {sorted(children_of(master))}, was {sorted(before)}"
+    expect_json(call("GET", "/healthcheck"), 200)
+
+
+def test_sighup_replaces_every_worker_without_failed_requests(new_user):
+    master, want = api_master(), api_workers()
+    before = children_of(master)
+    assert len(before) == want
+    failures = []
+    replaced_at = None
+    nginx_log = log_size("TRACKLY_NGINX_LOG")
+
+    os.kill(master, signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for request in (lambda: call("GET", "/healthcheck", timeout=QUICK),
+                        lambda: new_user.me()):
+            try:
+                r = request()
+                if r.status_code != 200:
+                    failures.append(f"{r.status_code} {r.text[:100]}")
+            except Exception as exc:                  # timeout, reset, ...
+                failures.append(repr(exc))
+        now = children_of(master)
+        if replaced_at is None and len(now) == want and not now & before:
+            replaced_at = time.monotonic()
+        if replaced_at and time.monotonic() - replaced_at > 1:
+            break                                     # a second more of load
+
+    assert replaced_at is not None, \
+        f"workers {sorted(children_of(master))} still include some of " \
+        f"{sorted(before)} 15 s after SIGHUP"
+    assert replaced_at - (deadline - 15) <= 10, "reload took over 10 s"
+    assert not failures, f"{len(failures)} failed requests: {failures[:5]}; " \
+        f"nginx: {upstream_errors_since(nginx_log)[:3]}"
+
+
+# --- a private instance: start, serve, stop --------------------------------
+
+def try_fcgi(sock, path):
+    """fcgi_request, or None while the instance is not accepting yet."""
+    try:
+        return fcgi_request(sock, "GET", path, timeout=QUICK)
+    except OSError:
+        return None
+
+
+def instance_env(**extra):
+    return binary_env(DB_URL=env("TRACKLY_DB_URL"), JWT_SECRET=GOOD_SECRET,
+                      **extra)
+
+
+def test_private_instance_serves_on_its_own_socket():
+    with api_instance(instance_env()) as (proc, sock):
+        assert wait_until(sock.exists, timeout=10), \
+            f"no socket after 10 s; stderr: {proc.err_path.read_text()[-500:]}"
+        answer = wait_until(lambda: try_fcgi(sock, "/healthcheck"), timeout=5)
+        assert answer, "no FastCGI answer on the private socket"
+        status, headers, payload = answer
+        assert status == 200, payload
+        assert headers.get("content-type", "").startswith("application/json")
+        assert b'"ok"' in payload
+
+
+def test_sigterm_stops_cleanly_and_removes_the_socket():
+    with api_instance(instance_env()) as (proc, sock):
+        assert wait_until(sock.exists, timeout=10), \
+            f"no socket after 10 s; stderr: {proc.err_path.read_text()[-500:]}"
+        time.sleep(0.5)                         # let the worker start
+        proc.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        code = proc.wait(timeout=15)
+        assert time.monotonic() - start <= 10, "took over 10 s to stop"
+        assert code == 0, f"exit status {code}"
+        assert not sock.exists(), "socket file left behind"
+
+
+# --- command line and configuration ----------------------------------------
+
+def test_help_prints_usage():
+    r = run_binary(["--help"], binary_env())
+    assert r.returncode == 0, r.stderr
+    assert "usage" in r.stdout.lower()
+    assert "--socket" in r.stdout and "--workers" in r.stdout
+
+
+def test_version_prints_the_version():
+    r = run_binary(["--version"], binary_env())
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"\d+\.\d+\.\d+", r.stdout), r.stdout
+
+
+def refuses_to_start(env_vars, mentioning):
+    """Runs the binary with env_vars; asserts it exits non-zero within a
+    few seconds with one line on stderr containing the word mentioning."""
+    start = time.monotonic()
+    with api_instance(env_vars) as (proc, sock):
+        try:
+            code = proc.wait(timeout=10)
+        except Exception:
+            pytest.fail("still running 10 s after start")
+        elapsed = time.monotonic() - start
+        stderr = proc.err_path.read_text()
+    assert code != 0, "exited 0"
+    assert elapsed < 5, f"took {elapsed:.1f} s to give up"
+    lines = nonempty_lines(stderr)
+    assert len(lines) == 1, f"want one line on stderr, got {lines!r}"
+    assert re.search(mentioning, lines[0], re.I), lines[0]
+    return lines[0]
+
+
+def test_short_jwt_secret_is_refused():
+    short = "too-short-secret-31-bytes-long!"
+    assert len(short) == 31
+    line = refuses_to_start(binary_env(DB_URL=env("TRACKLY_DB_URL"),
+                                       JWT_SECRET=short), "JWT_SECRET")
+    assert short not in line, "the secret itself was printed"
+
+
+def test_missing_db_url_is_refused():
+    refuses_to_start(binary_env(JWT_SECRET=GOOD_SECRET), "DB_URL")
+
+
+def test_unknown_schema_version_is_refused():
+    with scratch_database("trackly_badver") as name:
+        apply_schema(name)
+        conn_env = binary_env(DB_URL=db_dsn(name), JWT_SECRET=GOOD_SECRET)
+        conn = db_connect(name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("UPDATE schema_version SET version = 999")
+        finally:
+            conn.close()
+        refuses_to_start(conn_env, r"schema[ _]version")
