@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +204,15 @@ int main(int argc, char **argv)
               "systemd socket activation, or start under spawn-fcgi\n");
     config_cleanup(&cfg);
     return 1;
+  }
+  /* Workers poll the socket and must never sleep in accept (worker.c). */
+  {
+    int fl = fcntl(opt.listen_fd, F_GETFL);
+    if(fl < 0 || fcntl(opt.listen_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+      fprintf(stderr, "trackly-api: cannot make the socket non-blocking: "
+              "%s\n", strerror(errno));
+      return 1;
+    }
   }
   if(FCGX_Init()) {
     fprintf(stderr, "trackly-api: cannot initialise libfcgi\n");

@@ -1,12 +1,16 @@
 /*
  * worker.c - the request loop of one API worker; see worker.h.
  *
- * Shutdown without losing a request: SIGTERM (and SIGINT) stay blocked
- * while a request is being handled and are unblocked only around the
- * accept.  A stop signal therefore either arrives while the worker is idle,
- * where the handler simply _exit()s, or waits until the response has been
- * sent.  The master gives in-flight requests 10 seconds (DESIGN §1); API
- * statements time out after API_STATEMENT_TIMEOUT_MS, well within that.
+ * Shutdown without losing a request: the worker never lets a signal
+ * interrupt libfcgi.  SIGTERM and SIGINT stay blocked for the worker's
+ * whole life and are read from a signalfd, which the worker polls together
+ * with the listening socket while it is idle.  The listening socket is
+ * non-blocking, so when several idle workers wake for one connection the
+ * losers get EAGAIN and go back to poll instead of sleeping in accept.  A
+ * request that has been accepted is therefore always answered; a stop
+ * request is noticed the moment the worker is idle again.  The master gives
+ * in-flight requests 10 seconds (DESIGN §1); API statements time out after
+ * API_STATEMENT_TIMEOUT_MS, well within that.
  */
 #include "worker.h"
 #include "app.h"
@@ -14,22 +18,17 @@
 #include "router.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 /* A request slower than this is logged. */
 #define SLOW_REQUEST_MS 1000
-
-/* Runs only while the worker waits in accept (see the file comment). */
-static void on_stop(int sig)
-{
-  (void)sig;
-  _exit(0);
-}
 
 static const struct db_statement *const statement_lists[] = {
   health_statements,
@@ -64,29 +63,29 @@ static void handle(struct app *app, FCGX_Request *fcgx)
     log_warn("%s %s -> %d in %ld ms", req.method, req.route, req.status, ms);
 }
 
-static void setup_signals(sigset_t *stop)
+/* Blocks the stop signals for good and returns a signalfd that reports
+ * them, or -1. */
+static int stop_signals(void)
 {
   struct sigaction sa;
-  sigset_t others;
+  sigset_t stop, others;
 
   memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_stop;          /* no SA_RESTART: accept must return */
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
   sa.sa_handler = SIG_IGN;
   sigaction(SIGHUP, &sa, NULL);     /* reloads are the master's business */
   sigaction(SIGPIPE, &sa, NULL);    /* nginx may hang up first */
   sa.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &sa, NULL);
 
-  sigemptyset(stop);
-  sigaddset(stop, SIGTERM);
-  sigaddset(stop, SIGINT);
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigprocmask(SIG_BLOCK, &stop, NULL);
   sigemptyset(&others);
   sigaddset(&others, SIGHUP);
   sigaddset(&others, SIGCHLD);
   sigprocmask(SIG_UNBLOCK, &others, NULL);
-  sigprocmask(SIG_BLOCK, stop, NULL);
+  return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 void worker_run(int listen_fd, const struct config *cfg, pid_t master)
@@ -94,9 +93,14 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master)
   /* 64 KiB body buffer and all: static, not on the stack. */
   static struct app app;
   FCGX_Request fcgx;
-  sigset_t stop;
+  struct pollfd fds[2];
+  int stop_fd;
 
-  setup_signals(&stop);
+  stop_fd = stop_signals();
+  if(stop_fd < 0) {
+    log_error("signalfd: %s", strerror(errno));
+    _exit(2);
+  }
   /* If the master dies, nothing would replace us or stop us: leave too. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if(getppid() != master)
@@ -115,27 +119,37 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master)
           statement_lists);
   db_ensure(&app.db);   /* warm up; a failure is retried per request */
 
-  if(FCGX_InitRequest(&fcgx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR)) {
+  if(FCGX_InitRequest(&fcgx, listen_fd, 0)) {
     log_error("cannot initialise a FastCGI request");
     _exit(2);
   }
+  fds[0] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+  fds[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
   for(int failures = 0;;) {
     int rc;
 
-    sigprocmask(SIG_UNBLOCK, &stop, NULL);
+    if(poll(fds, 2, -1) < 0) {
+      if(errno == EINTR)
+        continue;
+      log_error("poll: %s", strerror(errno));
+      _exit(2);
+    }
+    if(fds[0].revents)
+      _exit(0);                       /* idle, and asked to stop */
+    if(!fds[1].revents)
+      continue;
     rc = FCGX_Accept_r(&fcgx);
-    sigprocmask(SIG_BLOCK, &stop, NULL);
     if(rc < 0) {
-      /* EINTR from a signal we ignore, or a connection that died before
-       * it was read; neither is the listening socket's fault. */
-      if(rc != -EINTR && errno != EINTR) {
-        log_warn("accept failed: %s", strerror(-rc));
-        /* A broken listening socket would spin here: let the master
-         * start a fresh worker instead. */
-        if(++failures == 100)
-          _exit(2);
-        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
-      }
+      /* Another worker took the connection (EAGAIN), or it died before
+       * it was read: neither is the listening socket's fault. */
+      if(rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+        continue;
+      log_warn("accept failed: %s", strerror(-rc));
+      /* A broken listening socket would spin here: let the master start
+       * a fresh worker instead. */
+      if(++failures == 100)
+        _exit(2);
+      nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
       continue;
     }
     failures = 0;

@@ -446,6 +446,20 @@ def scratch_database(name):
 # Processes
 # ---------------------------------------------------------------------------
 
+def proc_state(pid):
+    """The state letter of pid from /proc (R, S, Z, ...), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()[0]
+
+
+def is_dead(pid):
+    return proc_state(pid) in (None, "Z", "X")
+
+
 def children_of(pid):
     """Live (non-zombie) child pids of pid, from /proc."""
     kids = set()

@@ -14,7 +14,7 @@ import pytest
 from conftest import (
     GOOD_SECRET, api_instance, api_master, api_workers, apply_schema,
     binary_env, call, children_of, db_connect, db_dsn, env, expect_error,
-    expect_json, fcgi_request, log_size, login, nonempty_lines, pgctl,
+    expect_json, fcgi_request, is_dead, log_size, login, nonempty_lines, pgctl,
     run_binary, scratch_database, upstream_errors_since, wait_until,
 )
 
@@ -84,6 +84,9 @@ def test_killed_worker_is_replaced():
     victim = min(before)
 
     os.kill(victim, signal.SIGKILL)
+    # A worker that has been sent SIGKILL but not yet run may still take
+    # one last connection and drop it; wait for it to be really dead.
+    assert wait_until(lambda: is_dead(victim), timeout=2)
     for _ in range(5):                                # the survivors answer
         expect_json(call("GET", "/healthcheck"), 200)
 
