@@ -66,8 +66,11 @@ CREATE TABLE IF NOT EXISTS projects (
                            CHECK (recovery_threshold BETWEEN 1 AND 10),
     paused                 boolean NOT NULL DEFAULT false,
     alerts_muted           boolean NOT NULL DEFAULT false,
-    -- SHA-256 of the token in the mute link of alert mail.
-    mute_token_hash        bytea,
+    -- The secret in the mute link of alert mail (256 bits from Postgres'
+    -- strong random source).  Kept as is: the mailer must put it in mail.
+    mute_token             text NOT NULL DEFAULT
+                           replace(gen_random_uuid()::text
+                                   || gen_random_uuid()::text, '-', ''),
     status                 text NOT NULL DEFAULT 'PENDING'
                            CHECK (status IN ('PENDING', 'UP', 'DOWN')),
     consecutive_failures   integer NOT NULL DEFAULT 0,
@@ -76,6 +79,9 @@ CREATE TABLE IF NOT EXISTS projects (
     last_latency_ms        integer,
     last_checked_at        timestamptz,
     last_error             text,
+    -- Time of the first failure of the current run of failures: when a
+    -- DOWN incident says the site went down.
+    failing_since          timestamptz,
     status_changed_at      timestamptz,
     last_alert_at          timestamptz,
     next_check_at          timestamptz NOT NULL DEFAULT now(),
@@ -87,6 +93,10 @@ CREATE TABLE IF NOT EXISTS projects (
 CREATE INDEX IF NOT EXISTS projects_user_idx ON projects (user_id, id);
 CREATE INDEX IF NOT EXISTS projects_due_idx ON projects (next_check_at)
     WHERE NOT paused;
+CREATE UNIQUE INDEX IF NOT EXISTS projects_mute_token_key
+    ON projects (mute_token);
+CREATE INDEX IF NOT EXISTS projects_lease_idx ON projects (lease_expires_at)
+    WHERE lease_expires_at IS NOT NULL;
 
 -- Every check, kept CHECK_RETENTION_DAYS.
 CREATE TABLE IF NOT EXISTS checks (

@@ -32,5 +32,6 @@ int projects_dashboard(struct request *req);
 int projects_status(struct request *req);
 int projects_checks(struct request *req);
 int projects_uptime(struct request *req);
+int projects_mute(struct request *req);
 
 #endif

@@ -41,6 +41,7 @@
   " 'expected_status', p.expected_status, 'keyword', p.keyword," \
   " 'failure_threshold', p.failure_threshold," \
   " 'recovery_threshold', p.recovery_threshold, 'paused', p.paused," \
+  " 'alerts_muted', p.alerts_muted," \
   " 'status', CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END," \
   " 'last_status_code', p.last_status_code," \
   " 'last_latency_ms', p.last_latency_ms," \
@@ -79,6 +80,7 @@ const struct db_statement projects_statements[] = {
    "  failure_threshold = coalesce($11::smallint, p.failure_threshold),"
    "  recovery_threshold = coalesce($12::smallint, p.recovery_threshold),"
    "  paused = coalesce($13::boolean, p.paused),"
+   "  alerts_muted = coalesce($14::boolean, p.alerts_muted),"
    "  next_check_at = now(), updated_at = now()"
    " WHERE p.id = $1 AND p.user_id = $2"
    " RETURNING " PROJECT_JSON},
@@ -88,6 +90,10 @@ const struct db_statement projects_statements[] = {
    "UPDATE projects SET next_check_at ="
    "   CASE WHEN paused THEN next_check_at ELSE now() END"
    " WHERE id = $1 AND user_id = $2 RETURNING paused"},
+  /* The link in alert mail: no login, the token is the permission. */
+  {"project_mute",
+   "UPDATE projects SET alerts_muted = true, updated_at = now()"
+   " WHERE mute_token = $1 RETURNING name"},
   {"project_wakeup",
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
@@ -161,8 +167,9 @@ struct project_input {
   char expected_status[STATUS_RANGES_TEXT_MAX];
   bool has_expected_status, has_keyword;
   bool has_interval, has_timeout, has_failure, has_recovery, has_paused;
+  bool has_muted;
   int64_t interval, timeout, failure, recovery;
-  bool paused;
+  bool paused, muted;
 };
 
 static int invalid(struct request *req, const char *field, const char *rule)
@@ -196,6 +203,17 @@ static int int_field(struct request *req, const cJSON *body,
   return 0;
 }
 
+static int bool_field(struct request *req, const cJSON *body,
+                      const char *name, bool *present, bool *out)
+{
+  char err[128];
+  enum json_field f = json_get_bool(body, name, out, err, sizeof(err));
+  if(f == JSON_FIELD_INVALID)
+    return reply_error(req, 400, "%s", err);
+  *present = f == JSON_FIELD_OK;
+  return 0;
+}
+
 /* Parses and checks every field of body into *in.  For a create, name and
  * link are required.  Returns 0 or the status replied. */
 static int input_or_reply(struct request *req, const cJSON *body,
@@ -204,7 +222,6 @@ static int input_or_reply(struct request *req, const cJSON *body,
   const struct config *cfg = &req->app->cfg;
   const char *s;
   size_t len;
-  char err[128];
   int rc;
 
   memset(in, 0, sizeof(*in));
@@ -269,15 +286,10 @@ static int input_or_reply(struct request *req, const cJSON *body,
     }
   }
 
-  switch(json_get_bool(body, "paused", &in->paused, err, sizeof(err))) {
-  case JSON_FIELD_INVALID:
-    return reply_error(req, 400, "%s", err);
-  case JSON_FIELD_OK:
-    in->has_paused = true;
-    break;
-  default:
-    break;
-  }
+  if((rc = bool_field(req, body, "paused", &in->has_paused, &in->paused)) ||
+     (rc = bool_field(req, body, "alerts_muted", &in->has_muted,
+                      &in->muted)))
+    return rc;
   return 0;
 }
 
@@ -392,7 +404,7 @@ int projects_update(struct request *req)
 {
   struct project_input in;
   char pid[24], uid[24], iv[24], to[24], fa[24], re[24];
-  const char *paused = NULL;
+  const char *paused = NULL, *muted = NULL;
   int64_t interval, timeout;
   PGresult *res = NULL;
   enum db_result dr;
@@ -432,14 +444,16 @@ int projects_update(struct request *req)
 
   if(in.has_paused)
     paused = in.paused ? "true" : "false";
-  dr = db_exec(&req->app->db, "project_update", 13, (const char *[]){
+  if(in.has_muted)
+    muted = in.muted ? "true" : "false";
+  dr = db_exec(&req->app->db, "project_update", 14, (const char *[]){
       pid, uid, in.name, in.description, in.link,
       opt_num(iv, in.has_interval, in.interval),
       opt_num(to, in.has_timeout, in.timeout),
       in.has_expected_status ? in.expected_status : NULL,
       in.has_keyword ? "true" : "false", in.keyword,
       opt_num(fa, in.has_failure, in.failure),
-      opt_num(re, in.has_recovery, in.recovery), paused}, &res);
+      opt_num(re, in.has_recovery, in.recovery), paused, muted}, &res);
   if(dr != DB_OK)
     goto db_fail;
   if((dr = wakeup(req, "update")) != DB_OK)
@@ -630,6 +644,40 @@ int projects_list(struct request *req)
   request_add_header(req, "X-Total-Count", "%s", PQgetvalue(res, 0, 0));
   rc = reply_raw_json(req, 200, PQgetvalue(res, 0, 1),
                       (size_t)PQgetlength(res, 0, 1));
+  PQclear(res);
+  return rc;
+}
+
+/* GET or POST /project/mute?token=...: the mute link of alert mail (and
+ * RFC 8058 one-click List-Unsubscribe, which POSTs to the same URL). */
+int projects_mute(struct request *req)
+{
+  char token[128];
+  PGresult *res = NULL;
+  enum db_result dr;
+  cJSON *out = NULL;
+  long len = query_param(req->query, "token", token, sizeof(token));
+  int rc;
+
+  if(len <= 0)
+    return reply_error(req, 400, "invalid mute link");
+  dr = db_exec(&req->app->db, "project_mute", 1, (const char *[]){token},
+               &res);
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if(PQntuples(res) != 1) {
+    rc = reply_error(req, 400, "invalid mute link");
+    goto out;
+  }
+  out = cJSON_CreateObject();
+  if(!cJSON_AddStringToObject(out, "message", "alerts muted; unmute with "
+                              "PUT /project/{id} {\"alerts_muted\": false}") ||
+     !cJSON_AddStringToObject(out, "project", PQgetvalue(res, 0, 0)))
+    rc = 500;
+  else
+    rc = reply_json(req, 200, out);
+out:
+  cJSON_Delete(out);
   PQclear(res);
   return rc;
 }

@@ -35,6 +35,8 @@ static const struct route routes[] = {
   {"GET",    "/project",                 true, projects_list},
   {"GET",    "/project/dashboard",       true, projects_dashboard},
   {"GET",    "/project/status",          true, projects_status},
+  {"GET",    "/project/mute",            false, projects_mute},
+  {"POST",   "/project/mute",            false, projects_mute},
   {"GET",    "/project/{id}",            true, projects_get},
   {"PUT",    "/project/{id}",            true, projects_update},
   {"DELETE", "/project/{id}",            true, projects_delete},

@@ -211,6 +211,42 @@ static int get_origins(struct config *cfg, char *err, size_t errcap)
   return 0;
 }
 
+/* TRACKLY_ALLOWED_NETWORKS: comma-separated CIDRs the prober may reach
+ * although they are private. */
+static int get_networks(struct config *cfg, char *err, size_t errcap)
+{
+  const char *v = env("TRACKLY_ALLOWED_NETWORKS");
+  char item[64];
+
+  for(const char *p = v; p && *p;) {
+    size_t len = strcspn(p, ",");
+    const char *s = p;
+    size_t n = len;
+
+    while(n && (*s == ' ' || *s == '\t')) {
+      s++;
+      n--;
+    }
+    while(n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+      n--;
+    if(n) {
+      if(n >= sizeof(item) || cfg->allowed_count == CONFIG_MAX_NETWORKS)
+        return fail(err, errcap, "TRACKLY_ALLOWED_NETWORKS: at most %d "
+                    "networks like 10.1.0.0/16", CONFIG_MAX_NETWORKS);
+      memcpy(item, s, n);
+      item[n] = '\0';
+      if(!netaddr_parse_cidr(item, &cfg->allowed_networks[cfg->allowed_count]))
+        return fail(err, errcap, "TRACKLY_ALLOWED_NETWORKS: \"%s\" is not "
+                    "a network like 10.1.0.0/16 or fd00::/8", item);
+      cfg->allowed_count++;
+    }
+    p += len;
+    if(*p == ',')
+      p++;
+  }
+  return 0;
+}
+
 static int get_public_url(struct config *cfg, char *err, size_t errcap)
 {
   const char *v = env("PUBLIC_URL");
@@ -279,8 +315,7 @@ static int get_email(struct config *cfg, char *err, size_t errcap)
                 "\"%.20s\"", tls);
 
   if(get_str("EMAIL_HOST", &cfg->email_host, err, errcap) ||
-     get_int("EMAIL_PORT", 1, 65535,
-             cfg->email_tls == EMAIL_TLS_TLS ? 465 : 587, &port, err, errcap) ||
+     get_int("EMAIL_PORT", 1, 65535, 587, &port, err, errcap) ||
      get_str("EMAIL_USER", &cfg->email_user, err, errcap) ||
      get_str("EMAIL_PASS", &cfg->email_pass, err, errcap) ||
      get_str("EMAIL_FROM", &cfg->email_from, err, errcap))
@@ -313,7 +348,8 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
   if(get_jwt(cfg, need, err, errcap) ||
      get_public_url(cfg, err, errcap) ||
      get_origins(cfg, err, errcap) ||
-     get_email(cfg, err, errcap))
+     get_email(cfg, err, errcap) ||
+     get_networks(cfg, err, errcap))
     goto fail;
 
   if(get_int("API_WORKERS", 1, 256, cpus > 0 ? cpus : 2, &n, err, errcap))

@@ -15,9 +15,14 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "netaddr.h"
+
 #define CONFIG_MAX_ORIGINS 32
+#define CONFIG_MAX_NETWORKS 32
 #define CONFIG_ERR_MAX 256
 
+/* EMAIL_TLS: starttls = STARTTLS whenever the server offers it; tls = TLS
+ * is required (STARTTLS or no mail); none = plain text. */
 enum email_tls { EMAIL_TLS_STARTTLS, EMAIL_TLS_TLS, EMAIL_TLS_NONE };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
@@ -46,11 +51,13 @@ struct config {
   int monitor_concurrency;       /* default 256 */
   int64_t monitor_min_interval;  /* seconds, default 60 */
   bool allow_private_targets;
+  struct netaddr_cidr allowed_networks[CONFIG_MAX_NETWORKS];
+  size_t allowed_count;          /* TRACKLY_ALLOWED_NETWORKS */
   int64_t check_retention_days;  /* default 30 */
   int64_t alert_reminder_minutes;/* 0 = off */
 
   char *email_host;              /* NULL: no mail server configured */
-  int email_port;                /* default 587, or 465 with EMAIL_TLS=tls */
+  int email_port;                /* default 587 */
   char *email_user;
   char *email_pass;
   char *email_from;

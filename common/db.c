@@ -42,10 +42,13 @@ static PGconn *connect_to(const char *url, const char *app_name,
   const char *values[] = {url, DB_CONNECT_TIMEOUT, app_name, options, "UTF8",
                           NULL};
 
-  snprintf(options, sizeof(options), "-c statement_timeout=%d",
-           statement_timeout_ms);
-  if(statement_timeout_ms <= 0)
-    keys[3] = NULL;
+  /* UTC sessions: hourly buckets and formatted times must not depend on
+   * the server's time zone. */
+  if(statement_timeout_ms > 0)
+    snprintf(options, sizeof(options), "-c TimeZone=UTC "
+             "-c statement_timeout=%d", statement_timeout_ms);
+  else
+    snprintf(options, sizeof(options), "-c TimeZone=UTC");
   return PQconnectdbParams(keys, values, 1);
 }
 
@@ -177,6 +180,17 @@ enum db_result db_ensure(struct db *db)
   }
   if(prepare_all(db))
     goto fail;
+  if(db->on_connect) {
+    PGresult *res = PQexec(db->conn, db->on_connect);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if(!ok)
+      log_error("database: %s failed: %s", db->on_connect,
+                PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    PQclear(res);
+    if(!ok)
+      goto fail;
+  }
+  db->connects++;
   if(db->failed_before)
     log_info("database: connected again");
   db->failed_before = false;

@@ -44,6 +44,9 @@ struct db {
   struct timespec last_failure;             /* of the last connect attempt */
   bool failed_before;
   bool in_tx;                               /* between db_begin and the end */
+  const char *on_connect;                   /* SQL run after each connect,
+                                               e.g. "LISTEN x"; may be NULL */
+  unsigned connects;                        /* successful connects so far */
 };
 
 /* Sets up db without connecting.  lists is a NULL-terminated array of

@@ -8,6 +8,9 @@
  */
 #include "parse.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -167,4 +170,19 @@ out:
   if(rc < 0 && out && cap)
     out[0] = '\0';
   return rc;
+}
+
+bool parse_double(const char *s, double *out)
+{
+  char *end;
+  double v;
+
+  if(!*s || *s == ' ' || *s == '\t')
+    return false;
+  errno = 0;
+  v = strtod(s, &end);
+  if(errno || *end || !isfinite(v))
+    return false;
+  *out = v;
+  return true;
 }

@@ -23,6 +23,10 @@ bool parse_id(const char *s, size_t len, int64_t *out);
  * NUL-terminated s.  Returns true and sets *out on success. */
 bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* A finite decimal floating-point number filling all of s (as Postgres
+ * prints an epoch).  Returns true and sets *out. */
+bool parse_double(const char *s, double *out);
+
 /* Finds parameter name in a query string ("a=1&b=2", no leading '?'),
  * percent-decodes its value ('+' is a space) into out (NUL-terminated) and
  * returns its length.  Returns -1 when the parameter is absent, -2 when the

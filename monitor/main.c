@@ -1,52 +1,357 @@
 /*
- * main.c - trackly-monitor.
+ * main.c - trackly-monitor: the loop that claims due projects, probes
+ * them, and writes the results, with the mailer on its own thread.
  *
- * The probing daemon (scheduler, prober, results, mailer) is the subject of
- * a later milestone; for now the program parses its command line and
- * configuration and checks the database schema, so deployments can already
- * wire it up and see it refuse a database it does not know.
+ * One thread does the checks: it claims work from Postgres (scheduler.c),
+ * hands it to libcurl's multi interface (prober.c), and writes finished
+ * checks in batches (results.c).  It sleeps in curl_multi_poll, which also
+ * watches a signalfd (SIGTERM, SIGINT) and the database socket (LISTEN
+ * trackly_wakeup), so a stop request, a change made through the API and a
+ * finished transfer all wake it at once.  The database calls it makes are
+ * short, bounded by a statement timeout, and never made while waiting on
+ * the network.
  */
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "mailer.h"
+#include "prober.h"
+#include "results.h"
+#include "scheduler.h"
 #include "trackly_build.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CLAIM_BATCH 100          /* projects claimed per statement */
+#define WRITE_BATCH 100          /* results written per statement */
+#define WRITE_DELAY_MS 100       /* longest a finished check waits */
+#define RESCAN_MS 5000           /* look for due work at least this often */
+#define DB_RETRY_MS 1000
+#define PRUNE_EVERY_MS 60000
+#define PRUNE_BATCH 5000
+#define MAX_UNWRITTEN 50000      /* results kept while the database is away */
+#define STATEMENT_TIMEOUT_MS 15000
+
+static const struct db_statement *const statement_lists[] = {
+  scheduler_statements,
+  results_statements,
+  NULL,
+};
+
+struct daemon {
+  struct config cfg;
+  struct db db;
+  struct prober prober;
+  struct mailer mailer;
+  struct results_options results;
+  char owner[128];
+  bool once, stopping, ready;
+  int signal_fd;
+  struct check *unwritten;       /* finished, waiting to be written */
+  struct check *unwritten_tail;
+  int unwritten_count;
+  int64_t unwritten_since;
+  int64_t next_claim;            /* when to look for due work again */
+  int64_t next_prune;
+  uint64_t watchdog_usec;
+  int64_t last_watchdog;
+};
+
+static int64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 static void usage(FILE *out)
 {
   fputs(
 "Usage: trackly-monitor [OPTION]...\n"
-"Trackly's monitor daemon: probes every project on its schedule, records\n"
-"the results and sends alert mail.\n"
+"Trackly's monitor: probes every project on its schedule, records each\n"
+"check, keeps the UP/DOWN state, and sends alert mail from the outbox.\n"
 "\n"
 "  -e, --env-file FILE   read NAME=value settings from FILE first\n"
+"  -1, --once            check what is due now, send due mail, and exit\n"
 "  -h, --help            show this help and exit\n"
 "  -V, --version         show the version and exit\n"
 "\n"
-"Configuration is read from the environment; DB_URL is required.\n"
-"This version only checks its configuration and the database schema.\n",
+"Configuration is read from the environment: DB_URL is required;\n"
+"EMAIL_HOST (and EMAIL_PORT, EMAIL_USER, EMAIL_PASS, EMAIL_FROM, EMAIL_TLS)\n"
+"enables mail; see trackly-monitor(8) or README.md for the rest.\n"
+"Several monitors may share one database; each check is done once.\n"
+"\n"
+"Under systemd (Type=notify) it reports READY=1 once the database is\n"
+"reachable, WATCHDOG=1 from its main loop, and STOPPING=1 on SIGTERM, after\n"
+"which it lets checks in flight finish, writes them, and exits.\n",
     out);
+}
+
+/* Writes the finished checks.  On a database failure they are kept for
+ * the next try (a bounded number; their leases expire meanwhile and the
+ * projects are simply checked again). */
+static void write_results(struct daemon *d)
+{
+  int mails, n;
+
+  if(!d->unwritten)
+    return;
+  n = results_write(&d->db, &d->results, d->unwritten, &mails);
+  if(n >= 0) {
+    if(n < d->unwritten_count)
+      log_warn("%d results dropped: their leases had passed to another "
+               "monitor", d->unwritten_count - n);
+    if(mails)
+      log_info("%d alert mails queued", mails);
+    check_free_list(d->unwritten);
+    d->unwritten = d->unwritten_tail = NULL;
+    d->unwritten_count = 0;
+    return;
+  }
+  if(d->unwritten_count > MAX_UNWRITTEN) {
+    log_error("database unavailable: dropping %d unwritten results",
+              d->unwritten_count);
+    check_free_list(d->unwritten);
+    d->unwritten = d->unwritten_tail = NULL;
+    d->unwritten_count = 0;
+  }
+}
+
+static void take_finished(struct daemon *d)
+{
+  struct check *list = prober_take_done(&d->prober);
+
+  if(!list)
+    return;
+  if(!d->unwritten)
+    d->unwritten_since = now_ms();
+  if(d->unwritten_tail)
+    d->unwritten_tail->next = list;
+  else
+    d->unwritten = list;
+  for(; list; list = list->next) {
+    d->unwritten_count++;
+    d->unwritten_tail = list;
+  }
+}
+
+/* Claims as much due work as there is room for. */
+static void claim(struct daemon *d)
+{
+  int64_t now = now_ms();
+
+  while(!d->stopping && now >= d->next_claim) {
+    int room = d->prober.max_in_flight - d->prober.in_flight;
+    int want = room < CLAIM_BATCH ? room : CLAIM_BATCH;
+    struct check *list = NULL;
+    int taken_over = 0, n;
+    int64_t due;
+
+    if(want <= 0)
+      return;
+    n = scheduler_claim(&d->db, d->owner, want, &list, &taken_over);
+    if(n < 0) {
+      d->next_claim = now + DB_RETRY_MS;
+      return;
+    }
+    if(taken_over)
+      log_warn("took over %d expired leases", taken_over);
+    while(list) {
+      struct check *c = list;
+      list = list->next;
+      prober_start(&d->prober, c);
+    }
+    if(n == want)
+      continue;                 /* there may be more */
+    if(d->once) {
+      d->stopping = true;       /* everything due at start is claimed */
+      return;
+    }
+    due = scheduler_next_due(&d->db);
+    d->next_claim = due < 0 || due > now + RESCAN_MS ? now + RESCAN_MS : due;
+    return;
+  }
+}
+
+static void prune(struct daemon *d)
+{
+  int64_t now = now_ms();
+  long n, total = 0;
+
+  if(now < d->next_prune)
+    return;
+  d->next_prune = now + PRUNE_EVERY_MS;
+  /* Small batches, a bounded number per minute: never a long lock. */
+  for(int i = 0; i < 10; i++) {
+    n = scheduler_prune(&d->db, d->cfg.check_retention_days, PRUNE_BATCH);
+    if(n <= 0)
+      break;
+    total += n;
+    if(n < PRUNE_BATCH)
+      break;
+  }
+  if(total)
+    log_info("deleted %ld checks older than %lld days", total,
+             (long long)d->cfg.check_retention_days);
+}
+
+/* Reads pending signals; SIGTERM and SIGINT start the stop. */
+static void read_signals(struct daemon *d)
+{
+  struct signalfd_siginfo si;
+
+  while(read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+    if(si.ssi_signo == SIGHUP) {
+      log_info("SIGHUP ignored: restart the monitor to change settings");
+      continue;
+    }
+    if(!d->stopping) {
+      log_info("%s: stopping; %d checks in flight",
+               si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
+               d->prober.in_flight);
+      sd_notify(0, "STOPPING=1");
+    }
+    d->stopping = true;
+  }
+}
+
+/* Drains LISTEN notifications: any of them means "look for work now". */
+static void read_notifications(struct daemon *d)
+{
+  PGnotify *n;
+  bool any = false;
+
+  if(!d->db.conn || !PQconsumeInput(d->db.conn))
+    return;
+  while((n = PQnotifies(d->db.conn))) {
+    any = true;
+    PQfreemem(n);
+  }
+  if(any)
+    d->next_claim = 0;
+}
+
+static void watchdog(struct daemon *d)
+{
+  int64_t now = now_ms();
+
+  if(d->watchdog_usec &&
+     (now - d->last_watchdog) * 2000 >= (int64_t)d->watchdog_usec) {
+    sd_notify(0, "WATCHDOG=1");
+    d->last_watchdog = now;
+  }
+}
+
+/* Waits until the database answers (or a stop is asked for), then tells
+ * systemd we are ready. */
+static void wait_for_database(struct daemon *d)
+{
+  bool warned = false;
+
+  while(!d->stopping && db_ensure(&d->db) != DB_OK) {
+    struct pollfd pfd = {.fd = d->signal_fd, .events = POLLIN};
+    if(!warned)
+      log_warn("waiting for the database");
+    warned = true;
+    watchdog(d);
+    if(poll(&pfd, 1, DB_RETRY_MS) > 0)
+      read_signals(d);
+  }
+  if(!d->stopping) {
+    sd_notify(0, "READY=1\nSTATUS=checking");
+    d->ready = true;
+  }
+}
+
+static void run(struct daemon *d)
+{
+  wait_for_database(d);
+  while(!d->stopping || d->prober.in_flight || d->unwritten) {
+    struct pollfd extra[2];
+    int nextra = 0, timeout;
+    int64_t now;
+
+    claim(d);
+    now = now_ms();
+    timeout = d->stopping ? 100 :
+              (int)(d->next_claim - now < 0 ? 0 :
+                    d->next_claim - now > 1000 ? 1000 : d->next_claim - now);
+    extra[nextra++] = (struct pollfd){.fd = d->signal_fd, .events = POLLIN};
+    if(d->db.conn && PQsocket(d->db.conn) >= 0)
+      extra[nextra++] = (struct pollfd){.fd = PQsocket(d->db.conn),
+                                        .events = POLLIN};
+    prober_wait(&d->prober, extra, nextra, timeout);
+    if(extra[0].revents)
+      read_signals(d);
+    if(nextra > 1 && extra[1].revents)
+      read_notifications(d);
+
+    take_finished(d);
+    now = now_ms();
+    if(d->unwritten &&
+       (d->unwritten_count >= WRITE_BATCH || !d->prober.in_flight ||
+        now - d->unwritten_since >= WRITE_DELAY_MS)) {
+      write_results(d);
+      if(d->unwritten && d->stopping && !d->prober.in_flight)
+        break;                  /* the database is away: give up */
+    }
+    if(!d->once)
+      prune(d);
+    watchdog(d);
+  }
+  /* Whatever could not be written goes back to the pool at once instead of
+   * waiting for its lease to expire. */
+  scheduler_release(&d->db, d->owner, d->unwritten);
+  check_free_list(d->unwritten);
+  d->unwritten = NULL;
+}
+
+static int setup_signals(struct daemon *d)
+{
+  sigset_t set;
+
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  /* Blocked before any thread starts, so only the signalfd sees them. */
+  if(pthread_sigmask(SIG_BLOCK, &set, NULL))
+    return -1;
+  signal(SIGPIPE, SIG_IGN);     /* SMTP servers hang up */
+  d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  return d->signal_fd < 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
   static const struct option longopts[] = {
     {"env-file", required_argument, NULL, 'e'},
+    {"once", no_argument, NULL, '1'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
   };
+  static struct daemon d;
   const char *env_file = NULL;
-  struct config cfg;
-  char err[CONFIG_ERR_MAX];
+  char err[CONFIG_ERR_MAX], host[64];
   int c, rc;
 
-  while((c = getopt_long(argc, argv, "e:hV", longopts, NULL)) != -1) {
+  while((c = getopt_long(argc, argv, "e:1hV", longopts, NULL)) != -1) {
     switch(c) {
     case 'e':
       env_file = optarg;
+      break;
+    case '1':
+      d.once = true;
       break;
     case 'h':
       usage(stdout);
@@ -60,20 +365,68 @@ int main(int argc, char **argv)
       return 2;
     }
   }
+  if(optind < argc) {
+    fprintf(stderr, "trackly-monitor: unexpected argument '%s'\n",
+            argv[optind]);
+    return 2;
+  }
   if((env_file && config_load_env_file(env_file, err, sizeof(err))) ||
-     config_load(&cfg, CONFIG_NEED_DB, err, sizeof(err))) {
+     config_load(&d.cfg, CONFIG_NEED_DB, err, sizeof(err))) {
     fprintf(stderr, "trackly-monitor: %s\n", err);
     return 1;
   }
-  log_init("trackly-monitor", cfg.log_format);
-  rc = db_check_startup(cfg.db_url, err, sizeof(err));
-  if(rc) {
+  log_init("trackly-monitor", d.cfg.log_format);
+  rc = db_check_startup(d.cfg.db_url, err, sizeof(err));
+  if(rc == -2) {
     fprintf(stderr, "trackly-monitor: %s\n", err);
-    config_cleanup(&cfg);
+    config_cleanup(&d.cfg);
     return 1;
   }
-  log_info("configuration and schema are fine; probing is not in this "
-           "version yet");
-  config_cleanup(&cfg);
+  if(rc == -1)
+    log_warn("%s; will keep trying", err);
+
+  if(setup_signals(&d) || curl_global_init(CURL_GLOBAL_DEFAULT) ||
+     prober_init(&d.prober, d.cfg.monitor_concurrency,
+                 d.cfg.allow_private_targets, d.cfg.allowed_networks,
+                 d.cfg.allowed_count, d.cfg.public_url)) {
+    fprintf(stderr, "trackly-monitor: cannot initialise: %s\n",
+            strerror(errno));
+    return 1;
+  }
+  if(gethostname(host, sizeof(host)))
+    snprintf(host, sizeof(host), "monitor");
+  host[sizeof(host) - 1] = '\0';
+  snprintf(d.owner, sizeof(d.owner), "%s:%ld", host, (long)getpid());
+  d.results.owner = d.owner;
+  d.results.public_url = d.cfg.public_url;
+  d.results.reminder_ms = d.cfg.alert_reminder_minutes * 60000;
+  d.db.on_connect = NULL;
+  db_init(&d.db, d.cfg.db_url, "trackly-monitor", STATEMENT_TIMEOUT_MS,
+          statement_lists);
+  d.db.on_connect = "LISTEN trackly_wakeup";
+  if(sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)
+    d.watchdog_usec = 0;
+
+  if(!d.cfg.email_host)
+    log_warn("EMAIL_HOST is not set: mail stays in the outbox");
+  else if(!d.once && mailer_start(&d.mailer, &d.cfg, false))
+    log_error("cannot start the mailer thread");
+
+  log_info("trackly-monitor %s started as %s: up to %d checks at once%s%s",
+           TRACKLY_VERSION, d.owner, d.cfg.monitor_concurrency,
+           d.cfg.allow_private_targets ? ", private targets allowed" : "",
+           d.once ? ", one pass" : "");
+  run(&d);
+
+  /* In --once mode the mail of this pass goes out after its checks. */
+  if(d.once && d.cfg.email_host && !mailer_start(&d.mailer, &d.cfg, true))
+    mailer_join(&d.mailer);
+  else
+    mailer_stop(&d.mailer);
+  prober_cleanup(&d.prober);
+  db_close(&d.db);
+  curl_global_cleanup();
+  config_cleanup(&d.cfg);
+  log_info("stopped");
   return 0;
 }

@@ -23,7 +23,8 @@ static const char *const vars[] = {
   "MONITOR_CONCURRENCY", "MONITOR_MIN_INTERVAL",
   "TRACKLY_ALLOW_PRIVATE_TARGETS", "CHECK_RETENTION_DAYS",
   "ALERT_REMINDER_MINUTES", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USER",
-  "EMAIL_PASS", "EMAIL_FROM", "EMAIL_TLS", "LOG_FORMAT", NULL,
+  "EMAIL_PASS", "EMAIL_FROM", "EMAIL_TLS", "LOG_FORMAT",
+  "TRACKLY_ALLOWED_NETWORKS", NULL,
 };
 
 static int clean_env(void **state)
@@ -104,6 +105,10 @@ static void bad_values(void **state)
   expect_error("PUBLIC_URL", "ftp://x", "PUBLIC_URL");
   expect_error("CORS_ORIGINS", "https://a.example/path", "CORS_ORIGINS");
   expect_error("CORS_ORIGINS", "a.example", "CORS_ORIGINS");
+  expect_error("TRACKLY_ALLOWED_NETWORKS", "10.0.0.0/33",
+               "TRACKLY_ALLOWED_NETWORKS");
+  expect_error("TRACKLY_ALLOWED_NETWORKS", "example.com",
+               "TRACKLY_ALLOWED_NETWORKS");
 }
 
 static void values(void **state)
@@ -120,6 +125,7 @@ static void values(void **state)
   setenv("LOG_FORMAT", "json", 1);
   setenv("JWT_SECRET_PREVIOUS", SECRET "-old", 1);
   setenv("EMAIL_HOST", "", 1);   /* empty counts as unset */
+  setenv("TRACKLY_ALLOWED_NETWORKS", " 10.1.2.3/24, ::1 ,", 1);
   assert_int_equal(config_load(&cfg, need, err, sizeof(err)), 0);
   assert_int_equal(cfg.jwt_ttl, 12 * 3600);
   assert_string_equal(cfg.public_url, "https://trackly.example");
@@ -129,7 +135,10 @@ static void values(void **state)
   assert_false(config_origin_allowed(&cfg, "https://a.example.evil"));
   assert_false(config_origin_allowed(&cfg, "http://a.example"));
   assert_false(config_origin_allowed(&cfg, NULL));
-  assert_int_equal(cfg.email_port, 465);
+  assert_int_equal(cfg.email_port, 587);
+  assert_int_equal(cfg.allowed_count, 2);
+  assert_int_equal(cfg.allowed_networks[0].prefix, 24);
+  assert_int_equal(cfg.allowed_networks[1].prefix, 128);
   assert_int_equal(cfg.email_tls, EMAIL_TLS_TLS);
   assert_null(cfg.email_host);
   assert_true(cfg.allow_private_targets);

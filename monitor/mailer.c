@@ -1,0 +1,366 @@
+/*
+ * mailer.c - the outbox delivery thread; see mailer.h.
+ */
+#include "mailer.h"
+#include "db.h"
+#include "log.h"
+#include "message.h"
+#include "parse.h"
+
+#include <auth-client.h>
+#include <libesmtp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CLAIM_BATCH 10
+#define IDLE_POLL_MS 1000
+#define CONNECT_TIMEOUT_MS 10000
+#define SMTP_TIMEOUT_MS 30000
+
+static const struct db_statement mailer_statements[] = {
+  /* The lease (claimed_until) outlasts any SMTP exchange, so a row is
+   * never sent by two daemons at once. */
+  {"mail_claim",
+   "UPDATE mail_outbox o SET claimed_until = now() + interval '10 minutes',"
+   "   attempts = o.attempts + 1"
+   " FROM (SELECT id FROM mail_outbox"
+   "       WHERE sent_at IS NULL AND next_attempt_at <= now()"
+   "         AND (claimed_until IS NULL OR claimed_until < now())"
+   "       ORDER BY next_attempt_at LIMIT $1"
+   "       FOR UPDATE SKIP LOCKED) d"
+   " WHERE o.id = d.id"
+   " RETURNING o.id, o.kind, o.recipient, o.payload::text"},
+  {"mail_sent",
+   "UPDATE mail_outbox SET sent_at = now(), claimed_until = NULL,"
+   "   last_error = NULL WHERE id = $1"},
+  /* Backoff: 30 s, 1 min, 2 min, ... 1 h; after 48 h, never again. */
+  {"mail_failed",
+   "UPDATE mail_outbox SET claimed_until = NULL, last_error = $2,"
+   "   next_attempt_at = CASE"
+   "     WHEN $3::boolean OR created_at < now() - interval '48 hours'"
+   "       THEN 'infinity'"
+   "     ELSE now() + least(interval '1 hour',"
+   "                        interval '30 seconds' * 2 ^ least(attempts - 1, 12))"
+   "   END"
+   " WHERE id = $1"},
+  {NULL, NULL},
+};
+
+static const struct db_statement *const mailer_lists[] = {
+  mailer_statements,
+  NULL,
+};
+
+/* The address inside "Name <addr>", or the whole string. */
+static void bare_address(const char *from, char *out, size_t cap)
+{
+  const char *lt = strrchr(from, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+
+  if(lt && gt && gt > lt + 1)
+    snprintf(out, cap, "%.*s", (int)(gt - lt - 1), lt + 1);
+  else
+    snprintf(out, cap, "%s", from);
+}
+
+/* libesmtp connects with a plain blocking connect(2), which can hang for
+ * minutes on a host that drops packets.  A bounded connect first finds
+ * such a server dead within CONNECT_TIMEOUT_MS. */
+static int reachable(const char *host, int port, char *err, size_t errcap)
+{
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL, *a;
+  char service[8];
+  int rc = -1, gai;
+
+  snprintf(service, sizeof(service), "%d", port);
+  gai = getaddrinfo(host, service, &hints, &ai);
+  if(gai) {
+    snprintf(err, errcap, "cannot resolve %s: %s", host, gai_strerror(gai));
+    return -1;
+  }
+  snprintf(err, errcap, "cannot connect to %s:%d", host, port);
+  for(a = ai; a && rc; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
+                    SOCK_CLOEXEC, a->ai_protocol);
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+
+    if(fd < 0)
+      continue;
+    if(!connect(fd, a->ai_addr, a->ai_addrlen))
+      rc = 0;
+    else if(errno == EINPROGRESS && poll(&pfd, 1, CONNECT_TIMEOUT_MS) == 1 &&
+            !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) && !soerr)
+      rc = 0;
+    else
+      snprintf(err, errcap, "cannot connect to %s:%d: %s", host, port,
+               soerr ? strerror(soerr) : errno == EINPROGRESS ? "timed out" :
+               strerror(errno));
+    close(fd);
+  }
+  freeaddrinfo(ai);
+  return rc;
+}
+
+struct credentials {
+  char *user, *pass;
+};
+
+static int auth_interact(auth_client_request_t request, char **result,
+                         int fields, void *arg)
+{
+  struct credentials *cred = arg;
+
+  for(int i = 0; i < fields; i++) {
+    if(request[i].flags & AUTH_USER)
+      result[i] = cred->user;
+    else if(request[i].flags & AUTH_PASS)
+      result[i] = cred->pass;
+    else
+      return 0;
+  }
+  return 1;
+}
+
+/* TLS events: a server certificate that does not verify ends the session
+ * (the mail is retried later), as does a weak cipher. */
+static void on_event(smtp_session_t session, int event, void *arg, ...)
+{
+  va_list ap;
+  int *ok;
+
+  (void)session;
+  (void)arg;
+  va_start(ap, arg);
+  switch(event) {
+  case SMTP_EV_WEAK_CIPHER:
+    (void)va_arg(ap, long);
+    ok = va_arg(ap, int *);
+    *ok = 0;
+    break;
+  case SMTP_EV_INVALID_PEER_CERTIFICATE:
+    (void)va_arg(ap, long);
+    ok = va_arg(ap, int *);
+    *ok = 0;
+    break;
+  case SMTP_EV_NO_PEER_CERTIFICATE:
+  case SMTP_EV_WRONG_PEER_CERTIFICATE:
+    ok = va_arg(ap, int *);
+    *ok = 0;
+    break;
+  case SMTP_EV_NO_CLIENT_CERTIFICATE:
+    ok = va_arg(ap, int *);
+    *ok = 1;
+    break;
+  default:
+    break;
+  }
+  va_end(ap);
+}
+
+/* Sends one rendered message.  Returns 0 when the server accepted it, -1
+ * with a reason in err otherwise. */
+static int smtp_send(const struct config *cfg, const char *to, char *text,
+                     char *err, size_t errcap)
+{
+  struct credentials cred = {cfg->email_user, cfg->email_pass};
+  smtp_session_t session = NULL;
+  smtp_message_t message;
+  smtp_recipient_t rcpt;
+  auth_context_t auth = NULL;
+  const smtp_status_t *st;
+  char server[300], from[256], buf[128];
+  int rc = -1;
+
+  if(reachable(cfg->email_host, cfg->email_port, err, errcap))
+    return -1;
+  session = smtp_create_session();
+  if(!session)
+    goto fail;
+  message = smtp_add_message(session);
+  snprintf(server, sizeof(server), "%s:%d", cfg->email_host,
+           cfg->email_port);
+  bare_address(cfg->email_from, from, sizeof(from));
+  if(!message || !smtp_set_server(session, server) ||
+     !smtp_set_reverse_path(message, from) ||
+     !(rcpt = smtp_add_recipient(message, to)) ||
+     !smtp_set_message_str(message, text))
+    goto fail;
+  (void)rcpt;
+  for(int which = Timeout_GREETING; which <= Timeout_DATA2; which++)
+    smtp_set_timeout(session, which | Timeout_OVERRIDE_RFC2822_MINIMUM,
+                     SMTP_TIMEOUT_MS);
+  smtp_starttls_enable(session, cfg->email_tls == EMAIL_TLS_NONE ?
+                       Starttls_DISABLED : cfg->email_tls == EMAIL_TLS_TLS ?
+                       Starttls_REQUIRED : Starttls_ENABLED);
+  smtp_set_eventcb(session, on_event, NULL);
+  if(cfg->email_user && cfg->email_pass) {
+    auth = auth_create_context();
+    if(!auth)
+      goto fail;
+    auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
+    auth_set_interact_cb(auth, auth_interact, &cred);
+    smtp_auth_set_context(session, auth);
+  }
+
+  if(!smtp_start_session(session)) {
+    snprintf(err, errcap, "SMTP: %s",
+             smtp_strerror(smtp_errno(), buf, sizeof(buf)));
+    goto out;
+  }
+  st = smtp_message_transfer_status(message);
+  if(!st || st->code / 100 != 2) {
+    snprintf(err, errcap, "SMTP server answered %d %s", st ? st->code : 0,
+             st && st->text ? st->text : "");
+    err[strcspn(err, "\r\n")] = '\0';
+    goto out;
+  }
+  rc = 0;
+  goto out;
+fail:
+  snprintf(err, errcap, "SMTP: cannot set up the session");
+out:
+  if(session)
+    smtp_destroy_session(session);
+  if(auth)
+    auth_destroy_context(auth);
+  return rc;
+}
+
+/* Records the outcome of one row.  "Sent" is retried until the database
+ * takes it: a sent message recorded as unsent would be sent again. */
+static void record(struct mailer *m, struct db *db, const char *id,
+                   bool sent, const char *err, bool permanent)
+{
+  for(int tries = 0;; tries++) {
+    PGresult *res = NULL;
+    enum db_result dr = sent ?
+      db_exec(db, "mail_sent", 1, (const char *[]){id}, &res) :
+      db_exec(db, "mail_failed", 3, (const char *[]){
+                id, err, permanent ? "true" : "false"}, &res);
+    struct pollfd pfd = {.fd = m->wake_fd, .events = POLLIN};
+
+    PQclear(res);
+    if(dr == DB_OK || !sent || tries == 600)
+      return;
+    /* Once a second for ten minutes (the claim's lease), or until told to
+     * stop. */
+    if(poll(&pfd, 1, 1000) > 0)
+      return;
+  }
+}
+
+static void deliver(struct mailer *m, struct db *db, const PGresult *res,
+                    int row)
+{
+  const char *id = PQgetvalue(res, row, 0);
+  const char *kind = PQgetvalue(res, row, 1);
+  const char *to = PQgetvalue(res, row, 2);
+  cJSON *payload = cJSON_Parse(PQgetvalue(res, row, 3));
+  struct message_input in = {
+    .kind = kind, .payload = payload, .from = m->cfg->email_from, .to = to,
+    .public_url = m->cfg->public_url, .now = (int64_t)time(NULL),
+  };
+  char err[256];
+  char *text;
+
+  if(!parse_id(id, strlen(id), &in.outbox_id) || !payload) {
+    record(m, db, id, false, "unreadable outbox row", true);
+    goto out;
+  }
+  text = message_render(&in);
+  if(!text) {
+    record(m, db, id, false, "cannot render this kind of mail", true);
+    goto out;
+  }
+  if(smtp_send(m->cfg, to, text, err, sizeof(err))) {
+    log_warn("mail %s (%s) not sent: %s", id, kind, err);
+    record(m, db, id, false, err, false);
+  }
+  else {
+    log_info("mail %s (%s) sent", id, kind);
+    record(m, db, id, true, NULL, false);
+  }
+  free(text);
+out:
+  cJSON_Delete(payload);
+}
+
+static void *run(void *arg)
+{
+  struct mailer *m = arg;
+  struct db db;
+
+  db_init(&db, m->cfg->db_url, "trackly-mailer", 10000, mailer_lists);
+  for(;;) {
+    struct pollfd pfd = {.fd = m->wake_fd, .events = POLLIN};
+    PGresult *res = NULL;
+    char batch[8];
+    int n = 0;
+
+    snprintf(batch, sizeof(batch), "%d", CLAIM_BATCH);
+    if(db_exec(&db, "mail_claim", 1, (const char *[]){batch}, &res) ==
+       DB_OK) {
+      n = PQntuples(res);
+      for(int i = 0; i < n; i++)
+        deliver(m, &db, res, i);
+      PQclear(res);
+    }
+    if(m->once && n < CLAIM_BATCH)
+      break;
+    /* A full batch means more may be due: look again at once. */
+    if(poll(&pfd, 1, n == CLAIM_BATCH ? 0 : IDLE_POLL_MS) > 0)
+      break;
+  }
+  db_close(&db);
+  return NULL;
+}
+
+int mailer_start(struct mailer *m, const struct config *cfg, bool once)
+{
+  memset(m, 0, sizeof(*m));
+  m->cfg = cfg;
+  m->once = once;
+  m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if(m->wake_fd < 0)
+    return -1;
+  auth_client_init();
+  if(pthread_create(&m->thread, NULL, run, m)) {
+    close(m->wake_fd);
+    return -1;
+  }
+  m->running = true;
+  return 0;
+}
+
+void mailer_join(struct mailer *m)
+{
+  if(!m->running)
+    return;
+  pthread_join(m->thread, NULL);
+  m->running = false;
+  close(m->wake_fd);
+  auth_client_exit();
+}
+
+void mailer_stop(struct mailer *m)
+{
+  uint64_t one = 1;
+
+  if(!m->running)
+    return;
+  if(write(m->wake_fd, &one, sizeof(one)) < 0)
+    log_warn("cannot wake the mailer: %s", strerror(errno));
+  mailer_join(m);
+}

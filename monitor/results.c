@@ -1,0 +1,189 @@
+/*
+ * results.c - one statement per batch of results; see results.h.
+ *
+ * The batch travels as arrays (one per column) that the statement unnests;
+ * each CTE then does one job for the rows whose lease is still ours (u).
+ */
+#include "results.h"
+#include "log.h"
+#include "parse.h"
+#include "pgarray.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define RFC3339(col) \
+  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+const struct db_statement results_statements[] = {
+  {"results_write",
+   "WITH r AS ("
+   "  SELECT id, claimed::timestamptz AS claimed_at,"
+   "         to_timestamp(checked) AS checked_at, ok, code, latency, error,"
+   "         status, fails, succs, to_timestamp(next) AS next_at, event"
+   "  FROM unnest($3::bigint[], $4::text[], $5::float8[], $6::boolean[],"
+   "              $7::int[], $8::int[], $9::text[], $10::text[], $11::int[],"
+   "              $12::int[], $13::float8[], $14::text[])"
+   "    AS r(id, claimed, checked, ok, code, latency, error, status, fails,"
+   "         succs, next, event)),"
+   /* A project changed or asked to be checked while we probed keeps the
+    * next_check_at the API gave it. */
+   " u AS ("
+   "  UPDATE projects p SET"
+   "    status = r.status, consecutive_failures = r.fails,"
+   "    consecutive_successes = r.succs, last_status_code = r.code,"
+   "    last_latency_ms = r.latency, last_checked_at = r.checked_at,"
+   "    last_error = r.error,"
+   "    failing_since = CASE WHEN r.ok THEN NULL"
+   "                    ELSE coalesce(p.failing_since, r.checked_at) END,"
+   "    status_changed_at = CASE WHEN r.event IN ('up', 'down', 'recovered')"
+   "                        THEN r.checked_at ELSE p.status_changed_at END,"
+   "    last_alert_at = CASE WHEN r.event IN ('down', 'reminder')"
+   "                    THEN r.checked_at ELSE p.last_alert_at END,"
+   "    next_check_at = CASE WHEN p.next_check_at = r.claimed_at"
+   "                    THEN r.next_at ELSE p.next_check_at END,"
+   "    lease_owner = NULL, lease_expires_at = NULL"
+   "  FROM r WHERE p.id = r.id AND p.lease_owner = $1"
+   "  RETURNING p.id, p.user_id, p.name, p.link, p.alerts_muted,"
+   "            p.mute_token, p.failing_since),"
+   " c AS ("
+   "  INSERT INTO checks (project_id, scheduled_at, checked_at, ok,"
+   "                      status_code, latency_ms, error)"
+   "  SELECT r.id, r.claimed_at, r.checked_at, r.ok, r.code, r.latency,"
+   "         r.error"
+   "  FROM r JOIN u ON u.id = r.id),"
+   " h AS ("
+   "  INSERT INTO check_hours AS h (project_id, hour, checks, up,"
+   "                               latency_sum, latency_max)"
+   "  SELECT r.id, date_trunc('hour', r.checked_at), 1, r.ok::int,"
+   "         coalesce(r.latency, 0), coalesce(r.latency, 0)"
+   "  FROM r JOIN u ON u.id = r.id"
+   "  ON CONFLICT (project_id, hour) DO UPDATE SET"
+   "    checks = h.checks + 1, up = h.up + excluded.up,"
+   "    latency_sum = h.latency_sum + excluded.latency_sum,"
+   "    latency_max = greatest(h.latency_max, excluded.latency_max)),"
+   " io AS ("
+   "  INSERT INTO incidents (project_id, started_at, reason)"
+   "  SELECT u.id, u.failing_since, coalesce(r.error, '')"
+   "  FROM r JOIN u ON u.id = r.id WHERE r.event = 'down'"
+   "  ON CONFLICT (project_id) WHERE resolved_at IS NULL DO NOTHING),"
+   " ic AS ("
+   "  UPDATE incidents i SET resolved_at = r.checked_at"
+   "  FROM r JOIN u ON u.id = r.id"
+   "  WHERE r.event = 'recovered' AND i.project_id = r.id"
+   "    AND i.resolved_at IS NULL"
+   "  RETURNING i.project_id, i.started_at, i.resolved_at),"
+   /* Alert mail only for verified addresses and unmuted projects. */
+   " m AS ("
+   "  INSERT INTO mail_outbox (user_id, project_id, kind, recipient, payload)"
+   "  SELECT u.user_id, u.id, r.event, us.email,"
+   "    jsonb_build_object('project_id', u.id, 'project_name', u.name,"
+   "      'link', u.link, 'reason', r.error,"
+   "      'mute_link', $2 || '/project/mute?token=' || u.mute_token)"
+   "    || coalesce(CASE r.event"
+   "      WHEN 'down' THEN jsonb_build_object("
+   "        'since', " RFC3339("u.failing_since") ")"
+   "      WHEN 'reminder' THEN (SELECT jsonb_build_object("
+   "          'since', " RFC3339("i.started_at") ","
+   "          'down_seconds', extract(epoch FROM r.checked_at"
+   "                                             - i.started_at)::bigint)"
+   "        FROM incidents i"
+   "        WHERE i.project_id = u.id AND i.resolved_at IS NULL)"
+   "      ELSE (SELECT jsonb_build_object("
+   "          'since', " RFC3339("ic.started_at") ","
+   "          'until', " RFC3339("ic.resolved_at") ","
+   "          'down_seconds', extract(epoch FROM ic.resolved_at"
+   "                                             - ic.started_at)::bigint)"
+   "        FROM ic WHERE ic.project_id = u.id)"
+   "      END, '{}'::jsonb)"
+   "  FROM r JOIN u ON u.id = r.id JOIN users us ON us.id = u.user_id"
+   "  WHERE r.event IN ('down', 'recovered', 'reminder')"
+   "    AND us.email_verified AND NOT u.alerts_muted"
+   "  RETURNING 1)"
+   " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM m)"},
+  {NULL, NULL},
+};
+
+enum column {
+  COL_ID, COL_CLAIMED, COL_CHECKED, COL_OK, COL_CODE, COL_LATENCY, COL_ERROR,
+  COL_STATUS, COL_FAILS, COL_SUCCS, COL_NEXT, COL_EVENT, NCOLS,
+};
+
+static const char *event_name(enum transition t, bool reminder)
+{
+  switch(t) {
+  case TRANSITION_UP: return "up";
+  case TRANSITION_DOWN: return "down";
+  case TRANSITION_RECOVERED: return "recovered";
+  default: return reminder ? "reminder" : "";
+  }
+}
+
+/* Adds one check to the column arrays, after the state machine. */
+static void add_row(struct pgarray *col, const struct check *c,
+                    const struct results_options *o)
+{
+  struct project_state st = c->state;
+  enum transition t = state_apply(&st, c->ok, c->failure_threshold,
+                                  c->recovery_threshold);
+  bool reminder = t == TRANSITION_NONE && st.status == STATUS_DOWN &&
+                  c->state.status == STATUS_DOWN &&
+                  state_reminder_due(c->last_alert_ms, o->reminder_ms,
+                                     c->checked_ms);
+  int64_t now = c->checked_ms + c->latency_ms;
+
+  pgarray_int(&col[COL_ID], c->project_id);
+  /* The claimed slot exactly as Postgres gave it, so the statement can
+   * tell whether the API moved it meanwhile. */
+  pgarray_string(&col[COL_CLAIMED], c->scheduled_text);
+  pgarray_double(&col[COL_CHECKED], (double)c->checked_ms / 1000.0);
+  pgarray_bool(&col[COL_OK], c->ok);
+  if(c->status_code)
+    pgarray_int(&col[COL_CODE], c->status_code);
+  else
+    pgarray_null(&col[COL_CODE]);
+  pgarray_int(&col[COL_LATENCY], c->latency_ms);
+  pgarray_string(&col[COL_ERROR], c->ok ? NULL : c->error);
+  pgarray_string(&col[COL_STATUS], state_status_name(st.status));
+  pgarray_int(&col[COL_FAILS], st.failures);
+  pgarray_int(&col[COL_SUCCS], st.successes);
+  pgarray_double(&col[COL_NEXT],
+                 (double)state_next_slot(c->scheduled_ms, c->interval_ms,
+                                         now) / 1000.0);
+  pgarray_string(&col[COL_EVENT], event_name(t, reminder));
+}
+
+int results_write(struct db *db, const struct results_options *o,
+                  struct check *list, int *mails)
+{
+  struct pgarray col[NCOLS];
+  const char *params[2 + NCOLS];
+  PGresult *res = NULL;
+  int64_t written = -1, queued = 0;
+
+  *mails = 0;
+  for(int i = 0; i < NCOLS; i++)
+    pgarray_init(&col[i]);
+  for(const struct check *c = list; c; c = c->next)
+    add_row(col, c, o);
+  params[0] = o->owner;
+  params[1] = o->public_url;
+  for(int i = 0; i < NCOLS; i++) {
+    params[2 + i] = pgarray_text(&col[i]);
+    if(!params[2 + i]) {
+      log_error("out of memory writing results");
+      goto out;
+    }
+  }
+  if(db_exec(db, "results_write", 2 + NCOLS, params, &res) != DB_OK)
+    goto out;
+  if(!parse_int(PQgetvalue(res, 0, 0), 0, INT32_MAX, &written) ||
+     !parse_int(PQgetvalue(res, 0, 1), 0, INT32_MAX, &queued))
+    written = -1;
+  *mails = (int)queued;
+out:
+  PQclear(res);
+  for(int i = 0; i < NCOLS; i++)
+    pgarray_free(&col[i]);
+  return (int)written;
+}

@@ -1,0 +1,203 @@
+/*
+ * scheduler.c - claiming due projects with leases; see scheduler.h.
+ */
+#include "scheduler.h"
+#include "log.h"
+#include "parse.h"
+#include "pgarray.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct db_statement scheduler_statements[] = {
+  /* The oldest due projects nobody holds, locked only for the length of
+   * this statement; the lease is what keeps them ours while we probe. */
+  {"sched_claim",
+   "WITH due AS ("
+   "  SELECT id, lease_owner AS old_owner FROM projects"
+   "  WHERE NOT paused AND next_check_at <= now()"
+   "    AND (lease_expires_at IS NULL OR lease_expires_at < now())"
+   "  ORDER BY next_check_at"
+   "  LIMIT $2"
+   "  FOR UPDATE SKIP LOCKED)"
+   " UPDATE projects p SET lease_owner = $1,"
+   "   lease_expires_at = now() + (p.timeout_ms + $3::int)"
+   "                              * interval '1 millisecond'"
+   " FROM due WHERE p.id = due.id"
+   " RETURNING p.id, p.link, p.keyword, p.expected_status, p.timeout_ms,"
+   "   p.interval_seconds, extract(epoch FROM p.next_check_at)::float8,"
+   "   p.status, p.consecutive_failures, p.consecutive_successes,"
+   "   p.failure_threshold, p.recovery_threshold,"
+   "   coalesce(extract(epoch FROM p.last_alert_at)::float8, 0),"
+   "   due.old_owner IS NOT NULL, p.next_check_at::text"},
+  {"sched_next_due",
+   "SELECT extract(epoch FROM least("
+   "   (SELECT min(next_check_at) FROM projects WHERE NOT paused),"
+   "   (SELECT min(lease_expires_at) FROM projects"
+   "     WHERE lease_expires_at IS NOT NULL)))::float8"},
+  {"sched_release",
+   "UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL"
+   " WHERE lease_owner = $1 AND id = ANY($2::bigint[])"},
+  {"sched_prune_checks",
+   "DELETE FROM checks WHERE id IN ("
+   "  SELECT id FROM checks WHERE checked_at < now() - $1 * interval '1 day'"
+   "  LIMIT $2)"},
+  {"sched_prune_misc",
+   "WITH t AS (DELETE FROM login_throttle"
+   "           WHERE window_start < now() - interval '1 day'),"
+   " m AS (DELETE FROM mail_outbox WHERE id IN ("
+   "   SELECT id FROM mail_outbox"
+   "   WHERE sent_at < now() - $1 * interval '1 day' LIMIT $2))"
+   " SELECT 1"},
+  {NULL, NULL},
+};
+
+/* An epoch in seconds, as Postgres prints it, in milliseconds (0 when it
+ * cannot be read). */
+static int64_t epoch_ms(const char *s)
+{
+  double v;
+  return parse_double(s, &v) ? (int64_t)llround(v * 1000.0) : 0;
+}
+
+static char *dup_or_null(const PGresult *res, int row, int col)
+{
+  return PQgetisnull(res, row, col) ? NULL :
+         strdup(PQgetvalue(res, row, col));
+}
+
+/* Builds a check from one claimed row.  Returns NULL on a row that cannot
+ * be checked (logged). */
+static struct check *check_from_row(const PGresult *res, int row)
+{
+  struct check *c = calloc(1, sizeof(*c));
+  const char *expect = PQgetvalue(res, row, 3);
+  int64_t v, interval;
+
+  if(!c)
+    return NULL;
+  c->link = dup_or_null(res, row, 1);
+  c->keyword = dup_or_null(res, row, 2);
+  if(c->keyword && !*c->keyword) {
+    free(c->keyword);
+    c->keyword = NULL;
+  }
+  if(!c->link || !parse_id(PQgetvalue(res, row, 0),
+                           strlen(PQgetvalue(res, row, 0)), &c->project_id))
+    goto bad;
+  if(!status_ranges_parse(expect, strlen(expect), &c->expect))
+    status_ranges_parse("200-399", 7, &c->expect);
+  if(!parse_int(PQgetvalue(res, row, 4), 1, 86400000, &v))
+    goto bad;
+  c->timeout_ms = (long)v;
+  if(!parse_int(PQgetvalue(res, row, 5), 1, 86400, &interval))
+    goto bad;
+  c->interval_ms = interval * 1000;
+  c->scheduled_ms = epoch_ms(PQgetvalue(res, row, 6));
+  if(!state_parse_status(PQgetvalue(res, row, 7), &c->state.status))
+    c->state.status = STATUS_PENDING;
+  if(!parse_int(PQgetvalue(res, row, 8), 0, INT32_MAX, &v))
+    v = 0;
+  c->state.failures = (int)v;
+  if(!parse_int(PQgetvalue(res, row, 9), 0, INT32_MAX, &v))
+    v = 0;
+  c->state.successes = (int)v;
+  if(!parse_int(PQgetvalue(res, row, 10), 1, 10, &v))
+    v = 2;
+  c->failure_threshold = (int)v;
+  if(!parse_int(PQgetvalue(res, row, 11), 1, 10, &v))
+    v = 1;
+  c->recovery_threshold = (int)v;
+  c->last_alert_ms = epoch_ms(PQgetvalue(res, row, 12));
+  if(PQgetlength(res, row, 14) >= (int)sizeof(c->scheduled_text))
+    goto bad;
+  memcpy(c->scheduled_text, PQgetvalue(res, row, 14),
+         (size_t)PQgetlength(res, row, 14) + 1);
+  return c;
+bad:
+  log_error("project %s: unusable row, skipped", PQgetvalue(res, row, 0));
+  check_free(c);
+  return NULL;
+}
+
+int scheduler_claim(struct db *db, const char *owner, int max,
+                    struct check **out, int *taken_over)
+{
+  char limit[16], grace[16];
+  PGresult *res = NULL;
+  int n = 0;
+
+  snprintf(limit, sizeof(limit), "%d", max);
+  snprintf(grace, sizeof(grace), "%d", LEASE_GRACE_MS);
+  if(db_exec(db, "sched_claim", 3, (const char *[]){owner, limit, grace},
+             &res) != DB_OK)
+    return -1;
+  *taken_over = 0;
+  for(int i = 0; i < PQntuples(res); i++) {
+    struct check *c = check_from_row(res, i);
+    if(PQgetvalue(res, i, 13)[0] == 't')
+      (*taken_over)++;
+    if(!c)
+      continue;
+    c->next = *out;
+    *out = c;
+    n++;
+  }
+  PQclear(res);
+  return (long)n;
+}
+
+int64_t scheduler_next_due(struct db *db)
+{
+  PGresult *res = NULL;
+  int64_t at = -1;
+
+  if(db_exec(db, "sched_next_due", 0, NULL, &res) != DB_OK)
+    return -1;
+  if(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+    at = epoch_ms(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return at;
+}
+
+void scheduler_release(struct db *db, const char *owner,
+                       const struct check *list)
+{
+  struct pgarray ids;
+  const char *text;
+  PGresult *res = NULL;
+
+  if(!list)
+    return;
+  pgarray_init(&ids);
+  for(const struct check *c = list; c; c = c->next)
+    pgarray_int(&ids, c->project_id);
+  text = pgarray_text(&ids);
+  if(text && db_exec(db, "sched_release", 2, (const char *[]){owner, text},
+                     &res) == DB_OK)
+    log_info("released %s leases", PQcmdTuples(res));
+  PQclear(res);
+  pgarray_free(&ids);
+}
+
+long scheduler_prune(struct db *db, int64_t days, int batch)
+{
+  char d[24], b[16];
+  PGresult *res = NULL;
+  int64_t n;
+
+  snprintf(d, sizeof(d), "%lld", (long long)days);
+  snprintf(b, sizeof(b), "%d", batch);
+  if(db_exec(db, "sched_prune_checks", 2, (const char *[]){d, b}, &res) !=
+     DB_OK)
+    return -1;
+  if(!parse_int(PQcmdTuples(res), 0, INT32_MAX, &n))
+    n = 0;
+  PQclear(res);
+  if(db_exec(db, "sched_prune_misc", 2, (const char *[]){d, b}, &res) ==
+     DB_OK)
+    PQclear(res);
+  return (long)n;
+}

@@ -1,0 +1,41 @@
+/*
+ * scheduler.h - which projects are due, and who checks them.
+ *
+ * Work is shared through Postgres alone (DESIGN §1, §7): a daemon claims a
+ * batch of due projects with FOR UPDATE SKIP LOCKED and marks each with a
+ * short lease (its name and an expiry) in the same statement, commits, and
+ * only then probes - no lock is held during a probe.  A lease that expires
+ * (its daemon died) makes the project claimable again.  Results are
+ * written only while the lease is still ours (results.c), so each check
+ * happens once.
+ */
+#ifndef TRACKLY_SCHEDULER_H
+#define TRACKLY_SCHEDULER_H
+
+#include "check.h"
+#include "db.h"
+
+extern const struct db_statement scheduler_statements[];
+
+/* Extra time a lease lasts beyond the project's timeout: room for the
+ * result to be written. */
+#define LEASE_GRACE_MS 30000
+
+/* Claims up to max due projects for owner.  Returns the number claimed
+ * (the checks are prepended to *out) or -1 when the database failed. */
+int scheduler_claim(struct db *db, const char *owner, int max,
+                    struct check **out, int *taken_over);
+
+/* Milliseconds since the epoch at which the next project falls due (or a
+ * lease expires), or -1 when nothing is scheduled or the database failed. */
+int64_t scheduler_next_due(struct db *db);
+
+/* Gives back the leases of checks that will not be written (shutdown). */
+void scheduler_release(struct db *db, const char *owner,
+                       const struct check *list);
+
+/* Deletes raw checks older than days, at most batch rows per call, and
+ * expired housekeeping rows.  Returns rows deleted, or -1. */
+long scheduler_prune(struct db *db, int64_t days, int batch);
+
+#endif

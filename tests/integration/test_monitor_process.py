@@ -1,0 +1,191 @@
+"""trackly-monitor as a process (DESIGN §1, §5): its command line, refusing a
+bad configuration or an unknown schema with one line, systemd's readiness
+and stopping notifications, a SIGTERM that lets checks in flight finish,
+`--once`, and `--env-file`."""
+
+import re
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from conftest import (
+    apply_schema, binary_env, check_rows, db_connect, db_dsn, dict_rows,
+    eventually, insert_project, make_user, make_verified_user,
+    monitor_env, nonempty_lines, outbox_rows, run_monitor, scratch_database,
+)
+
+VERIFY_SUBJECT = "Confirm your email address for Trackly"
+
+
+# --- command line and configuration ----------------------------------------
+
+def test_help_prints_usage():
+    r = run_monitor(["--help"], binary_env())
+    assert r.returncode == 0, r.stderr
+    assert "usage" in r.stdout.lower()
+    for option in ("--once", "--env-file", "--version"):
+        assert option in r.stdout, f"{option} missing from --help"
+
+
+def test_version_prints_the_version():
+    r = run_monitor(["--version"], binary_env())
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"\d+\.\d+\.\d+", r.stdout), r.stdout
+
+
+def refuses(env_vars, mentioning, args=()):
+    """Runs the monitor; asserts it exits non-zero within 5 s with one line
+    on stderr that matches mentioning."""
+    start = time.monotonic()
+    r = run_monitor(list(args), env_vars, timeout=15)
+    elapsed = time.monotonic() - start
+    assert r.returncode != 0, "exited 0"
+    assert elapsed < 5, f"took {elapsed:.1f} s to give up"
+    lines = nonempty_lines(r.stderr)
+    assert len(lines) == 1, f"want one line on stderr, got {lines!r}"
+    assert re.search(mentioning, lines[0], re.I), lines[0]
+    return lines[0]
+
+
+def test_missing_db_url_is_refused():
+    refuses(binary_env(), "DB_URL")
+
+
+def test_bad_setting_is_refused():
+    refuses(monitor_env(MONITOR_CONCURRENCY="lots"), "MONITOR_CONCURRENCY")
+
+
+def test_unknown_schema_version_is_refused():
+    with scratch_database("trackly_monitor_badver") as name:
+        apply_schema(name)
+        conn = db_connect(name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("UPDATE schema_version SET version = 999")
+        finally:
+            conn.close()
+        for args in ((), ("--once",)):
+            refuses(monitor_env(DB_URL=db_dsn(name)), r"schema[ _]version",
+                    args)
+
+
+# --- systemd and signals ----------------------------------------------------
+
+def test_ready_then_stopping_on_sigterm(monitor):
+    user = make_verified_user()
+    daemon = monitor(users=[user])
+    assert daemon.wait_ready(10), \
+        f"no READY=1 within 10 s; got {daemon.notify.assignments()}"
+    assert "STOPPING=1" not in daemon.notify.assignments()
+    start = time.monotonic()
+    daemon.proc.send_signal(signal.SIGTERM)
+    code = daemon.wait(10)
+    assert code == 0, f"exit status {code} after SIGTERM"
+    assert time.monotonic() - start < 5, "slow to stop with nothing to do"
+    assert daemon.notify.wait_for("STOPPING=1", 1), daemon.notify.assignments()
+    order = daemon.notify.assignments()
+    assert order.index("READY=1") < order.index("STOPPING=1")
+
+
+def test_sigterm_lets_checks_in_flight_finish(db, monitor, target):
+    user = make_verified_user()
+    ids = []
+    for i in range(3):
+        # Answers after 1.5 s, well within the 3 s timeout.
+        link = target.set(f"/inflight{i}", "slow", delay=1.5)
+        ids.append(insert_project(db, user, link, interval=10,
+                                  timeout_ms=3000))
+    daemon = monitor(users=[user])
+    eventually(lambda: all(target.requests(f"/inflight{i}") == 1
+                           for i in range(3)), 15, "checks never started")
+    start = time.monotonic()
+    daemon.proc.send_signal(signal.SIGTERM)
+    code = daemon.wait(3 + 5)
+    elapsed = time.monotonic() - start
+    assert code is not None, "still running 8 s after SIGTERM"
+    assert code == 0, f"exit status {code}"
+    print(f"stopped {elapsed:.2f} s after SIGTERM")
+    for pid in ids:
+        checks = check_rows(db, pid)
+        assert len(checks) == 1 and checks[0]["ok"], \
+            f"the check in flight was not finished and written: {checks}"
+    held = dict_rows(db, "SELECT id, lease_owner, lease_expires_at "
+                         "FROM projects WHERE id = ANY(%s) AND lease_owner "
+                         "IS NOT NULL AND lease_expires_at > now()", (ids,))
+    assert held == [], f"leases still held after exit: {held}"
+
+
+def test_sigterm_with_a_check_that_times_out(db, monitor, target):
+    """A check still in flight at SIGTERM (a 4 s timeout against a target
+    that answers after 6 s) either times out and is written, or is
+    abandoned; either way the daemon exits 0 within the timeout and a few
+    seconds, and leaves no lease behind for another daemon to wait out."""
+    user = make_verified_user()
+    link = target.set("/stuck", "slow", delay=6)
+    pid = insert_project(db, user, link, interval=60, timeout_ms=4000)
+    daemon = monitor(users=[user])
+    eventually(lambda: target.requests("/stuck") == 1, 15,
+               "check never started")
+    daemon.proc.send_signal(signal.SIGTERM)
+    code = daemon.wait(4 + 5)
+    assert code is not None, "still running 9 s after SIGTERM"
+    assert code == 0, f"exit status {code}"
+    row = dict_rows(db, "SELECT lease_owner, lease_expires_at,"
+                        " lease_expires_at > now() AS held,"
+                        " next_check_at <= now() AS due"
+                        " FROM projects WHERE id = %s", (pid,))[0]
+    assert not (row["lease_owner"] and row["held"]), \
+        f"lease still held after exit: {row}"
+    written = check_rows(db, pid)
+    if written:
+        assert [c["error"] for c in written] == ["timeout"]
+    else:               # abandoned: the slot stays due for the next daemon
+        assert row["due"], f"an abandoned check lost its slot: {row}"
+
+
+# --- --once and --env-file -------------------------------------------------
+
+def test_once_checks_what_is_due_delivers_mail_and_exits(db, monitor,
+                                                         smtp_server, target):
+    user = make_user()                       # its verification mail waits
+    due = insert_project(db, user, target.set("/once", "ok"), interval=60)
+    later = insert_project(db, user, target.set("/later", "ok"), interval=60,
+                           due_in=3600)
+    run = monitor(users=[user], once=True)
+    code = run.wait(30)
+    assert code is not None, "--once still running after 30 s"
+    assert code == 0, f"--once exited {code}"
+    assert len(check_rows(db, due)) == 1
+    assert check_rows(db, later) == []
+    assert target.requests("/later") == 0
+    assert len(smtp_server.messages(to=user.email,
+                                    subject=VERIFY_SUBJECT)) == 1, \
+        smtp_server.describe()
+    [row] = outbox_rows(db, user_id=user.id, kind="verify")
+    assert row["sent_at"] is not None
+
+    # Nothing is due any more: a second pass checks and sends nothing.
+    again = monitor(users=[user], once=True)
+    assert again.wait(30) == 0
+    assert len(check_rows(db, due)) == 1
+    assert len(smtp_server.messages(to=user.email)) == 1
+
+
+def test_env_file_supplies_the_settings(db, monitor, smtp_server, target):
+    user = make_verified_user()
+    pid = insert_project(db, user, target.set("/envfile", "fail"),
+                         interval=60)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "monitor.env")
+        settings = monitor_env(smtp_server)
+        path.write_text("".join(
+            f"{k}={settings[k]}\n" for k in
+            ("DB_URL", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_TLS", "PUBLIC_URL",
+             "TRACKLY_ALLOW_PRIVATE_TARGETS")))
+        run = monitor(users=[user], once=True, args=["--env-file", str(path)],
+                      DB_URL=None, EMAIL_HOST=None, EMAIL_PORT=None,
+                      PUBLIC_URL=None)
+        assert run.wait(30) == 0, run.log_tail()
+    [check] = check_rows(db, pid)
+    assert check["error"] == "status 503"
