@@ -93,7 +93,9 @@ const struct db_statement projects_statements[] = {
   /* The link in alert mail: no login, the token is the permission. */
   {"project_mute",
    "UPDATE projects SET alerts_muted = true, updated_at = now()"
-   " WHERE mute_token = $1 RETURNING name"},
+   " WHERE mute_token = $1 RETURNING name, alerts_muted"},
+  {"project_by_mute_token",
+   "SELECT name, alerts_muted FROM projects WHERE mute_token = $1"},
   {"project_wakeup",
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
@@ -648,10 +650,13 @@ int projects_list(struct request *req)
   return rc;
 }
 
-/* GET or POST /project/mute?token=...: the mute link of alert mail (and
- * RFC 8058 one-click List-Unsubscribe, which POSTs to the same URL). */
+/* /project/mute?token=...: the mute link of alert mail.  POST mutes (the
+ * page the mail links to posts here, and so does RFC 8058 one-click
+ * List-Unsubscribe); GET only says what POST would do, because mail
+ * scanners open links in mail and must not silence anyone's alerts. */
 int projects_mute(struct request *req)
 {
+  bool post = !strcmp(req->method, "POST");
   char token[128];
   PGresult *res = NULL;
   enum db_result dr;
@@ -661,18 +666,23 @@ int projects_mute(struct request *req)
 
   if(len <= 0)
     return reply_error(req, 400, "invalid mute link");
-  dr = db_exec(&req->app->db, "project_mute", 1, (const char *[]){token},
-               &res);
+  dr = db_exec(&req->app->db, post ? "project_mute" : "project_by_mute_token",
+               1, (const char *[]){token}, &res);
   if(dr != DB_OK)
     return reply_db_error(req, dr);
   if(PQntuples(res) != 1) {
     rc = reply_error(req, 400, "invalid mute link");
     goto out;
   }
+  if(post)
+    log_info("alerts muted for a project through its mute link");
   out = cJSON_CreateObject();
-  if(!cJSON_AddStringToObject(out, "message", "alerts muted; unmute with "
-                              "PUT /project/{id} {\"alerts_muted\": false}") ||
-     !cJSON_AddStringToObject(out, "project", PQgetvalue(res, 0, 0)))
+  if(!cJSON_AddStringToObject(out, "message", post ?
+        "alerts muted; unmute with PUT /project/{id} {\"alerts_muted\": false}" :
+        "POST to this URL to mute alerts for this project") ||
+     !cJSON_AddStringToObject(out, "project", PQgetvalue(res, 0, 0)) ||
+     !cJSON_AddBoolToObject(out, "alerts_muted",
+                            PQgetvalue(res, 0, 1)[0] == 't'))
     rc = 500;
   else
     rc = reply_json(req, 200, out);

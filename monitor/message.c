@@ -569,6 +569,7 @@ struct facts {
   char *since;
   char *until;
   char *mute_link;
+  char *unsubscribe_url;
   char *project_url;
   char *public_url;
   char duration[64];
@@ -582,6 +583,7 @@ static void facts_free(struct facts *f)
   free(f->since);
   free(f->until);
   free(f->mute_link);
+  free(f->unsubscribe_url);
   free(f->project_url);
   free(f->public_url);
 }
@@ -596,6 +598,7 @@ static bool facts_gather(struct facts *f, const struct message_input *in)
 {
   const cJSON *payload = in->payload;
   const char *mute = field_string(payload, "mute_link");
+  const char *unsub = field_string(payload, "unsubscribe_url");
   int64_t id, since = 0, until = in->now, seconds;
   bool have_since, have_until;
 
@@ -605,9 +608,11 @@ static bool facts_gather(struct facts *f, const struct message_input *in)
   f->since = time_field(payload, "since", &since, &have_since);
   f->until = time_field(payload, "until", &until, &have_until);
   f->mute_link = mute ? clean_text(mute) : NULL;
+  f->unsubscribe_url = unsub ? clean_text(unsub) : NULL;
   f->public_url = clean_text(in->public_url ? in->public_url : "");
   if(!f->name || !f->link || !f->reason || !f->since || !f->until ||
-     (mute && !f->mute_link) || !f->public_url)
+     (mute && !f->mute_link) || (unsub && !f->unsubscribe_url) ||
+     !f->public_url)
     return false;
 
   if(*f->public_url && field_int(payload, "project_id", &id) && id > 0) {
@@ -959,6 +964,9 @@ static bool write_headers(struct buf *b, const struct message_input *in,
 {
   char *from = from_value(in->from), *to = clean_text(in->to);
   char *subj = message_encode_header(subject);
+  /* One-click unsubscribe POSTs to the API's mute URL; older payloads
+   * only have the mute page. */
+  const char *unsub = f->unsubscribe_url ? f->unsubscribe_url : f->mute_link;
   char date[64], host[256];
   bool rc = false;
 
@@ -974,10 +982,10 @@ static bool write_headers(struct buf *b, const struct message_input *in,
              in->outbox_id, hash, host);
   buf_puts(b, "MIME-Version: 1.0\r\n");
   buf_puts(b, "Auto-Submitted: auto-generated\r\n");
-  if(kind->alert && f->mute_link && unsubscribe_ok(f->mute_link)) {
+  if(kind->alert && unsub && unsubscribe_ok(unsub)) {
     /* RFC 8058 one-click unsubscribe needs an https URI. */
-    buf_printf(b, "List-Unsubscribe: <%s>\r\n", f->mute_link);
-    if(!strncasecmp(f->mute_link, "https://", 8))
+    buf_printf(b, "List-Unsubscribe: <%s>\r\n", unsub);
+    if(!strncasecmp(unsub, "https://", 8))
       buf_puts(b, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
   }
   buf_printf(b, "Content-Type: multipart/alternative;\r\n"

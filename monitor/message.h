@@ -37,10 +37,12 @@ struct message_input {
  * rendered as "unknown" rather than failing):
  *   verify:    link (the verification URL)
  *   down:      project_id (number), project_name, link, reason, since
- *              (RFC 3339), mute_link
+ *              (RFC 3339), mute_link (a page where a person confirms),
+ *              unsubscribe_url (the API URL that mutes on POST, for
+ *              List-Unsubscribe; mute_link when absent)
  *   reminder:  as down, plus down_seconds (number)
  *   recovered: project_id, project_name, link, since, until (RFC 3339),
- *              down_seconds (number), mute_link
+ *              down_seconds (number), mute_link, unsubscribe_url
  *   test:      nothing
  * The message links to the project in Trackly as
  * public_url + "/project/" + project_id where there is one.

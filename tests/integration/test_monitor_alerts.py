@@ -336,3 +336,48 @@ def test_mail_waits_for_the_server_and_is_sent_once(db, monitor, smtp_server,
         smtp_server.describe()
     [row] = outbox_rows(db, project_id=pid, kind="down")
     assert row["sent_at"] is not None and row["attempts"] >= 1
+
+
+# --- the mute link -------------------------------------------------------------
+
+def test_mute_link_in_the_mail_stops_alerts_for_that_project(
+        db, monitor, smtp_server, target):
+    user = make_verified_user()
+    muted_link = target.set("/muted", "fail")
+    pid = insert_project(db, user, muted_link, name="to be muted")
+    other = insert_project(db, user, target.set("/not-muted", "fail"),
+                           name="still alerting")
+    monitor(users=[user])
+
+    [mail] = smtp_server.wait_for(to=user.email, subject="DOWN: to be muted",
+                                  timeout=STEP) or [None]
+    assert mail is not None, smtp_server.describe()
+    found = re.search(re.escape(public_url()) + r"(/\S*mute\S*)", mail.text)
+    assert found, f"no mute link under PUBLIC_URL in {mail.text!r}"
+    unsubscribe = str(mail.message["List-Unsubscribe"])
+    assert public_url() in unsubscribe, unsubscribe
+
+    expect_json(call("GET", found.group(1)), 200)
+    assert project_row(db, pid)["alerts_muted"] is True
+    assert project_row(db, other)["alerts_muted"] is False
+
+    # Both recover and fail again: only the project not muted says so.
+    for path in ("/muted", "/not-muted"):
+        target.set(path, "ok")
+    eventually(lambda: project_row(db, pid)["status"] == "UP" and
+               project_row(db, other)["status"] == "UP", STEP, "never UP")
+    for path in ("/muted", "/not-muted"):
+        target.set(path, "fail")
+    eventually(lambda: project_row(db, pid)["status"] == "DOWN" and
+               project_row(db, other)["status"] == "DOWN", STEP,
+               "never DOWN again")
+    assert alert_kinds(db, pid) == ["down"]
+    assert alert_kinds(db, other) == ["down", "recovered", "down"]
+    smtp_server.wait_for(to=user.email, subject="DOWN: still alerting",
+                         count=2, timeout=STEP)
+    assert len(smtp_server.messages(to=user.email,
+                                    subject="DOWN: to be muted")) == 1, \
+        smtp_server.describe()
+    # Muting stops mail, not monitoring.
+    assert len(check_rows(db, pid)) >= 3
+    assert len(incident_rows(db, pid)) == 2
