@@ -40,6 +40,7 @@
 #define PRUNE_BATCH 5000
 #define MAX_UNWRITTEN 50000      /* results kept while the database is away */
 #define STATEMENT_TIMEOUT_MS 15000
+#define ONCE_DB_WAIT_MS 30000
 
 static const struct db_statement *const statement_lists[] = {
   scheduler_statements,
@@ -54,7 +55,7 @@ struct daemon {
   struct mailer mailer;
   struct results_options results;
   char owner[128];
-  bool once, stopping, ready;
+  bool once, stopping, ready, failed;
   int signal_fd;
   struct check *unwritten;       /* finished, waiting to be written */
   struct check *unwritten_tail;
@@ -255,6 +256,7 @@ static void watchdog(struct daemon *d)
  * systemd we are ready. */
 static void wait_for_database(struct daemon *d)
 {
+  int64_t start = now_ms();
   bool warned = false;
 
   while(!d->stopping && db_ensure(&d->db) != DB_OK) {
@@ -262,6 +264,13 @@ static void wait_for_database(struct daemon *d)
     if(!warned)
       log_warn("waiting for the database");
     warned = true;
+    /* A one-pass run from cron should fail, not wait forever. */
+    if(d->once && now_ms() - start > ONCE_DB_WAIT_MS) {
+      log_error("the database did not answer within %d s",
+                ONCE_DB_WAIT_MS / 1000);
+      d->stopping = d->failed = true;
+      return;
+    }
     watchdog(d);
     if(poll(&pfd, 1, DB_RETRY_MS) > 0)
       read_signals(d);
@@ -428,5 +437,5 @@ int main(int argc, char **argv)
   curl_global_cleanup();
   config_cleanup(&d.cfg);
   log_info("stopped");
-  return 0;
+  return d.failed ? 1 : 0;
 }

@@ -352,12 +352,26 @@ def test_mute_link_in_the_mail_stops_alerts_for_that_project(
     [mail] = smtp_server.wait_for(to=user.email, subject="DOWN: to be muted",
                                   timeout=STEP) or [None]
     assert mail is not None, smtp_server.describe()
+    # The link in the text opens a page under PUBLIC_URL (opening it alone
+    # must change nothing: mail scanners open links too) ...
     found = re.search(re.escape(public_url()) + r"(/\S*mute\S*)", mail.text)
     assert found, f"no mute link under PUBLIC_URL in {mail.text!r}"
-    unsubscribe = str(mail.message["List-Unsubscribe"])
-    assert public_url() in unsubscribe, unsubscribe
-
-    expect_json(call("GET", found.group(1)), 200)
+    page = call("GET", found.group(1))
+    assert page.status_code == 200, page.status_code
+    assert project_row(db, pid)["alerts_muted"] is False, \
+        "opening the mute link muted alerts without asking"
+    # ... and List-Unsubscribe is the RFC 8058 one-click form a mail client
+    # POSTs to.
+    unsubscribe = re.fullmatch(r"<([^<>]+)>",
+                               str(mail.message["List-Unsubscribe"]).strip())
+    assert unsubscribe, mail.message["List-Unsubscribe"]
+    assert unsubscribe.group(1).startswith(public_url() + "/"), unsubscribe
+    assert str(mail.message["List-Unsubscribe-Post"]) == \
+        "List-Unsubscribe=One-Click"
+    r = call("POST", unsubscribe.group(1)[len(public_url()):],
+             data="List-Unsubscribe=One-Click",
+             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, (r.status_code, r.text[:200])
     assert project_row(db, pid)["alerts_muted"] is True
     assert project_row(db, other)["alerts_muted"] is False
 
