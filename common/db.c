@@ -232,6 +232,19 @@ static enum db_result classify(struct db *db, PGresult *res,
   return DB_ERROR;
 }
 
+/* True when a failed result says the connection was already gone when the
+ * statement was sent: the server was shut down or restarted (57P01-57P03),
+ * or the socket was closed under us.  Such a statement never ran. */
+static bool connection_was_dead(struct db *db, const PGresult *r)
+{
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+  if(PQstatus(db->conn) != CONNECTION_OK)
+    return true;
+  return state && (!strcmp(state, "57P01") || !strcmp(state, "57P02") ||
+                   !strcmp(state, "57P03"));
+}
+
 enum db_result db_exec(struct db *db, const char *name, int nparams,
                        const char *const *params, PGresult **res)
 {
@@ -239,16 +252,29 @@ enum db_result db_exec(struct db *db, const char *name, int nparams,
   PGresult *r;
 
   *res = NULL;
-  rc = db_ensure(db);
-  if(rc != DB_OK)
-    return rc;
-  r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
-  switch(PQresultStatus(r)) {
-  case PGRES_TUPLES_OK:
-  case PGRES_COMMAND_OK:
-    *res = r;
-    return DB_OK;
-  default:
+  for(int attempt = 0;; attempt++) {
+    rc = db_ensure(db);
+    if(rc != DB_OK)
+      return rc;
+    r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    switch(PQresultStatus(r)) {
+    case PGRES_TUPLES_OK:
+    case PGRES_COMMAND_OK:
+      *res = r;
+      return DB_OK;
+    default:
+      break;
+    }
+    /* A database restart kills every idle connection, and the first
+     * statement on each is where that shows.  Outside a transaction, try
+     * once more on a fresh connection rather than fail that request. */
+    if(attempt == 0 && !db->in_tx && connection_was_dead(db, r)) {
+      log_warn("database: connection lost; reconnecting to run %s", name);
+      PQclear(r);
+      db_close(db);
+      db->failed_before = false;
+      continue;
+    }
     rc = classify(db, r, name);
     PQclear(r);
     return rc;

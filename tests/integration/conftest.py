@@ -782,6 +782,14 @@ MONITOR_STOP_TIMEOUT = 15
 TEST_MAIL_FROM = "Trackly Tests <trackly@example.test>"
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests marked `resilience` stop or signal the shared servers, so they
+    run after all the others (in their usual order), wherever they are
+    defined: test_zz_resilience.py, and the monitor's database restart."""
+    items.sort(key=lambda item:
+               item.get_closest_marker("resilience") is not None)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keeps each phase's report on the item (item.rep_call, ...), so a

@@ -360,14 +360,16 @@ def test_mute_link_in_the_mail_stops_alerts_for_that_project(
     assert page.status_code == 200, page.status_code
     assert project_row(db, pid)["alerts_muted"] is False, \
         "opening the mute link muted alerts without asking"
-    # ... and List-Unsubscribe is the RFC 8058 one-click form a mail client
-    # POSTs to.
+    # ... and List-Unsubscribe is the RFC 8058 one-click URL a mail client
+    # POSTs to (announced with List-Unsubscribe-Post only for https, as
+    # RFC 8058 wants; the test stack is plain http).
     unsubscribe = re.fullmatch(r"<([^<>]+)>",
                                str(mail.message["List-Unsubscribe"]).strip())
     assert unsubscribe, mail.message["List-Unsubscribe"]
     assert unsubscribe.group(1).startswith(public_url() + "/"), unsubscribe
-    assert str(mail.message["List-Unsubscribe-Post"]) == \
-        "List-Unsubscribe=One-Click"
+    if public_url().startswith("https://"):
+        assert str(mail.message["List-Unsubscribe-Post"]) == \
+            "List-Unsubscribe=One-Click"
     r = call("POST", unsubscribe.group(1)[len(public_url()):],
              data="List-Unsubscribe=One-Click",
              headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -1,7 +1,8 @@
 """trackly-monitor as a process (DESIGN §1, §5): its command line, refusing a
 bad configuration or an unknown schema with one line, systemd's readiness
 and stopping notifications, a SIGTERM that lets checks in flight finish,
-`--once`, and `--env-file`."""
+`--once`, `--env-file`, and a database restart under a running daemon
+(marked resilience: it runs with the other disruptive tests, last)."""
 
 import re
 import signal
@@ -9,10 +10,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import (
-    apply_schema, binary_env, check_rows, db_connect, db_dsn, dict_rows,
-    eventually, insert_project, make_user, make_verified_user,
-    monitor_env, nonempty_lines, outbox_rows, run_monitor, scratch_database,
+    Database, api_workers, apply_schema, binary_env, call, check_rows,
+    db_connect, db_dsn, dict_rows, eventually, insert_project, make_user,
+    make_verified_user, monitor_env, nonempty_lines, outbox_rows, pgctl,
+    run_monitor, scratch_database, wait_until,
 )
 
 VERIFY_SUBJECT = "Confirm your email address for Trackly"
@@ -189,3 +193,48 @@ def test_env_file_supplies_the_settings(db, monitor, smtp_server, target):
         assert run.wait(30) == 0, run.log_tail()
     [check] = check_rows(db, pid)
     assert check["error"] == "status 503"
+
+
+# --- the database going away -------------------------------------------------
+
+def api_recovered():
+    """True once every API worker answers /healthcheck with 200 in a row."""
+    for _ in range(2 * api_workers()):
+        try:
+            if call("GET", "/healthcheck", timeout=5).status_code != 200:
+                return False
+        except Exception:
+            return False
+    return True
+
+
+@pytest.mark.resilience
+def test_survives_a_database_restart(db, monitor, target):
+    """Postgres stops for a few seconds under a running daemon: the daemon
+    keeps running, and once the database is back it checks again on its
+    grid, without checking a slot twice."""
+    user = make_verified_user()
+    pid = insert_project(db, user, target.set("/restart", "ok"), interval=1)
+    daemon = monitor(users=[user])
+    eventually(lambda: len(check_rows(db, pid)) >= 2, 15, "no checks")
+    db.conn.close()
+    pgctl("stop")
+    try:
+        time.sleep(3)
+        assert daemon.running(), "the monitor exited without its database"
+    finally:
+        pgctl("start")
+        # Leave the shared API healthy for the tests after this one (each
+        # worker notices the new database on its next request).
+        wait_until(api_recovered, timeout=10, interval=0.2)
+    again = Database(db_connect())
+    try:
+        before = len(check_rows(again, pid))
+        eventually(lambda: len(check_rows(again, pid)) >= before + 3, 20,
+                   lambda: f"no new checks after the restart; log:\n"
+                           f"{daemon.log_tail(20)}")
+        assert daemon.running()
+        slots = [c["scheduled_at"] for c in check_rows(again, pid)]
+        assert len(set(slots)) == len(slots), "a slot was checked twice"
+    finally:
+        again.conn.close()

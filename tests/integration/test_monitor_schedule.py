@@ -6,7 +6,8 @@ and raw checks pruned after CHECK_RETENTION_DAYS while the totals stay."""
 import time
 
 from conftest import (
-    check_rows, dict_rows, eventually, insert_project, make_verified_user,
+    call, check_rows, dict_rows, eventually, insert_project,
+    make_verified_user,
 )
 
 # The issue asks for a minute of 1 s checks; 20 s (about 60 checks over
@@ -123,3 +124,36 @@ def test_old_checks_are_pruned_and_hourly_totals_kept(db, monitor, target):
                          "WHERE project_id = %s AND hour < now() - "
                          "interval '12 hours'", (pid,))
         assert hours == 4, f"project {pid}: hourly totals pruned too"
+
+
+def test_projects_deleted_or_paused_while_being_checked(db, monitor, target):
+    """A project deleted or paused while its check is in flight costs the
+    other projects of the batch nothing: their results are written, the
+    deleted one leaves no rows, the paused one is not checked again."""
+    user = make_verified_user()
+    names = ("keep", "delete", "pause")
+    ids = {}
+    for name in names:
+        link = target.set(f"/mid-{name}", "slow", delay=1.5)
+        ids[name] = insert_project(db, user, link, name=name, interval=3,
+                                   timeout_ms=2500)
+    daemon = monitor(users=[user])
+    eventually(lambda: all(target.requests(f"/mid-{n}") == 1 for n in names),
+               15, "the checks never started")
+    r = call("DELETE", f"/project/{ids['delete']}", token=user.token)
+    assert r.status_code == 200, r.text
+    r = call("PUT", f"/project/{ids['pause']}", token=user.token,
+             json={"paused": True})
+    assert r.status_code == 200, r.text
+
+    # The project that stayed gets its result and keeps its schedule.
+    eventually(lambda: len(check_rows(db, ids["keep"])) >= 2, 15,
+               lambda: f"checks of the project that stayed: "
+                       f"{check_rows(db, ids['keep'])}")
+    assert all(c["ok"] for c in check_rows(db, ids["keep"]))
+    assert daemon.running()
+    assert db.value("SELECT count(*) FROM checks WHERE project_id = %s",
+                    (ids["delete"],)) == 0
+    assert target.requests("/mid-delete") == 1
+    assert len(check_rows(db, ids["pause"])) <= 1
+    assert target.requests("/mid-pause") == 1

@@ -75,6 +75,21 @@ def test_database_outage_gives_503_and_recovers(new_user):
     assert children_of(api_master()) == workers, "workers were restarted"
 
 
+def test_restart_while_idle_costs_no_request(new_user):
+    """A restart that happens between requests is invisible: every worker's
+    connection died with the old server, yet the first request each worker
+    takes after the database is back succeeds (it reconnects and runs the
+    statement again instead of answering 503)."""
+    for _ in range(4 * api_workers()):      # every worker holds a connection
+        expect_json(call("GET", "/healthcheck"), 200)
+    pgctl("stop")
+    pgctl("start")                          # returns once Postgres accepts
+    codes = [call("GET", "/healthcheck", timeout=QUICK).status_code
+             for _ in range(4 * api_workers())]
+    assert codes == [200] * len(codes)
+    expect_json(new_user.me(), 200)
+
+
 # --- workers ---------------------------------------------------------------
 
 def test_killed_worker_is_replaced():
