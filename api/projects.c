@@ -5,8 +5,8 @@
  *
  * Every statement is scoped by the caller's user id, so someone else's
  * project is indistinguishable from a missing one (404).  Read responses
- * are built by Postgres with json_build_object: the text goes straight
- * from the result to the client, escaped by the database's JSON code.
+ * are built by Postgres (row_to_json): the text goes straight from the
+ * result to the client, escaped by the database's JSON code.
  *
  * Writes that change what the monitor should do (create, update, delete,
  * check now) run in a transaction that also sends NOTIFY trackly_wakeup, so
@@ -30,23 +30,30 @@
 #define CHECKS_LIMIT_DEFAULT 100
 #define CHECKS_LIMIT_MAX 1000
 
-/* A project as the API shows it; "p" is the projects row. */
-#define PROJECT_JSON \
-  "json_build_object(" \
-  "'id', p.id, 'name', p.name, 'description', p.description," \
-  " 'link', p.link, 'user_id', p.user_id," \
-  " 'created_at', " SQL_RFC3339("p.created_at") "," \
-  " 'updated_at', " SQL_RFC3339("p.updated_at") "," \
-  " 'interval_seconds', p.interval_seconds, 'timeout_ms', p.timeout_ms," \
-  " 'expected_status', p.expected_status, 'keyword', p.keyword," \
-  " 'failure_threshold', p.failure_threshold," \
-  " 'recovery_threshold', p.recovery_threshold, 'paused', p.paused," \
-  " 'alerts_muted', p.alerts_muted," \
-  " 'status', CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END," \
-  " 'last_status_code', p.last_status_code," \
-  " 'last_latency_ms', p.last_latency_ms," \
-  " 'last_checked_at', " SQL_RFC3339("p.last_checked_at") "," \
-  " 'last_error', p.last_error)"
+/* A project as the API shows it: the columns of a row whose row_to_json
+ * is the project object ("p" is the projects row).  row_to_json of a
+ * sub-select is several times cheaper in Postgres than json_build_object,
+ * and its output is compact. */
+#define PROJECT_COLUMNS \
+  "p.id, p.name, p.description, p.link, p.user_id," \
+  " " SQL_RFC3339("p.created_at") " AS created_at," \
+  " " SQL_RFC3339("p.updated_at") " AS updated_at," \
+  " p.interval_seconds, p.timeout_ms, p.expected_status, p.keyword," \
+  " p.failure_threshold, p.recovery_threshold, p.paused, p.alerts_muted," \
+  " CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END AS status," \
+  " p.last_status_code, p.last_latency_ms," \
+  " " SQL_RFC3339("p.last_checked_at") " AS last_checked_at," \
+  " p.last_error"
+
+/* The JSON text of one project, from a source of projects rows named p. */
+#define PROJECT_JSON_FROM(source) \
+  "SELECT row_to_json(t) FROM (SELECT " PROJECT_COLUMNS " FROM " source ") t"
+
+/* A JSON array of the rows of query, in the given order of its columns
+ * (t.id, ...); "[]" when there are none. */
+#define JSON_ARRAY(query, order) \
+  "coalesce('[' || (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY " \
+  order ") FROM (" query ") t) || ']', '[]')"
 
 const struct db_statement projects_statements[] = {
   {"project_lock_owner",
@@ -54,22 +61,23 @@ const struct db_statement projects_statements[] = {
   /* New projects start at a random point of their first interval, so a
    * bulk import does not make every check fall on the same second. */
   {"project_insert",
-   "INSERT INTO projects AS p (user_id, name, description, link,"
+   "WITH p AS ("
+   " INSERT INTO projects (user_id, name, description, link,"
    "   interval_seconds, timeout_ms, expected_status, keyword,"
    "   failure_threshold, recovery_threshold, paused, next_check_at)"
    " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
    "        now() + random() * $5::int * interval '1 second'"
    " WHERE (SELECT count(*) FROM projects WHERE user_id = $1) < $12::bigint"
-   " RETURNING " PROJECT_JSON},
+   " RETURNING *) " PROJECT_JSON_FROM("p")},
   {"project_get",
-   "SELECT " PROJECT_JSON " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
+   PROJECT_JSON_FROM("projects p WHERE p.id = $1 AND p.user_id = $2")},
   {"project_lock",
    "SELECT interval_seconds, timeout_ms FROM projects"
    " WHERE id = $1 AND user_id = $2 FOR UPDATE"},
   /* NULL parameters keep the stored value; $9 says whether keyword was
    * given at all, since null clears it. */
   {"project_update",
-   "UPDATE projects AS p SET"
+   "WITH p AS (UPDATE projects AS p SET"
    "  name = coalesce($3, p.name),"
    "  description = coalesce($4, p.description),"
    "  link = coalesce($5, p.link),"
@@ -83,7 +91,7 @@ const struct db_statement projects_statements[] = {
    "  alerts_muted = coalesce($14::boolean, p.alerts_muted),"
    "  next_check_at = now(), updated_at = now()"
    " WHERE p.id = $1 AND p.user_id = $2"
-   " RETURNING " PROJECT_JSON},
+   " RETURNING *) " PROJECT_JSON_FROM("p")},
   {"project_delete",
    "DELETE FROM projects WHERE id = $1 AND user_id = $2"},
   {"project_check_now",
@@ -100,45 +108,43 @@ const struct db_statement projects_statements[] = {
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
    "SELECT (SELECT count(*) FROM projects WHERE user_id = $1),"
-   "  coalesce((SELECT json_agg(" PROJECT_JSON " ORDER BY p.id)"
-   "    FROM (SELECT * FROM projects WHERE user_id = $1"
-   "          ORDER BY id LIMIT $2::bigint OFFSET $3::bigint) p), '[]')"},
+   "  " JSON_ARRAY("SELECT " PROJECT_COLUMNS " FROM projects p"
+                   " WHERE p.user_id = $1 ORDER BY p.id"
+                   " LIMIT $2::bigint OFFSET $3::bigint", "t.id")},
   {"project_dashboard",
-   "SELECT json_build_object("
-   "  'total_projects', count(*),"
-   "  'latest_projects', coalesce((SELECT name FROM projects"
-   "      WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1), ''),"
-   "  'last_updated', coalesce(to_char(greatest(max(updated_at),"
+   "SELECT row_to_json(t) FROM (SELECT"
+   "  count(*) AS total_projects,"
+   "  coalesce((SELECT name FROM projects"
+   "      WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1), '')"
+   "    AS latest_projects,"
+   "  coalesce(to_char(greatest(max(updated_at),"
    "      max(last_checked_at)) AT TIME ZONE 'UTC',"
-   "      'YYYY-MM-DD HH24:MI:SS'), ''),"
-   "  'up', count(*) FILTER (WHERE NOT paused AND status = 'UP'),"
-   "  'down', count(*) FILTER (WHERE NOT paused AND status = 'DOWN'),"
-   "  'pending', count(*) FILTER (WHERE NOT paused AND status = 'PENDING'),"
-   "  'paused', count(*) FILTER (WHERE paused))"
-   " FROM projects WHERE user_id = $1"},
+   "      'YYYY-MM-DD HH24:MI:SS'), '') AS last_updated,"
+   "  count(*) FILTER (WHERE NOT paused AND status = 'UP') AS up,"
+   "  count(*) FILTER (WHERE NOT paused AND status = 'DOWN') AS down,"
+   "  count(*) FILTER (WHERE NOT paused AND status = 'PENDING') AS pending,"
+   "  count(*) FILTER (WHERE paused) AS paused"
+   " FROM projects WHERE user_id = $1) t"},
   {"project_status",
-   "SELECT coalesce(json_agg(json_build_object("
-   "  'id', id, 'name', name, 'link', link,"
-   "  'status', CASE WHEN paused THEN 'PAUSED' ELSE status END,"
-   "  'code', last_status_code, 'latency_ms', last_latency_ms,"
-   "  'last_checked', " SQL_RFC3339("last_checked_at") ","
-   "  'last_updated', " SQL_RFC3339("updated_at") ") ORDER BY id), '[]')"
-   " FROM projects WHERE user_id = $1"},
-  /* Grouped by the project so a missing project gives no row (404) and a
-   * project without checks gives []. */
+   "SELECT " JSON_ARRAY(
+     "SELECT id, name, link,"
+     "  CASE WHEN paused THEN 'PAUSED' ELSE status END AS status,"
+     "  last_status_code AS code, last_latency_ms AS latency_ms,"
+     "  " SQL_RFC3339("last_checked_at") " AS last_checked,"
+     "  " SQL_RFC3339("updated_at") " AS last_updated"
+     " FROM projects WHERE user_id = $1", "t.id")},
+  /* One row per project (so a missing one gives no row, a 404); the
+   * checks are a sub-select, so a project without checks gives []. */
   {"project_checks",
-   "SELECT coalesce(json_agg(json_build_object("
-   "  'id', c.id,"
-   "  'scheduled_at', " SQL_RFC3339("c.scheduled_at") ","
-   "  'checked_at', " SQL_RFC3339("c.checked_at") ","
-   "  'ok', c.ok, 'status', CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END,"
-   "  'status_code', c.status_code, 'latency_ms', c.latency_ms,"
-   "  'error', c.error) ORDER BY c.checked_at DESC, c.id DESC)"
-   "  FILTER (WHERE c.id IS NOT NULL), '[]')"
-   " FROM projects p LEFT JOIN LATERAL ("
-   "   SELECT * FROM checks WHERE project_id = p.id"
-   "   ORDER BY checked_at DESC, id DESC LIMIT $3::int) c ON true"
-   " WHERE p.id = $1 AND p.user_id = $2 GROUP BY p.id"},
+   "SELECT " JSON_ARRAY(
+     "SELECT c.id, " SQL_RFC3339("c.scheduled_at") " AS scheduled_at,"
+     "  " SQL_RFC3339("c.checked_at") " AS checked_at, c.ok,"
+     "  CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END AS status, c.status_code,"
+     "  c.latency_ms, c.error"
+     " FROM checks c WHERE c.project_id = p.id"
+     " ORDER BY c.checked_at DESC, c.id DESC LIMIT $3::int",
+     "t.checked_at DESC, t.id DESC")
+   " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
   /* Each window counts the current hour and the hours before it, read
    * from the hourly aggregates the monitor keeps (at most 720 rows). */
   {"project_uptime",

@@ -18,6 +18,7 @@
 #include "router.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -105,6 +106,12 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master)
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if(getppid() != master)
     _exit(0);
+
+  /* Argon2id allocates 19 MiB per hash.  glibc would raise its mmap
+   * threshold after the first such block is freed and serve the next one
+   * from the heap, which then never shrinks: a fixed threshold keeps each
+   * hash's memory in its own mapping, returned to the system at once. */
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 
   app.cfg = *cfg;
   app.keys[0].data = cfg->jwt_secret;
