@@ -311,13 +311,15 @@ static int timeout_or_reply(struct request *req, int64_t interval,
   return 0;
 }
 
-static enum db_result wakeup(struct request *req, const char *why)
+/* Ends a write transaction: NOTIFY trackly_wakeup, then COMMIT, so a
+ * monitor wakes exactly when the change becomes visible to it. */
+static enum db_result wakeup_and_commit(struct request *req, const char *why)
 {
   PGresult *res = NULL;
   enum db_result dr = db_exec(&req->app->db, "project_wakeup", 1,
                               (const char *[]){why}, &res);
   PQclear(res);
-  return dr;
+  return dr == DB_OK ? db_commit(&req->app->db) : dr;
 }
 
 /* Formats n into buf and returns buf, for text parameters. */
@@ -332,14 +334,9 @@ static const char *opt_num(char buf[24], bool present, int64_t n)
   return present ? num(buf, n) : NULL;
 }
 
-/* Commits the transaction and replies with the JSON text in column 0 of
- * res.  Returns the status sent. */
-static int commit_and_reply(struct request *req, int status,
-                            const PGresult *res)
+/* Replies with the JSON text in the first column of res. */
+static int reply_row(struct request *req, int status, const PGresult *res)
 {
-  enum db_result dr = db_commit(&req->app->db);
-  if(dr != DB_OK)
-    return reply_db_error(req, dr);
   return reply_raw_json(req, status, PQgetvalue(res, 0, 0),
                         (size_t)PQgetlength(res, 0, 0));
 }
@@ -394,9 +391,9 @@ int projects_create(struct request *req)
                      "per user", (long long)cfg->max_projects_per_user);
     goto out;
   }
-  if((dr = wakeup(req, "create")) != DB_OK)
+  if((dr = wakeup_and_commit(req, "create")) != DB_OK)
     goto db_fail;
-  rc = commit_and_reply(req, 201, res);
+  rc = reply_row(req, 201, res);
   goto out;
 
 db_fail:
@@ -464,9 +461,9 @@ int projects_update(struct request *req)
       opt_num(re, in.has_recovery, in.recovery), paused, muted}, &res);
   if(dr != DB_OK)
     goto db_fail;
-  if((dr = wakeup(req, "update")) != DB_OK)
+  if((dr = wakeup_and_commit(req, "update")) != DB_OK)
     goto db_fail;
-  rc = commit_and_reply(req, 200, res);
+  rc = reply_row(req, 200, res);
   goto out;
 
 db_fail:
@@ -495,8 +492,7 @@ int projects_delete(struct request *req)
     rc = 404;
     goto done;
   }
-  if((dr = wakeup(req, "delete")) != DB_OK ||
-     (dr = db_commit(&req->app->db)) != DB_OK)
+  if((dr = wakeup_and_commit(req, "delete")) != DB_OK)
     goto db_fail;
   out = cJSON_CreateObject();
   if(!cJSON_AddStringToObject(out, "message", "project deleted"))
@@ -534,8 +530,7 @@ int projects_check_now(struct request *req)
     rc = reply_error(req, 409, "project is paused; resume it to check it");
     goto done;
   }
-  if((dr = wakeup(req, "check")) != DB_OK ||
-     (dr = db_commit(&req->app->db)) != DB_OK)
+  if((dr = wakeup_and_commit(req, "check")) != DB_OK)
     goto db_fail;
   rc = reply_raw_json(req, 202, "{\"message\":\"check queued\"}", 26);
   goto done;
@@ -559,11 +554,7 @@ static int reply_read(struct request *req, const char *stmt, int nparams,
 
   if(dr != DB_OK)
     return reply_db_error(req, dr);
-  if(PQntuples(res) != 1)
-    rc = 404;
-  else
-    rc = reply_raw_json(req, 200, PQgetvalue(res, 0, 0),
-                        (size_t)PQgetlength(res, 0, 0));
+  rc = PQntuples(res) == 1 ? reply_row(req, 200, res) : 404;
   PQclear(res);
   return rc;
 }

@@ -206,6 +206,45 @@ void prober_start(struct prober *p, struct check *c)
   fly_add(p, c);
 }
 
+/* The short reason a transfer failed, as people read it in mail. */
+static const char *failure_reason(const struct check *c, CURLcode rc)
+{
+  switch(rc) {
+  case CURLE_OPERATION_TIMEDOUT:
+    return "timeout";
+  case CURLE_COULDNT_RESOLVE_HOST:
+    return "could not resolve host";
+  case CURLE_COULDNT_CONNECT:
+    if(c->blocked)
+      return "blocked address";
+    if(c->os_errno == ECONNREFUSED)
+      return "connection refused";
+    if(c->os_errno == ENETUNREACH || c->os_errno == EHOSTUNREACH)
+      return "network unreachable";
+    return "could not connect";
+  case CURLE_TOO_MANY_REDIRECTS:
+    return "too many redirects";
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    return "redirect to an unsupported scheme";
+  case CURLE_URL_MALFORMAT:
+    return "invalid link";
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+    return "tls error";
+  case CURLE_GOT_NOTHING:
+    return "empty reply";
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR:
+    return "connection reset";
+  default:
+    return curl_easy_strerror(rc);
+  }
+}
+
 void prober_judge(struct check *c, CURLcode rc)
 {
   /* Stopping at the body cap is our doing, not the site's. */
@@ -213,62 +252,18 @@ void prober_judge(struct check *c, CURLcode rc)
     rc = CURLE_OK;
 
   c->ok = false;
-  switch(rc) {
-  case CURLE_OK:
-    break;
-  case CURLE_OPERATION_TIMEDOUT:
-    snprintf(c->error, sizeof(c->error), "timeout");
-    return;
-  case CURLE_COULDNT_RESOLVE_HOST:
-    snprintf(c->error, sizeof(c->error), "could not resolve host");
-    return;
-  case CURLE_COULDNT_CONNECT:
-    snprintf(c->error, sizeof(c->error), "%s",
-             c->blocked ? "blocked address" :
-             c->os_errno == ECONNREFUSED ? "connection refused" :
-             c->os_errno == ENETUNREACH || c->os_errno == EHOSTUNREACH ?
-             "network unreachable" : "could not connect");
-    return;
-  case CURLE_TOO_MANY_REDIRECTS:
-    snprintf(c->error, sizeof(c->error), "too many redirects");
-    return;
-  case CURLE_UNSUPPORTED_PROTOCOL:
-    snprintf(c->error, sizeof(c->error), "redirect to an unsupported scheme");
-    return;
-  case CURLE_URL_MALFORMAT:
-    snprintf(c->error, sizeof(c->error), "invalid link");
-    return;
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-    snprintf(c->error, sizeof(c->error), "tls error");
-    return;
-  case CURLE_GOT_NOTHING:
-    snprintf(c->error, sizeof(c->error), "empty reply");
-    return;
-  case CURLE_RECV_ERROR:
-  case CURLE_SEND_ERROR:
-    snprintf(c->error, sizeof(c->error), "connection reset");
-    return;
-  default:
-    snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
-    return;
-  }
-
-  if(!status_ranges_match(&c->expect, (int)c->status_code)) {
+  if(rc != CURLE_OK)
+    snprintf(c->error, sizeof(c->error), "%s", failure_reason(c, rc));
+  else if(!status_ranges_match(&c->expect, (int)c->status_code))
     snprintf(c->error, sizeof(c->error), "status %ld", c->status_code);
-    return;
-  }
-  if(c->keyword && (!c->body || !memmem(c->body, c->body_len, c->keyword,
-                                        strlen(c->keyword)))) {
+  else if(c->keyword && (!c->body ||
+                         !memmem(c->body, c->body_len, c->keyword,
+                                 strlen(c->keyword))))
     snprintf(c->error, sizeof(c->error), "keyword not found");
-    return;
+  else {
+    c->ok = true;
+    c->error[0] = '\0';
   }
-  c->ok = true;
-  c->error[0] = '\0';
 }
 
 static void collect(struct prober *p)
