@@ -7,6 +7,8 @@ The start-up cases run private copies of the binary on their own sockets."""
 import os
 import re
 import signal
+import subprocess
+import tempfile
 import time
 
 import pytest
@@ -172,6 +174,53 @@ def test_private_instance_serves_on_its_own_socket():
         assert status == 200, payload
         assert headers.get("content-type", "").startswith("application/json")
         assert b'"ok"' in payload
+
+
+def serve_with_launcher(argv, sock, env_vars):
+    """Runs a launcher (systemd-socket-activate, spawn-fcgi) that creates
+    sock and hands it to trackly-api; returns the first answer to
+    /healthcheck on it and the launcher's output, and stops it."""
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(argv, env=env_vars, stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(sock.exists, timeout=10), "launcher made no socket"
+        answer = wait_until(lambda: try_fcgi(sock, "/healthcheck"), timeout=10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=12)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.seek(0)
+        output = log.read().decode("utf-8", "replace")
+    return answer, output, proc.returncode
+
+
+def test_socket_from_systemd_activation(tmp_path):
+    """LISTEN_FDS: the socket systemd made (here systemd-socket-activate,
+    which does what a .socket unit does) is the one the workers serve."""
+    sock = tmp_path / "activated.sock"
+    answer, output, _ = serve_with_launcher(
+        ["systemd-socket-activate", "-E", "DB_URL", "-E", "JWT_SECRET",
+         "-l", str(sock), env("TRACKLY_API_BIN"), "--workers", "1"],
+        sock, instance_env())
+    assert answer and answer[0] == 200, output
+    assert "ready: 1 workers" in output, output
+    assert "stopped" in output, output
+
+
+def test_socket_on_stdin_from_spawn_fcgi(tmp_path):
+    """fd 0: spawn-fcgi binds the socket and execs trackly-api with it as
+    standard input."""
+    sock = tmp_path / "spawned.sock"
+    answer, output, rc = serve_with_launcher(
+        ["spawn-fcgi", "-n", "-s", str(sock), "--",
+         env("TRACKLY_API_BIN"), "--workers", "1"], sock, instance_env())
+    assert answer and answer[0] == 200, output
+    assert "ready: 1 workers" in output, output
+    assert rc == 0, output
 
 
 def test_sigterm_stops_cleanly_and_removes_the_socket():
