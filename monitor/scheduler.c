@@ -32,9 +32,13 @@ const struct db_statement scheduler_statements[] = {
    "   p.failure_threshold, p.recovery_threshold,"
    "   coalesce(extract(epoch FROM p.last_alert_at)::float8, 0),"
    "   due.old_owner IS NOT NULL, p.next_check_at::text"},
+  /* Projects in flight are due but leased: they must not count, or the
+   * daemon would spin on claims that find nothing until they are written.
+   * A lease expiring (its daemon died) is an event of its own. */
   {"sched_next_due",
    "SELECT extract(epoch FROM least("
-   "   (SELECT min(next_check_at) FROM projects WHERE NOT paused),"
+   "   (SELECT min(next_check_at) FROM projects WHERE NOT paused"
+   "     AND (lease_expires_at IS NULL OR lease_expires_at < now())),"
    "   (SELECT min(lease_expires_at) FROM projects"
    "     WHERE lease_expires_at IS NOT NULL)))::float8"},
   {"sched_release",
