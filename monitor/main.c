@@ -63,6 +63,8 @@ struct daemon {
   int64_t unwritten_since;
   int64_t next_claim;            /* when to look for due work again */
   int64_t next_prune;
+  int64_t full_since;            /* every slot busy since (0: not) */
+  int64_t next_full_warning;
   uint64_t watchdog_usec;
   int64_t last_watchdog;
 };
@@ -113,6 +115,9 @@ static void write_results(struct daemon *d)
                "monitor", d->unwritten_count - n);
     if(mails)
       log_info("%d alert mails queued", mails);
+    /* These projects have new slots (maybe a second away): look again.
+     * Once per written batch, so never a spin. */
+    d->next_claim = 0;
     check_free_list(d->unwritten);
     d->unwritten = d->unwritten_tail = NULL;
     d->unwritten_count = 0;
@@ -281,6 +286,22 @@ static void wait_for_database(struct daemon *d)
   }
 }
 
+/* Says, at most once a minute, that every check slot has been busy for
+ * 10 s without a break: due checks are then starting late, and the cure is
+ * a higher MONITOR_CONCURRENCY (it must exceed checks per second times the
+ * mean check time) or another monitor. */
+static void warn_full(struct daemon *d, int64_t now)
+{
+  if(!d->full_since)
+    d->full_since = now;
+  if(now - d->full_since < 10000 || now < d->next_full_warning)
+    return;
+  d->next_full_warning = now + 60000;
+  log_warn("all %d check slots have been busy for %lld s: checks start "
+           "late; raise MONITOR_CONCURRENCY or start another monitor",
+           d->prober.max_in_flight, (long long)(now - d->full_since) / 1000);
+}
+
 static void run(struct daemon *d)
 {
   wait_for_database(d);
@@ -291,9 +312,20 @@ static void run(struct daemon *d)
 
     claim(d);
     now = now_ms();
-    timeout = d->stopping ? 100 :
-              (int)(d->next_claim - now < 0 ? 0 :
-                    d->next_claim - now > 1000 ? 1000 : d->next_claim - now);
+    if(d->stopping)
+      timeout = 100;
+    else if(d->prober.in_flight >= d->prober.max_in_flight) {
+      /* Every slot is busy: nothing to claim until a transfer ends, and a
+       * transfer ending wakes curl_multi_poll anyway. */
+      timeout = 1000;
+      warn_full(d, now);
+    }
+    else {
+      d->full_since = 0;
+      timeout = (int)(d->next_claim - now < 0 ? 0 :
+                      d->next_claim - now > 1000 ? 1000 :
+                      d->next_claim - now);
+    }
     extra[nextra++] = (struct pollfd){.fd = d->signal_fd, .events = POLLIN};
     if(d->db.conn && PQsocket(d->db.conn) >= 0)
       extra[nextra++] = (struct pollfd){.fd = PQsocket(d->db.conn),
