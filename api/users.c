@@ -17,7 +17,6 @@
 #include "validate.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* After this many failed password checks for one account within the
@@ -194,6 +193,7 @@ int users_register(struct request *req)
   cJSON *body, *out = NULL, *user;
   PGresult *res = NULL;
   enum db_result dr;
+  int64_t uid;
   int rc;
 
   body = request_json_or_reply(req, &rc);
@@ -228,8 +228,8 @@ int users_register(struct request *req)
   if(!cJSON_AddStringToObject(out, "message", "registered; check your "
                               "email for the verification link") ||
      !(user = cJSON_AddObjectToObject(out, "user")) ||
-     !cJSON_AddNumberToObject(user, "id", strtod(PQgetvalue(res, 0, 0),
-                                                 NULL)) ||
+     !parse_id(PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)), &uid) ||
+     !cJSON_AddNumberToObject(user, "id", (double)uid) ||
      !cJSON_AddStringToObject(user, "email", PQgetvalue(res, 0, 1)) ||
      !cJSON_AddStringToObject(user, "created_at", PQgetvalue(res, 0, 2))) {
     rc = reply_error(req, 500, "internal error");

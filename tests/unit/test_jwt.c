@@ -295,7 +295,8 @@ static void test_tampered_payload(void **state)
 
   /* The same signature on a payload that now names user 1. */
   *strstr(payload, "\"42\"") = '\0';
-  strcat(payload, "\"1\",\"iat\":0,\"exp\":9999999999,\"iss\":\"" ISS "\"}");
+  snprintf(payload + strlen(payload), sizeof(payload) - strlen(payload),
+           "\"1\",\"iat\":0,\"exp\":9999999999,\"iss\":\"" ISS "\"}");
   b64(hs256, h, sizeof(h));
   b64(payload, p, sizeof(p));
   snprintf(forged, sizeof(forged), "%s.%s%s", h, p, sig);
@@ -583,7 +584,7 @@ static void test_payload_shape(void **state)
   assert_int_equal(verify_json(hs256, "42"), JWT_MALFORMED);
   assert_int_equal(verify_json(hs256, "not json"), JWT_MALFORMED);
   good_payload(p, sizeof(p), "");
-  strcat(p, "x");
+  snprintf(p + strlen(p), sizeof(p) - strlen(p), "x");
   assert_int_equal(verify_json(hs256, p), JWT_MALFORMED);
 }
 
@@ -639,7 +640,7 @@ static void test_bad_base64url(void **state)
   tok[0] = '=';
   assert_int_equal(verify(tok), JWT_MALFORMED);
   make_token(&key_a, hs256, payload, tok, sizeof(tok));
-  strcat(tok, "=");
+  snprintf(tok + strlen(tok), sizeof(tok) - strlen(tok), "=");
   assert_int_equal(verify(tok), JWT_MALFORMED);
   make_token(&key_a, hs256, payload, tok, sizeof(tok));
   tok[strlen(tok) - 1] = '+';
