@@ -326,6 +326,9 @@ static void run(struct daemon *d)
                       d->next_claim - now > 1000 ? 1000 :
                       d->next_claim - now);
     }
+    /* Wake in time to tell systemd's watchdog we are alive. */
+    if(d->watchdog_usec && timeout > (int)(d->watchdog_usec / 2000))
+      timeout = (int)(d->watchdog_usec / 2000);
     extra[nextra++] = (struct pollfd){.fd = d->signal_fd, .events = POLLIN};
     if(d->db.conn && PQsocket(d->db.conn) >= 0)
       extra[nextra++] = (struct pollfd){.fd = PQsocket(d->db.conn),

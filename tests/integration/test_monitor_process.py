@@ -92,6 +92,20 @@ def test_ready_then_stopping_on_sigterm(monitor):
     assert order.index("READY=1") < order.index("STOPPING=1")
 
 
+def test_watchdog_is_fed_when_systemd_asks_for_it(monitor):
+    """WatchdogSec= makes systemd set WATCHDOG_USEC; the daemon must then
+    send WATCHDOG=1 at least every half of it, from its main loop."""
+    user = make_verified_user()
+    daemon = monitor(users=[user], WATCHDOG_USEC="600000")
+    assert daemon.wait_ready(10), daemon.notify.assignments()
+    assert daemon.notify.wait_for("WATCHDOG=1", 2), daemon.notify.assignments()
+    before = daemon.notify.assignments().count("WATCHDOG=1")
+    time.sleep(3)
+    pings = daemon.notify.assignments().count("WATCHDOG=1") - before
+    assert pings >= 8, f"{pings} WATCHDOG=1 in 3 s with a 0.6 s watchdog"
+    assert daemon.stop() == 0
+
+
 def test_sigterm_lets_checks_in_flight_finish(db, monitor, target):
     user = make_verified_user()
     ids = []

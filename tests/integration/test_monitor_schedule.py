@@ -10,9 +10,9 @@ from conftest import (
     make_verified_user,
 )
 
-# The issue asks for a minute of 1 s checks; 20 s (about 60 checks over
-# three projects) shows the same things and keeps the suite short.
-RUN_SECONDS = 20
+# A minute of 1 s checks, as issue 4 asks: about 180 checks over three
+# projects.
+RUN_SECONDS = 60
 
 
 def test_one_second_projects_stay_on_their_grid(db, monitor, target):
