@@ -150,16 +150,22 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
   return len;
 }
 
-static void finish_now(struct prober *p, struct check *c, const char *why)
+/* Queues a finished check for prober_take_done, oldest first. */
+static void done_append(struct prober *p, struct check *c)
 {
-  c->ok = false;
-  snprintf(c->error, sizeof(c->error), "%s", why);
   c->next = NULL;
   if(p->done_tail)
     p->done_tail->next = c;
   else
     p->done = c;
   p->done_tail = c;
+}
+
+static void finish_now(struct prober *p, struct check *c, const char *why)
+{
+  c->ok = false;
+  snprintf(c->error, sizeof(c->error), "%s", why);
+  done_append(p, c);
 }
 
 void prober_start(struct prober *p, struct check *c)
@@ -291,12 +297,7 @@ static void collect(struct prober *p)
     c->easy = NULL;
     fly_remove(p, c);
     p->in_flight--;
-    c->next = NULL;
-    if(p->done_tail)
-      p->done_tail->next = c;
-    else
-      p->done = c;
-    p->done_tail = c;
+    done_append(p, c);
   }
 }
 
