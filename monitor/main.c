@@ -444,7 +444,6 @@ int main(int argc, char **argv)
   d.results.owner = d.owner;
   d.results.public_url = d.cfg.public_url;
   d.results.reminder_ms = d.cfg.alert_reminder_minutes * 60000;
-  d.db.on_connect = NULL;
   db_init(&d.db, d.cfg.db_url, "trackly-monitor", STATEMENT_TIMEOUT_MS,
           statement_lists);
   d.db.on_connect = "LISTEN trackly_wakeup";
