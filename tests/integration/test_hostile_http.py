@@ -123,6 +123,12 @@ def test_request_line_over_8_kib_is_414(where):
     expect_raw_error(raw_request(request(f"GET {target} HTTP/1.1")), 414)
 
 
+def test_path_over_1_kib_is_414_from_the_api(owner):
+    """nginx passes paths up to 8 KiB; the API routes at most 1 KiB."""
+    user, _ = owner
+    expect_error(call("GET", "/project/" + "1" * 2000, token=user.token), 414)
+
+
 def test_token_just_over_the_verifier_limit_is_401():
     """Under nginx's 8 KiB but over the API's 4 KiB token limit."""
     r = call("GET", "/user/me", headers={"Authorization": "Bearer " +
