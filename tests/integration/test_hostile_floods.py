@@ -39,6 +39,7 @@ REGISTER_RATE, REGISTER_BURST = 1, 5     # and for /user/register
 CONN_PER_ADDRESS = 32                    # nginx limit_conn
 WORKER_MEMORY_MAX_KIB = 64 * 1024
 NGINX_429 = "too many requests"          # the API's own says "attempts"
+FLOOD_DEADLINE = 240                     # seconds; normally about 20
 
 
 class MemorySampler(threading.Thread):
@@ -80,26 +81,33 @@ def assert_memory_bounded(sampler):
 
 
 def test_ten_thousand_failed_logins(db):
-    """10,000 failed logins as fast as 16 keep-alive clients on 4 addresses
-    can send them: half a wrong password for one real account, half
-    addresses that have no account.  Every answer is 401 or 429 JSON; only
-    the few that nginx lets through reach the API; workers stay small."""
+    """10,000 failed logins as fast as 16 keep-alive clients on one address
+    can send them: half a wrong password for one real account, half for
+    eight addresses that have no account.  Every answer is 401 or 429
+    JSON; only what nginx lets through (5 r/s) reaches the API, and each
+    address's lockout soon spares even those the Argon2id hash; the
+    workers stay small.  (From many addresses, each failure would cost a
+    hash: see the next test.)  Stops after FLOOD_DEADLINE seconds at most."""
     victim = make_user()
-    ips = [next_source_ip() for _ in range(4)]
+    ip = next_source_ip()
+    strangers = [random_email("flood") for _ in range(8)]
     total, threads = 10_000, 16
     per_thread = total // threads
     codes = collections.Counter()
     bad = []
     lock = threading.Lock()
+    deadline = time.monotonic() + FLOOD_DEADLINE
 
     def flood(n):
         seen = collections.Counter()
-        with client(ips[n % len(ips)]) as s:
+        with client(ip) as s:
             for i in range(per_thread):
+                if time.monotonic() > deadline:
+                    break
                 if i % 2:
-                    body = {"email": victim.email, "password": "wrong-" + str(i)}
+                    body = {"email": victim.email, "password": f"wrong-{i}"}
                 else:
-                    body = {"email": random_email("flood"),
+                    body = {"email": strangers[(n + i) % len(strangers)],
                             "password": "wrong-password"}
                 r = s.post(url("/user/login"), json=body, timeout=30)
                 seen[r.status_code] += 1
@@ -118,13 +126,15 @@ def test_ten_thousand_failed_logins(db):
         with concurrent.futures.ThreadPoolExecutor(threads) as pool:
             list(pool.map(flood, range(threads)))
     elapsed = time.monotonic() - start
-    print(f"10,000 failed logins in {elapsed:.1f} s: {dict(codes)}")
+    sent = codes[401] + codes[429] + len(bad)
+    print(f"{sent} failed logins in {elapsed:.1f} s: {dict(codes)}")
 
     assert not bad, f"{len(bad)} unexpected answers, e.g. {bad[:3]}"
-    assert codes[401] + codes[429] == total
+    assert sent == total, f"only {sent} of {total} sent within " \
+        f"{FLOOD_DEADLINE} s: the stack (or this machine) is far too slow"
     assert codes["429-nginx"] > 0
-    # What nginx let through, per address: the burst, then the rate.
-    allowed = len(ips) * (LOGIN_BURST + LOGIN_RATE * math.ceil(elapsed) + 2)
+    # What nginx let through: the burst, then the rate.
+    allowed = LOGIN_BURST + LOGIN_RATE * math.ceil(elapsed) + 2
     reached_api = codes[401] + codes["429-api"]
     assert reached_api <= allowed, \
         f"{reached_api} logins reached the API; nginx allows {allowed}"
