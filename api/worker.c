@@ -82,8 +82,8 @@ static void handle(struct app *app, FCGX_Request *fcgx)
 
 /*
  * Caps the worker's data memory.  Past the cap malloc returns NULL, which
- * the code answers with a 500 for that one request, instead of the
- * machine swapping or the OOM killer picking a victim.  Not under
+ * fails that one request (a 5xx JSON answer) instead of the machine
+ * swapping or the OOM killer picking a victim.  Not under
  * AddressSanitizer, whose allocator reserves terabytes of address space up
  * front and would fail at once.
  */
