@@ -29,6 +29,7 @@
 #include "app.h"
 
 #define REQUEST_PATH_MAX 1024
+#define REQUEST_QUERY_MAX 8192
 #define REQUEST_MAX_IDS 2
 #define REQUEST_EXTRA_HEADERS 512
 
@@ -47,8 +48,10 @@ struct request {
   size_t extra_len;
 };
 
-/* Fills req from fcgx.  Returns 0, or an HTTP status (414) when the path is
- * unusable; nothing is sent. */
+/* Fills req from fcgx.  Returns 0, or an HTTP status when the request is
+ * unusable: 414 for a path or query string too long (nothing is sent; the
+ * caller answers with request_finish), 400 for a query string that is not
+ * UTF-8 once percent-decoded (already answered). */
 int request_init(struct request *req, struct app *app, FCGX_Request *fcgx);
 
 /* A FastCGI parameter ("HTTP_AUTHORIZATION", "REQUEST_ID") or NULL. */

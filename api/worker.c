@@ -14,6 +14,7 @@
  */
 #include "worker.h"
 #include "app.h"
+#include "json.h"
 #include "log.h"
 #include "router.h"
 
@@ -24,12 +25,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 /* A request slower than this is logged. */
 #define SLOW_REQUEST_MS 1000
+
+/* The most data memory (heap and private mappings: RLIMIT_DATA) a worker
+ * may hold.  A worker needs about 3 MiB, plus 19 MiB while it hashes a
+ * password and at most JSON_PARSE_MEMORY_MAX for a request body; this is a
+ * backstop against a bug that allocates without end, far above that. */
+#define WORKER_DATA_MAX (128L * 1024 * 1024)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 
 static const struct db_statement *const statement_lists[] = {
   health_statements,
@@ -62,6 +78,28 @@ static void handle(struct app *app, FCGX_Request *fcgx)
   ms = elapsed_ms(&req.start);
   if(req.status >= 500 || ms >= SLOW_REQUEST_MS)
     log_warn("%s %s -> %d in %ld ms", req.method, req.route, req.status, ms);
+}
+
+/*
+ * Caps the worker's data memory.  Past the cap malloc returns NULL, which
+ * fails that one request (a 5xx JSON answer) instead of the machine
+ * swapping or the OOM killer picking a victim.  Not under
+ * AddressSanitizer, whose allocator reserves terabytes of address space up
+ * front and would fail at once.
+ */
+static void limit_memory(void)
+{
+#ifndef UNDER_ASAN
+  struct rlimit rl;
+
+  if(getrlimit(RLIMIT_DATA, &rl))
+    return;
+  if(rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= WORKER_DATA_MAX)
+    return;                         /* the administrator's is tighter */
+  rl.rlim_cur = WORKER_DATA_MAX;
+  if(setrlimit(RLIMIT_DATA, &rl))
+    log_warn("cannot limit worker memory: %s", strerror(errno));
+#endif
 }
 
 /* Blocks the stop signals for good and returns a signalfd that reports
@@ -112,6 +150,8 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master)
    * from the heap, which then never shrinks: a fixed threshold keeps each
    * hash's memory in its own mapping, returned to the system at once. */
   mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  limit_memory();
+  json_memory_init();     /* before cJSON allocates anything */
 
   app.cfg = *cfg;
   app.keys[0].data = cfg->jwt_secret;

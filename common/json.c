@@ -15,6 +15,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,83 @@
 #define MSG_NOT_OBJ   "request body must be a JSON object"
 #define MSG_DUPLICATE "request body has a duplicate field"
 #define MSG_NOMEM     "server is out of memory"
+#define MSG_TOO_BIG   JSON_TOO_BIG
+
+/*
+ * cJSON's memory, counted.  json_memory_init routes every cJSON allocation
+ * through these two functions, which prefix each block with its size so the
+ * free can subtract it.  Plain globals: only the API workers install the
+ * hooks, and each is single-threaded (the monitor, with its mailer thread,
+ * never calls json_memory_init and is not counted).
+ */
+union block_head {
+  size_t size;
+  max_align_t align;        /* keep the caller's block aligned */
+};
+
+static bool mem_counting;
+static size_t mem_used;     /* live bytes, heads included */
+static size_t mem_cap;      /* 0: no cap */
+static bool mem_refused;    /* an allocation hit mem_cap since the last check */
+
+static void *counted_malloc(size_t n)
+{
+  union block_head *head;
+  size_t total;
+
+  if(n > SIZE_MAX - sizeof(*head))
+    return NULL;
+  total = n + sizeof(*head);
+  if(mem_cap && (mem_used > mem_cap || total > mem_cap - mem_used)) {
+    mem_refused = true;
+    return NULL;
+  }
+  head = malloc(total);
+  if(!head)
+    return NULL;
+  head->size = total;
+  mem_used += total;
+  return head + 1;
+}
+
+static void counted_free(void *p)
+{
+  union block_head *head;
+
+  if(!p)
+    return;
+  head = (union block_head *)p - 1;
+  mem_used -= head->size;
+  free(head);
+}
+
+void json_memory_init(void)
+{
+  cJSON_Hooks hooks = {.malloc_fn = counted_malloc, .free_fn = counted_free};
+
+  cJSON_InitHooks(&hooks);
+  mem_counting = true;
+}
+
+size_t json_memory_used(void)
+{
+  return mem_used;
+}
+
+/* Memory for temporary arrays during a parse: counted like cJSON's own
+ * when the hooks are in place, so the cap covers them too. */
+static void *scratch_alloc(size_t n)
+{
+  return mem_counting ? counted_malloc(n) : malloc(n);
+}
+
+static void scratch_free(void *p)
+{
+  if(mem_counting)
+    counted_free(p);
+  else
+    free(p);
+}
 
 bool utf8_valid(const char *s, size_t len)
 {
@@ -259,9 +337,9 @@ static const char *find_duplicate(const cJSON *obj)
   if(n < 2)
     goto out;
 
-  keys = malloc(n * sizeof(*keys));
+  keys = scratch_alloc(n * sizeof(*keys));
   if(!keys) {
-    rc = MSG_NOMEM;
+    rc = mem_refused ? MSG_TOO_BIG : MSG_NOMEM;
     goto out;
   }
   i = 0;
@@ -276,7 +354,7 @@ static const char *find_duplicate(const cJSON *obj)
   }
 
 out:
-  free(keys);
+  scratch_free(keys);
   return rc;
 }
 
@@ -287,6 +365,13 @@ out:
  * own verdict, trailing text, the type of the top value and duplicate keys.
  * A raw NUL byte is reported as a NUL rather than as bad UTF-8: it is valid
  * UTF-8, just not something we accept.
+ *
+ * With json_memory_init in effect, the tree and the duplicate check may
+ * hold at most JSON_PARSE_MEMORY_MAX bytes between them: beyond that cJSON
+ * gets NULL from the allocator, gives up and frees what it built, and the
+ * body is refused as too big rather than as broken.  The 64 KiB body cap
+ * alone would allow a tree of about 3 MiB ("[0,0,0,...]": a 64-byte node
+ * per two bytes of text).
  */
 cJSON *json_parse_object(const char *body, size_t len, const char **why)
 {
@@ -312,9 +397,13 @@ cJSON *json_parse_object(const char *body, size_t len, const char **why)
   if(rc)
     goto out;
 
+  if(mem_counting) {
+    mem_cap = mem_used + JSON_PARSE_MEMORY_MAX;
+    mem_refused = false;
+  }
   root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if(!root || !end) {
-    rc = MSG_SYNTAX;
+    rc = mem_refused ? MSG_TOO_BIG : MSG_SYNTAX;
     goto out;
   }
   for(off = (size_t)(end - body); off < len; off++) {
@@ -331,6 +420,7 @@ cJSON *json_parse_object(const char *body, size_t len, const char **why)
   rc = find_duplicate(root);
 
 out:
+  mem_cap = 0;
   if(rc) {
     cJSON_Delete(root);
     root = NULL;

@@ -21,6 +21,12 @@
 
 /* Deepest nesting accepted in a request body. */
 #define JSON_MAX_DEPTH 32
+/* Most memory the parsed tree of one body may take, when counted (see
+ * json_memory_init); a body beyond it is refused with JSON_TOO_BIG. */
+#define JSON_PARSE_MEMORY_MAX (1024 * 1024)
+/* The message json_parse_object gives for such a body, for callers that
+ * answer it with 413 rather than 400. */
+#define JSON_TOO_BIG "request body has too many values"
 
 enum json_field {
   JSON_FIELD_INVALID = -1,   /* present with the wrong type or out of range */
@@ -31,12 +37,22 @@ enum json_field {
 /* True when s[0..len) is well-formed UTF-8 with no NUL byte. */
 bool utf8_valid(const char *s, size_t len);
 
+/* Routes cJSON's allocations through a counter, so json_parse_object can
+ * cap the memory a body's tree takes (JSON_PARSE_MEMORY_MAX).  Call once,
+ * before anything is allocated with cJSON, in a single-threaded process:
+ * the counter is a plain global.  Without it, nothing is capped. */
+void json_memory_init(void);
+
+/* Bytes cJSON holds right now (0 unless json_memory_init was called). */
+size_t json_memory_used(void);
+
 /* Number of code points in well-formed UTF-8 s[0..len). */
 size_t utf8_chars(const char *s, size_t len);
 
 /* Parses body[0..len) into a JSON object after the checks above.  Returns
  * the tree, or NULL with *why set to a short static message for the client
- * ("body is not valid UTF-8", "body must be a JSON object", ...). */
+ * ("body is not valid UTF-8", "body must be a JSON object", ...); *why is
+ * JSON_TOO_BIG (compare with strcmp) when the tree would not fit its cap. */
 cJSON *json_parse_object(const char *body, size_t len, const char **why);
 
 /* Typed getters.  Each returns JSON_FIELD_OK and sets *out, JSON_FIELD_ABSENT

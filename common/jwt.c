@@ -7,6 +7,7 @@
  * JWT_MAX_TOKEN; the only heap memory is cJSON's, freed before returning.
  */
 #include "jwt.h"
+#include "json.h"
 
 #include <string.h>
 #include <strings.h>
@@ -239,24 +240,21 @@ static bool split(const char *token, size_t len, struct part parts[3])
 }
 
 /* Decodes a base64url part and parses it as one JSON object, with nothing
- * but whitespace after it.  Returns NULL when it is anything else. */
+ * but whitespace after it.  Returns NULL when it is anything else.  The
+ * request-body rules apply (json_parse_object): UTF-8 only, and no
+ * "\u0000", which cJSON would decode into a NUL that ends the string early,
+ * so "HS256\u0000x" would have compared equal to "HS256" and
+ * "1\u0000junk" parsed as the id 1. */
 static cJSON *decode_object(const struct part *part)
 {
   char buf[JWT_MAX_TOKEN + 1];
-  cJSON *obj;
   long n;
 
   n = base64url_decode(part->p, part->len, (unsigned char *)buf,
                        sizeof(buf) - 1);
-  if(n < 0 || memchr(buf, '\0', (size_t)n))
+  if(n <= 0)
     return NULL;
-  buf[n] = '\0';
-  obj = cJSON_ParseWithOpts(buf, NULL, 1);
-  if(obj && !cJSON_IsObject(obj)) {
-    cJSON_Delete(obj);
-    obj = NULL;
-  }
-  return obj;
+  return json_parse_object(buf, (size_t)n, NULL);
 }
 
 /* Finds member name (case-sensitive, unlike cJSON_GetObjectItem) in obj.

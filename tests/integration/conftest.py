@@ -1186,3 +1186,193 @@ def eventually(predicate, timeout, what, interval=0.1):
         detail = what() if callable(what) else what
         pytest.fail(f"not within {timeout} s: {detail}", pytrace=False)
     return value
+
+
+# ---------------------------------------------------------------------------
+# Hostile input (test_hostile_*.py): raw HTTP, stack health, no stray writes
+# ---------------------------------------------------------------------------
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict           # lower-cased names; a repeated name keeps the last
+    body: bytes
+
+    def json(self):
+        return jsonlib.loads(self.body)
+
+
+def _complete(raw, count):
+    """True when raw holds count whole responses framed by Content-Length."""
+    for _ in range(count):
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if not sep or not match or len(rest) < int(match.group(1)):
+            return False
+        raw = rest[int(match.group(1)):]
+    return True
+
+
+def raw_exchange(data, *, ip=None, timeout=5, half_close=False,
+                 responses=None):
+    """Sends bytes verbatim to nginx from source address ip (a fresh one
+    when None) and reads until the server closes or timeout seconds pass
+    without data.  Returns everything read; a reset counts as a close.
+    Requests should say "Connection: close".  half_close shuts our sending
+    side after the data, which nginx takes for a client that went away
+    (it then drops the request unanswered, status 499).  With responses=n,
+    stops as soon as n whole responses have arrived (nginx may keep the
+    connection open a while after an early error, to read what the client
+    still sends)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.bind((ip or next_source_ip(), 0))
+        parts = urlsplit(BASE_URL)
+        sock.connect((parts.hostname, parts.port or 80))
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if responses and _complete(out, responses):
+                break
+        return out
+    finally:
+        sock.close()
+
+
+def parse_responses(raw):
+    """Splits what raw_exchange read into RawResponses (bodies framed by
+    Content-Length, as nginx frames every error it sends)."""
+    responses = []
+    while raw:
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        assert sep, f"incomplete response head: {raw[:200]!r}"
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", len(rest)))
+        responses.append(RawResponse(status, headers, rest[:length]))
+        raw = rest[length:]
+    return responses
+
+
+def raw_request(data, **kwargs):
+    """One raw request; returns its (first) RawResponse."""
+    kwargs.setdefault("responses", 1)
+    out = raw_exchange(data, **kwargs)
+    assert out, "the server closed the connection without an answer"
+    return parse_responses(out)[0]
+
+
+def expect_raw_error(response, status):
+    """expect_error for a RawResponse."""
+    assert response.status == status, \
+        f"expected {status}, got {response.status}: {response.body[:300]!r}"
+    ctype = response.headers.get("content-type", "")
+    assert ctype.replace(" ", "").lower() == JSON_TYPE.replace(" ", ""), \
+        f"Content-Type is {ctype!r}"
+    body = response.json()
+    assert isinstance(body, dict) and isinstance(body.get("error"), str) \
+        and body["error"], f"not an error object: {body!r}"
+    return body["error"]
+
+
+def api_log_since(offset):
+    try:
+        with open(env("TRACKLY_API_LOG"), "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def nginx_log_since(offset):
+    try:
+        with open(env("TRACKLY_NGINX_LOG"), "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+@pytest.fixture
+def stack_healthy():
+    """Checks, after a test that threw something hostile at the stack, that
+    it is unharmed: /healthcheck answers 200, the API master runs the same
+    workers as before (none died and was replaced), the API's log records
+    no worker death and nginx's no crashed worker process."""
+    master = api_master()
+    workers = children_of(master)
+    api_offset = log_size("TRACKLY_API_LOG")
+    nginx_offset = log_size("TRACKLY_NGINX_LOG")
+    yield
+    assert not is_dead(master), "the API master died"
+    expect_json(call("GET", "/healthcheck"), 200)
+    assert children_of(master) == workers, \
+        f"API workers changed from {sorted(workers)} to " \
+        f"{sorted(children_of(master))}"
+    deaths = [line for line in api_log_since(api_offset).splitlines()
+              if re.search(r"worker \d+ .*(starting a new one|after starting)",
+                           line)]
+    assert not deaths, "API workers died:\n" + "\n".join(deaths)
+    crashes = [line for line in nginx_log_since(nginx_offset).splitlines()
+               if "exited on signal" in line]
+    assert not crashes, "nginx workers crashed:\n" + "\n".join(crashes)
+
+
+def db_fingerprint(db):
+    """What a refused request must not change: the rows of every table a
+    request can write (login_throttle aside: failed logins count there on
+    purpose) and the latest update of users and projects."""
+    return db.one(
+        "SELECT (SELECT count(*) FROM users),"
+        "       (SELECT max(updated_at) FROM users),"
+        "       (SELECT sum(token_version) FROM users),"
+        "       (SELECT count(*) FROM projects),"
+        "       (SELECT max(updated_at) FROM projects),"
+        "       (SELECT count(*) FROM mail_outbox),"
+        "       (SELECT count(*) FROM checks),"
+        "       (SELECT count(*) FROM incidents)")
+
+
+@contextlib.contextmanager
+def no_writes(db):
+    """Fails the test when the block changed what db_fingerprint covers."""
+    before = db_fingerprint(db)
+    yield
+    after = db_fingerprint(db)
+    assert after == before, f"the database changed: {before} -> {after}"
+
+
+def worker_memory():
+    """{pid: (VmRSS, VmHWM) in KiB} of each API worker, from /proc."""
+    out = {}
+    for pid in children_of(api_master()):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        out[pid] = (int(fields["VmRSS"].split()[0]),
+                    int(fields["VmHWM"].split()[0]))
+    return out
+
+
+def under_asan():
+    """True when the stack runs the sanitizer build (./dev test
+    --sanitize), whose memory figures mean nothing."""
+    return Path(os.environ.get("TRACKLY_BUILD_DIR", "")).name == "build-asan"

@@ -502,6 +502,64 @@ static void test_parse_many_keys(void **state)
   free(s);
 }
 
+/* {"x":[v,v,v,...]} of exactly len bytes, v being the one-byte value. */
+static char *array_body(size_t len, char v)
+{
+  char *s = malloc(len);
+  size_t n;
+
+  assert_non_null(s);
+  assert_true(len >= 9 && len % 2 == 1);
+  memcpy(s, "{\"x\":[", 6);
+  for(n = 6; n < len - 3; n += 2) {
+    s[n] = v;
+    s[n + 1] = ',';
+  }
+  s[len - 3] = v;           /* no comma before the bracket */
+  memcpy(s + len - 2, "]}", 2);
+  return s;
+}
+
+/* With json_memory_init in effect (main), a 60 KiB body of tiny values
+ * would take several MiB as a tree; it is refused as too big, and every
+ * byte it took is given back.  A body of the same size in one string takes
+ * little and passes. */
+static void test_parse_memory_cap(void **state)
+{
+  const size_t len = 60 * 1024 + 1;
+  const char *why = NULL;
+  cJSON *root;
+  char *s;
+
+  (void)state;
+  assert_int_equal(json_memory_used(), 0);
+  s = array_body(len, '0');
+  assert_null(json_parse_object(s, len, &why));
+  assert_string_equal(why, JSON_TOO_BIG);
+  assert_int_equal(json_memory_used(), 0);
+  free(s);
+
+  s = malloc(len);
+  assert_non_null(s);
+  memset(s, 'a', len);
+  memcpy(s, "{\"x\":\"", 6);
+  memcpy(s + len - 2, "\"}", 2);
+  root = json_parse_object(s, len, &why);
+  assert_non_null(root);
+  assert_true(json_memory_used() > len);
+  assert_true(json_memory_used() < JSON_PARSE_MEMORY_MAX);
+  cJSON_Delete(root);
+  assert_int_equal(json_memory_used(), 0);
+  free(s);
+
+  /* A few thousand values are fine. */
+  s = array_body(4001, '1');
+  root = json_parse_object(s, 4001, &why);
+  assert_non_null(root);
+  cJSON_Delete(root);
+  free(s);
+}
+
 /* ---- getters ---- */
 
 static cJSON *parse_ok(const char *body)
@@ -796,6 +854,7 @@ int main(void)
     cmocka_unit_test(test_parse_not_object),
     cmocka_unit_test(test_parse_duplicates),
     cmocka_unit_test(test_parse_many_keys),
+    cmocka_unit_test(test_parse_memory_cap),
     cmocka_unit_test(test_get_string),
     cmocka_unit_test(test_get_int),
     cmocka_unit_test(test_get_int_nan),
@@ -804,5 +863,6 @@ int main(void)
     cmocka_unit_test(test_error_truncation),
   };
 
+  json_memory_init();     /* as the API workers do */
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

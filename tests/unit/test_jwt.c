@@ -588,6 +588,30 @@ static void test_payload_shape(void **state)
   assert_int_equal(verify_json(hs256, p), JWT_MALFORMED);
 }
 
+/* A "\u0000" escape used to become a NUL inside cJSON's string, cutting
+ * "HS256\u0000x" to "HS256" and "42\u0000x" to the id 42; text that is not
+ * UTF-8 was accepted too.  Both parts now follow the request-body rules. */
+static void test_nul_escapes_and_bad_utf8(void **state)
+{
+  char p[512];
+
+  (void)state;
+  good_payload(p, sizeof(p), "");
+  assert_int_equal(verify_json(hs256, p), JWT_OK);
+  assert_int_equal(verify_json("{\"alg\":\"HS256\\u0000x\"}", p),
+                   JWT_MALFORMED);
+  assert_int_equal(verify_json("{\"alg\":\"HS256\",\"x\":\"\xff\"}", p),
+                   JWT_MALFORMED);
+  good_payload(p, sizeof(p), ",\"x\":\"\xc0\x80\"");
+  assert_int_equal(verify_json(hs256, p), JWT_MALFORMED);
+  snprintf(p, sizeof(p), "{\"sub\":\"42\\u0000x\",\"iss\":\"" ISS "\","
+           "\"exp\":%" PRId64 "}", NOW + 60);
+  assert_int_equal(verify_json(hs256, p), JWT_MALFORMED);
+  snprintf(p, sizeof(p), "{\"sub\":\"42\",\"iss\":\"" ISS "\\u0000x\","
+           "\"exp\":%" PRId64 "}", NOW + 60);
+  assert_int_equal(verify_json(hs256, p), JWT_MALFORMED);
+}
+
 /* ---- token syntax ------------------------------------------------------- */
 
 /* Signs "h.p" where p is the given (possibly invalid) base64url text. */
@@ -850,6 +874,7 @@ int main(void)
     cmocka_unit_test(test_iss),
     cmocka_unit_test(test_sub_ver),
     cmocka_unit_test(test_payload_shape),
+    cmocka_unit_test(test_nul_escapes_and_bad_utf8),
     cmocka_unit_test(test_bad_base64url),
     cmocka_unit_test(test_signature_trailing_bits),
     cmocka_unit_test(test_dots),
