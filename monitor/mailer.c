@@ -35,14 +35,15 @@ static const struct db_statement mailer_statements[] = {
    * exchange, so a row is never sent by two daemons at once, and a daemon
    * killed in the middle leaves only the message in hand waiting for it. */
   {"mail_claim",
-   "UPDATE mail_outbox o SET claimed_until = now() + interval '10 minutes',"
+   "WITH d AS MATERIALIZED ("
+   "  SELECT id FROM mail_outbox"
+   "  WHERE sent_at IS NULL AND next_attempt_at <= now()"
+   "    AND (claimed_until IS NULL OR claimed_until < now())"
+   "  ORDER BY next_attempt_at LIMIT 1"
+   "  FOR UPDATE SKIP LOCKED)"
+   " UPDATE mail_outbox o SET claimed_until = now() + interval '10 minutes',"
    "   attempts = o.attempts + 1"
-   " FROM (SELECT id FROM mail_outbox"
-   "       WHERE sent_at IS NULL AND next_attempt_at <= now()"
-   "         AND (claimed_until IS NULL OR claimed_until < now())"
-   "       ORDER BY next_attempt_at LIMIT 1"
-   "       FOR UPDATE SKIP LOCKED) d"
-   " WHERE o.id = d.id"
+   " FROM d WHERE o.id = d.id"
    " RETURNING o.id, o.kind, o.recipient, o.payload::text"},
   {"mail_sent",
    "UPDATE mail_outbox SET sent_at = now(), claimed_until = NULL,"
