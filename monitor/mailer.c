@@ -155,17 +155,54 @@ static int auth_interact(auth_client_request_t request, char **result,
   return 1;
 }
 
+/* What became of one message. */
+enum sent {
+  SENT_OK,          /* the server took it */
+  SENT_REFUSED,     /* the server answered, and refused this message */
+  SENT_NO_SERVER,   /* no usable server: not reachable, or it hung up or
+                     * failed before saying anything about this message */
+};
+
+/* One message on its way. */
+struct sending {
+  struct mailer *m;
+  struct db *db;
+  const char *id;               /* the outbox row */
+  smtp_message_t message;
+  bool recorded;                /* marked sent already */
+};
+
+static void record(struct mailer *m, struct db *db, const char *id,
+                   enum sent outcome, const char *err, bool permanent);
+
+/* The server has just said 250 to the message: it has the mail.  It is
+ * marked sent now, before QUIT and its answer, so that a monitor killed
+ * in between (or a server slow to say goodbye) leaves a sent row, not one
+ * that would be sent again when its claim ends. */
+static void message_taken(struct sending *s)
+{
+  const smtp_status_t *st = smtp_message_transfer_status(s->message);
+
+  if(s->recorded || !st || st->code / 100 != 2)
+    return;
+  record(s->m, s->db, s->id, SENT_OK, NULL, false);
+  s->recorded = true;
+}
+
 /* TLS events: a server certificate that does not verify ends the session
- * (the mail is retried later), as does a weak cipher. */
+ * (the mail is retried later), as does a weak cipher.  And the message
+ * taken (message_taken). */
 static void on_event(smtp_session_t session, int event, void *arg, ...)
 {
   va_list ap;
   int *ok;
 
   (void)session;
-  (void)arg;
   va_start(ap, arg);
   switch(event) {
+  case SMTP_EV_MESSAGESENT:
+    message_taken(arg);
+    break;
   case SMTP_EV_WEAK_CIPHER:
     (void)va_arg(ap, long);
     ok = va_arg(ap, int *);
@@ -191,22 +228,16 @@ static void on_event(smtp_session_t session, int event, void *arg, ...)
   va_end(ap);
 }
 
-/* What became of one message. */
-enum sent {
-  SENT_OK,          /* the server took it */
-  SENT_REFUSED,     /* the server answered, and refused this message */
-  SENT_NO_SERVER,   /* no usable server: not reachable, or it hung up or
-                     * failed before saying anything about this message */
-};
 
 /* Sends one rendered message; on failure, a reason in err.
  *
  * The message's own status decides, not the session's: a server that
  * said 250 to the message and then dropped the connection (or timed out
  * on QUIT) has the mail, and sending it again would deliver it twice. */
-static enum sent smtp_send(const struct config *cfg, const char *to,
-                           char *text, char *err, size_t errcap)
+static enum sent smtp_send(struct sending *s, const char *to, char *text,
+                           char *err, size_t errcap)
 {
+  const struct config *cfg = s->m->cfg;
   struct credentials cred = {cfg->email_user, cfg->email_pass};
   smtp_session_t session = NULL;
   smtp_message_t message;
@@ -237,7 +268,8 @@ static enum sent smtp_send(const struct config *cfg, const char *to,
   smtp_starttls_enable(session, cfg->email_tls == EMAIL_TLS_NONE ?
                        Starttls_DISABLED : cfg->email_tls == EMAIL_TLS_TLS ?
                        Starttls_REQUIRED : Starttls_ENABLED);
-  smtp_set_eventcb(session, on_event, NULL);
+  s->message = message;
+  smtp_set_eventcb(session, on_event, s);
   if(cfg->email_user && cfg->email_pass) {
     auth = auth_create_context();
     if(!auth)
@@ -373,6 +405,7 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
     .kind = kind, .payload = payload, .from = m->cfg->email_from, .to = to,
     .public_url = m->cfg->public_url, .now = (int64_t)time(NULL),
   };
+  struct sending sending = {.m = m, .db = db, .id = id};
   char err[256];
   char *text;
   enum sent outcome;
@@ -386,12 +419,13 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
     record(m, db, id, SENT_REFUSED, "cannot render this kind of mail", true);
     goto out;
   }
-  outcome = smtp_send(m->cfg, to, text, err, sizeof(err));
+  outcome = smtp_send(&sending, to, text, err, sizeof(err));
   free(text);
   switch(outcome) {
   case SENT_OK:
     log_info("mail %s (%s) sent", id, kind);
-    record(m, db, id, SENT_OK, NULL, false);
+    if(!sending.recorded)
+      record(m, db, id, SENT_OK, NULL, false);
     if(m->away_since)
       server_back(m, db);
     break;

@@ -158,9 +158,12 @@ def test_a_refused_message_backs_off_alone(db, monitor, target):
 
 class _DropAfterAccept:
     """A minimal SMTP server that accepts each message (250 after DATA)
-    and then hangs up on QUIT without answering: the message was taken."""
+    and then hangs up on QUIT without answering (after hold_quit seconds,
+    or when closed): the message was taken."""
 
-    def __init__(self):
+    def __init__(self, hold_quit=0):
+        self.hold_quit = hold_quit
+        self._closing = threading.Event()
         self.host = "127.0.0.1"
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -209,12 +212,14 @@ class _DropAfterAccept:
                 self.accepted.append(b"".join(body))
                 conn.sendall(b"250 2.0.0 taken\r\n")
             elif verb == b"QUIT":
+                self._closing.wait(self.hold_quit)
                 return                       # hang up, no 221
             else:
                 conn.sendall(b"250 OK\r\n")
 
     def close(self):
         self._stop = True
+        self._closing.set()
         self.sock.close()
         self._thread.join(timeout=2)
 
@@ -238,5 +243,35 @@ def test_a_message_taken_before_the_connection_broke_is_not_sent_again(
                  if b"Subject: DOWN: dropped after accept" in m]
         assert len(downs) == 1, \
             f"the server got the message {len(downs)} times"
+    finally:
+        server.close()
+
+
+def test_a_message_is_marked_sent_as_soon_as_the_server_takes_it(
+        db, monitor, target):
+    """The row is marked sent when the server says 250 to the message, not
+    after QUIT: a monitor killed while the server has not yet answered
+    QUIT (or is slow to) must not leave a row that goes out again."""
+    server = _DropAfterAccept(hold_quit=30)
+    try:
+        user = make_verified_user()
+        db.run("DELETE FROM mail_outbox WHERE user_id = %s", (user.id,))
+        pid = insert_project(db, user, target.set("/held", "fail"),
+                             name="held quit")
+        first = monitor(users=[user], sink=server, MONITOR_ID="held")
+        eventually(lambda: server.accepted, STEP,
+                   "the server never got the message")
+        # The server holds its answer to QUIT: the row is sent already.
+        [row] = eventually(lambda: [r for r in down_rows(db, [pid])
+                                    if r["sent_at"]], 5,
+                           lambda: f"not marked sent while QUIT waits: "
+                                   f"{down_rows(db, [pid])}")
+        first.kill()
+        second = monitor(users=[user], sink=server, MONITOR_ID="held")
+        assert second.wait_ready(10), second.log_tail()
+        time.sleep(3)
+        assert len(server.accepted) == 1, \
+            f"the server got the message {len(server.accepted)} times"
+        assert down_rows(db, [pid])[0]["sent_at"] == row["sent_at"]
     finally:
         server.close()
