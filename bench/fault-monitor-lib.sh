@@ -145,6 +145,7 @@ sink_start() {
     local log=$LOGS/smtp.log offset steps
     SINK_COUNT=$((SINK_COUNT + 1))
     [[ -n $SINK_PORT ]] || SINK_PORT=$(free_port)
+    touch -- "$log"
     for _ in {1..50}; do
         offset=$(($(stat -c %s -- "$log" 2>/dev/null || echo 0) + 1))
         setsid "$PYTHON" "$ROOT/tools/dev-smtp" --host 127.0.0.1 --port "$SINK_PORT" \
@@ -270,6 +271,7 @@ EOF
 
 # load_mail_counts: count_mail into the table bench_mail (outbox_id, n).
 load_mail_counts() {
-    sql -c 'DROP TABLE IF EXISTS bench_mail' -c 'CREATE TABLE bench_mail (outbox_id text, n int)'
+    sql -c 'SET client_min_messages = warning' -c 'DROP TABLE IF EXISTS bench_mail' \
+        -c 'CREATE TABLE bench_mail (outbox_id text, n int)'
     count_mail | sql -c '\copy bench_mail FROM STDIN'
 }
