@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2094  # nginx -e and >> name the same log on purpose
 # bench/fault-monitor-lib.sh: what bench/fault-smtp-down,
 # bench/fault-monitor-kill and bench/soak-monitor share (issue 5, fault
 # scenarios 3, 4 and the monitor half of 5). Sourced, not run.
@@ -89,7 +89,7 @@ free_port() {
 
 # start_targets: the target nginx; sets PORT.
 start_targets() {
-    local prefix=$WORK/nginx listen i try
+    local prefix=$WORK/nginx listen i
     if [[ ! -f /usr/lib/nginx/modules/ngx_http_echo_module.so ]]; then
         say "installing libnginx-mod-http-echo (apt-get)"
         apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
@@ -97,7 +97,7 @@ start_targets() {
     fi
     mkdir -p -- "$prefix" "$WORK/www/down" "$WORK/www/hang"
     chmod 0755 -- "$prefix" "$WORK/www" "$WORK/www/down" "$WORK/www/hang"
-    for try in 1 2 3; do
+    for _ in 1 2 3; do
         PORT=$(free_port)
         listen=""
         for ((i = 1; i <= NADDRS; i++)); do
