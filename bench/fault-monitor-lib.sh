@@ -164,11 +164,15 @@ sink_start() {
 
 sink_stop() { stop "$SINK_PID" 10; SINK_PID=""; }
 
-# monitor_start [NAME=VALUE...]: trackly-monitor, mail to the sink.
+# monitor_start [NAME=VALUE...]: trackly-monitor, mail to the sink; the
+# sanitizers' *SAN_OPTIONS pass through (for a monitor built with them).
 monitor_start() {
-    local log=$LOGS/monitor.log
+    local log=$LOGS/monitor.log san=() v
     MONITOR_STARTS=$((MONITOR_STARTS + 1))
-    setsid env -i PATH=/usr/bin:/bin HOME=/nonexistent DB_URL="$DB_URL" \
+    for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+        if [[ -n ${!v:-} ]]; then san+=("$v=${!v}"); fi
+    done
+    setsid env -i PATH=/usr/bin:/bin HOME=/nonexistent DB_URL="$DB_URL" "${san[@]}" \
         TRACKLY_ALLOW_PRIVATE_TARGETS=1 LOG_FORMAT=text PUBLIC_URL=http://127.0.0.1 \
         EMAIL_HOST=127.0.0.1 EMAIL_PORT="$SINK_PORT" EMAIL_TLS=none EMAIL_FROM="$BENCH_FROM" \
         MONITOR_ID=bench-"$SCRIPT" "$@" "$MONITOR_BIN" </dev/null >>"$log" 2>&1 &
