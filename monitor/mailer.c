@@ -23,23 +23,27 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLAIM_BATCH 10
 #define IDLE_POLL_MS 1000
 #define CONNECT_TIMEOUT_MS 10000
 #define SMTP_TIMEOUT_MS 30000
+#define PROBE_FIRST_MS 1000      /* server away: first look again after */
+#define PROBE_MAX_MS 30000       /* ... doubling up to this */
+#define AWAY_LOG_EVERY_MS 600000 /* "still away", at most this often */
 
 static const struct db_statement mailer_statements[] = {
-  /* The lease (claimed_until) outlasts any SMTP exchange, so a row is
-   * never sent by two daemons at once. */
+  /* One row at a time: the lease (claimed_until) outlasts any SMTP
+   * exchange, so a row is never sent by two daemons at once, and a daemon
+   * killed in the middle leaves only the message in hand waiting for it. */
   {"mail_claim",
-   "UPDATE mail_outbox o SET claimed_until = now() + interval '10 minutes',"
+   "WITH d AS MATERIALIZED ("
+   "  SELECT id FROM mail_outbox"
+   "  WHERE sent_at IS NULL AND next_attempt_at <= now()"
+   "    AND (claimed_until IS NULL OR claimed_until < now())"
+   "  ORDER BY next_attempt_at LIMIT 1"
+   "  FOR UPDATE SKIP LOCKED)"
+   " UPDATE mail_outbox o SET claimed_until = now() + interval '10 minutes',"
    "   attempts = o.attempts + 1"
-   " FROM (SELECT id FROM mail_outbox"
-   "       WHERE sent_at IS NULL AND next_attempt_at <= now()"
-   "         AND (claimed_until IS NULL OR claimed_until < now())"
-   "       ORDER BY next_attempt_at LIMIT $1"
-   "       FOR UPDATE SKIP LOCKED) d"
-   " WHERE o.id = d.id"
+   " FROM d WHERE o.id = d.id"
    " RETURNING o.id, o.kind, o.recipient, o.payload::text"},
   {"mail_sent",
    "UPDATE mail_outbox SET sent_at = now(), claimed_until = NULL,"
@@ -54,6 +58,24 @@ static const struct db_statement mailer_statements[] = {
    "                        interval '30 seconds' * 2 ^ least(attempts - 1, 12))"
    "   END"
    " WHERE id = $1"},
+  /* The server could not be reached: not this message's fault, so no
+   * backoff of its own; it is due again when the mailer next looks ($3
+   * ms, its probe delay).  The 48 hours still count. */
+  {"mail_deferred",
+   "UPDATE mail_outbox SET claimed_until = NULL, last_error = $2,"
+   "   next_attempt_at = CASE"
+   "     WHEN created_at < now() - interval '48 hours' THEN 'infinity'"
+   "     ELSE now() + $3::int * interval '1 millisecond'"
+   "   END"
+   " WHERE id = $1"},
+  /* The server is back: whatever waits in a backoff (up to the longest
+   * one, 1 h, so rows set aside for good or on purpose stay put) is due
+   * now, so the backlog goes out at once rather than over the next hour. */
+  {"mail_due_now",
+   "UPDATE mail_outbox SET next_attempt_at = now()"
+   " WHERE sent_at IS NULL AND attempts > 0"
+   "   AND next_attempt_at > now()"
+   "   AND next_attempt_at <= now() + interval '1 hour'"},
   {NULL, NULL},
 };
 
@@ -133,17 +155,54 @@ static int auth_interact(auth_client_request_t request, char **result,
   return 1;
 }
 
+/* What became of one message. */
+enum sent {
+  SENT_OK,          /* the server took it */
+  SENT_REFUSED,     /* the server answered, and refused this message */
+  SENT_NO_SERVER,   /* no usable server: not reachable, or it hung up or
+                     * failed before saying anything about this message */
+};
+
+/* One message on its way. */
+struct sending {
+  struct mailer *m;
+  struct db *db;
+  const char *id;               /* the outbox row */
+  smtp_message_t message;
+  bool recorded;                /* marked sent already */
+};
+
+static void record(struct mailer *m, struct db *db, const char *id,
+                   enum sent outcome, const char *err, bool permanent);
+
+/* The server has just said 250 to the message: it has the mail.  It is
+ * marked sent now, before QUIT and its answer, so that a monitor killed
+ * in between (or a server slow to say goodbye) leaves a sent row, not one
+ * that would be sent again when its claim ends. */
+static void message_taken(struct sending *s)
+{
+  const smtp_status_t *st = smtp_message_transfer_status(s->message);
+
+  if(s->recorded || !st || st->code / 100 != 2)
+    return;
+  record(s->m, s->db, s->id, SENT_OK, NULL, false);
+  s->recorded = true;
+}
+
 /* TLS events: a server certificate that does not verify ends the session
- * (the mail is retried later), as does a weak cipher. */
+ * (the mail is retried later), as does a weak cipher.  And the message
+ * taken (message_taken). */
 static void on_event(smtp_session_t session, int event, void *arg, ...)
 {
   va_list ap;
   int *ok;
 
   (void)session;
-  (void)arg;
   va_start(ap, arg);
   switch(event) {
+  case SMTP_EV_MESSAGESENT:
+    message_taken(arg);
+    break;
   case SMTP_EV_WEAK_CIPHER:
     (void)va_arg(ap, long);
     ok = va_arg(ap, int *);
@@ -169,22 +228,28 @@ static void on_event(smtp_session_t session, int event, void *arg, ...)
   va_end(ap);
 }
 
-/* Sends one rendered message.  Returns 0 when the server accepted it, -1
- * with a reason in err otherwise. */
-static int smtp_send(const struct config *cfg, const char *to, char *text,
-                     char *err, size_t errcap)
+
+/* Sends one rendered message; on failure, a reason in err.
+ *
+ * The message's own status decides, not the session's: a server that
+ * said 250 to the message and then dropped the connection (or timed out
+ * on QUIT) has the mail, and sending it again would deliver it twice. */
+static enum sent smtp_send(struct sending *s, const char *to, char *text,
+                           char *err, size_t errcap)
 {
+  const struct config *cfg = s->m->cfg;
   struct credentials cred = {cfg->email_user, cfg->email_pass};
   smtp_session_t session = NULL;
   smtp_message_t message;
-  smtp_recipient_t rcpt;
+  smtp_recipient_t rcpt = NULL;
   auth_context_t auth = NULL;
-  const smtp_status_t *st;
+  const smtp_status_t *st, *rst;
   char server[300], from[256], buf[128];
-  int rc = -1;
+  enum sent rc = SENT_NO_SERVER;
+  int started;
 
   if(reachable(cfg->email_host, cfg->email_port, err, errcap))
-    return -1;
+    return SENT_NO_SERVER;
   session = smtp_create_session();
   if(!session)
     goto fail;
@@ -197,14 +262,14 @@ static int smtp_send(const struct config *cfg, const char *to, char *text,
      !(rcpt = smtp_add_recipient(message, to)) ||
      !smtp_set_message_str(message, text))
     goto fail;
-  (void)rcpt;
   for(int which = Timeout_GREETING; which <= Timeout_DATA2; which++)
     smtp_set_timeout(session, which | Timeout_OVERRIDE_RFC2822_MINIMUM,
                      SMTP_TIMEOUT_MS);
   smtp_starttls_enable(session, cfg->email_tls == EMAIL_TLS_NONE ?
                        Starttls_DISABLED : cfg->email_tls == EMAIL_TLS_TLS ?
                        Starttls_REQUIRED : Starttls_ENABLED);
-  smtp_set_eventcb(session, on_event, NULL);
+  s->message = message;
+  smtp_set_eventcb(session, on_event, s);
   if(cfg->email_user && cfg->email_pass) {
     auth = auth_create_context();
     if(!auth)
@@ -214,19 +279,29 @@ static int smtp_send(const struct config *cfg, const char *to, char *text,
     smtp_auth_set_context(session, auth);
   }
 
-  if(!smtp_start_session(session)) {
+  started = smtp_start_session(session);
+  st = smtp_message_transfer_status(message);
+  if(st && st->code / 100 == 2) {
+    rc = SENT_OK;
+    goto out;
+  }
+  /* A reply about its recipient or this message (MAIL, DATA) refuses it,
+   * the recipient's first, as the one that says why; anything else is the
+   * server's trouble, not the message's. */
+  rst = smtp_recipient_status(rcpt);
+  if(rst && rst->code && rst->code / 100 != 2)
+    st = rst;
+  if(st && st->code) {
+    snprintf(err, errcap, "SMTP server answered %d %s", st->code,
+             st->text ? st->text : "");
+    err[strcspn(err, "\r\n")] = '\0';
+    rc = SENT_REFUSED;
+  }
+  else if(!started)
     snprintf(err, errcap, "SMTP: %s",
              smtp_strerror(smtp_errno(), buf, sizeof(buf)));
-    goto out;
-  }
-  st = smtp_message_transfer_status(message);
-  if(!st || st->code / 100 != 2) {
-    snprintf(err, errcap, "SMTP server answered %d %s", st ? st->code : 0,
-             st && st->text ? st->text : "");
-    err[strcspn(err, "\r\n")] = '\0';
-    goto out;
-  }
-  rc = 0;
+  else
+    snprintf(err, errcap, "SMTP: the server did not take the message");
   goto out;
 fail:
   snprintf(err, errcap, "SMTP: cannot set up the session");
@@ -238,27 +313,85 @@ out:
   return rc;
 }
 
+static int64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 /* Records the outcome of one row.  "Sent" is retried until the database
- * takes it: a sent message recorded as unsent would be sent again. */
+ * takes it: a sent message recorded as unsent would be sent again.  A
+ * failure that is not written leaves the row claimed until its lease ends,
+ * which only delays it. */
 static void record(struct mailer *m, struct db *db, const char *id,
-                   bool sent, const char *err, bool permanent)
+                   enum sent outcome, const char *err, bool permanent)
 {
   for(int tries = 0;; tries++) {
     PGresult *res = NULL;
-    enum db_result dr = sent ?
-      db_exec(db, "mail_sent", 1, (const char *[]){id}, &res) :
-      db_exec(db, "mail_failed", 3, (const char *[]){
-                id, err, permanent ? "true" : "false"}, &res);
+    char delay[16];
+    enum db_result dr;
     struct pollfd pfd = {.fd = m->wake_fd, .events = POLLIN};
 
+    if(outcome == SENT_OK)
+      dr = db_exec(db, "mail_sent", 1, (const char *[]){id}, &res);
+    else if(outcome == SENT_NO_SERVER) {
+      snprintf(delay, sizeof(delay), "%d", m->probe_delay_ms);
+      dr = db_exec(db, "mail_deferred", 3, (const char *[]){id, err, delay},
+                   &res);
+    }
+    else
+      dr = db_exec(db, "mail_failed", 3, (const char *[]){
+                     id, err, permanent ? "true" : "false"}, &res);
     PQclear(res);
-    if(dr == DB_OK || !sent || tries == 600)
+    if(dr == DB_OK || outcome != SENT_OK || tries == 600)
       return;
     /* Once a second for ten minutes (the claim's lease), or until told to
      * stop. */
     if(poll(&pfd, 1, 1000) > 0)
       return;
   }
+}
+
+/* The server could not be used: from now on the mailer claims nothing and
+ * only tries to connect, 1 s later, then 2 s, 4 s ... every 30 s, so an
+ * outage costs neither a storm of attempts nor a backoff per message. */
+static void server_away(struct mailer *m, const char *err)
+{
+  int64_t now = now_ms();
+
+  if(!m->away_since) {
+    m->away_since = now;
+    m->probe_delay_ms = PROBE_FIRST_MS;
+    m->away_logged = now;
+    log_warn("mail server %s:%d unusable (%s): holding mail until it "
+             "answers", m->cfg->email_host, m->cfg->email_port, err);
+  }
+  else {
+    m->probe_delay_ms = m->probe_delay_ms * 2 > PROBE_MAX_MS ?
+                        PROBE_MAX_MS : m->probe_delay_ms * 2;
+    if(now - m->away_logged >= AWAY_LOG_EVERY_MS) {
+      m->away_logged = now;
+      log_warn("mail server still unusable after %lld s: %s",
+               (long long)(now - m->away_since) / 1000, err);
+    }
+  }
+  m->probe_at = now + m->probe_delay_ms;
+}
+
+/* A message went through after the server had been away: what waits in a
+ * backoff goes out now. */
+static void server_back(struct mailer *m, struct db *db)
+{
+  PGresult *res = NULL;
+  const char *n = "0";
+
+  if(db_exec(db, "mail_due_now", 0, NULL, &res) == DB_OK)
+    n = PQcmdTuples(res);
+  log_info("mail server back after %lld s; %s waiting mails made due now",
+           (long long)(now_ms() - m->away_since) / 1000, n);
+  PQclear(res);
+  m->away_since = 0;
 }
 
 static void deliver(struct mailer *m, struct db *db, const PGresult *res,
@@ -272,55 +405,92 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
     .kind = kind, .payload = payload, .from = m->cfg->email_from, .to = to,
     .public_url = m->cfg->public_url, .now = (int64_t)time(NULL),
   };
+  struct sending sending = {.m = m, .db = db, .id = id};
   char err[256];
   char *text;
+  enum sent outcome;
 
   if(!parse_id(id, strlen(id), &in.outbox_id) || !payload) {
-    record(m, db, id, false, "unreadable outbox row", true);
+    record(m, db, id, SENT_REFUSED, "unreadable outbox row", true);
     goto out;
   }
   text = message_render(&in);
   if(!text) {
-    record(m, db, id, false, "cannot render this kind of mail", true);
+    record(m, db, id, SENT_REFUSED, "cannot render this kind of mail", true);
     goto out;
   }
-  if(smtp_send(m->cfg, to, text, err, sizeof(err))) {
-    log_warn("mail %s (%s) not sent: %s", id, kind, err);
-    record(m, db, id, false, err, false);
-  }
-  else {
-    log_info("mail %s (%s) sent", id, kind);
-    record(m, db, id, true, NULL, false);
-  }
+  outcome = smtp_send(&sending, to, text, err, sizeof(err));
   free(text);
+  switch(outcome) {
+  case SENT_OK:
+    log_info("mail %s (%s) sent", id, kind);
+    if(!sending.recorded)
+      record(m, db, id, SENT_OK, NULL, false);
+    if(m->away_since)
+      server_back(m, db);
+    break;
+  case SENT_REFUSED:
+    log_warn("mail %s (%s) not sent: %s", id, kind, err);
+    record(m, db, id, SENT_REFUSED, err, false);
+    break;
+  case SENT_NO_SERVER:
+    server_away(m, err);
+    record(m, db, id, SENT_NO_SERVER, err, false);
+    break;
+  }
 out:
   cJSON_Delete(payload);
+}
+
+/* While the server is away: waits for the next probe (or a stop), then
+ * tries to connect.  Returns true when it answers (mail may be claimed
+ * again), false to keep waiting; sets *stop on a stop request. */
+static bool probe(struct mailer *m, bool *stop)
+{
+  struct pollfd pfd = {.fd = m->wake_fd, .events = POLLIN};
+  int64_t wait = m->probe_at - now_ms();
+  char err[256];
+
+  if(poll(&pfd, 1, wait > 0 ? (int)wait : 0) > 0) {
+    *stop = true;
+    return false;
+  }
+  if(!reachable(m->cfg->email_host, m->cfg->email_port, err, sizeof(err)))
+    return true;
+  server_away(m, err);
+  return false;
 }
 
 static void *run(void *arg)
 {
   struct mailer *m = arg;
   struct db db;
+  bool stop = false;
 
   db_init(&db, m->cfg->db_url, "trackly-mailer", 10000, mailer_lists);
-  for(;;) {
+  while(!stop) {
     struct pollfd pfd = {.fd = m->wake_fd, .events = POLLIN};
     PGresult *res = NULL;
-    char batch[8];
     int n = 0;
 
-    snprintf(batch, sizeof(batch), "%d", CLAIM_BATCH);
-    if(db_exec(&db, "mail_claim", 1, (const char *[]){batch}, &res) ==
-       DB_OK) {
+    /* Away: nothing is claimed until the server accepts a connection
+     * again (a --once pass just ends). */
+    if(m->away_since && now_ms() < m->probe_at) {
+      if(m->once)
+        break;
+      if(!probe(m, &stop))
+        continue;
+    }
+    if(db_exec(&db, "mail_claim", 0, NULL, &res) == DB_OK) {
       n = PQntuples(res);
       for(int i = 0; i < n; i++)
         deliver(m, &db, res, i);
       PQclear(res);
     }
-    if(m->once && n < CLAIM_BATCH)
+    if(m->once && (!n || m->away_since))
       break;
-    /* A full batch means more may be due: look again at once. */
-    if(poll(&pfd, 1, n == CLAIM_BATCH ? 0 : IDLE_POLL_MS) > 0)
+    /* A row sent means more may be due: look again at once. */
+    if(poll(&pfd, 1, n && !m->away_since ? 0 : IDLE_POLL_MS) > 0)
       break;
   }
   db_close(&db);

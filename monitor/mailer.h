@@ -5,15 +5,21 @@
  * prober's, so a slow or absent mail server delays mail and nothing else.
  * It claims due rows with FOR UPDATE SKIP LOCKED and a lease (several
  * daemons may run), renders each (message.c), hands it to the SMTP server
- * with libesmtp, and marks it sent - or schedules the next attempt with
- * exponential backoff (30 s doubling up to 1 h) for 48 hours, after which
- * the row is given up and says why.
+ * with libesmtp, and marks it sent - or, when the server refused that
+ * message, schedules the next attempt with exponential backoff (30 s
+ * doubling up to 1 h) for 48 hours, after which the row is given up and
+ * says why.  When the server itself cannot be used (not reachable, or it
+ * fails before saying anything about the message), no message is blamed:
+ * the mailer stops claiming and tries to connect 1 s, 2 s, 4 s ... then
+ * every 30 s, and once a message goes through again, everything waiting in
+ * a backoff is made due at once.
  */
 #ifndef TRACKLY_MAILER_H
 #define TRACKLY_MAILER_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -23,6 +29,11 @@ struct mailer {
   int wake_fd;                  /* eventfd: stop (and wake) the thread */
   bool running;
   bool once;                    /* one pass over what is due, then exit */
+  /* The server away (all in ms of CLOCK_MONOTONIC; thread only): */
+  int64_t away_since;           /* first failure of the outage, 0: not */
+  int64_t probe_at;             /* when to try connecting again */
+  int64_t away_logged;          /* last "still away" line */
+  int probe_delay_ms;           /* current gap between tries */
 };
 
 /* Starts the mailer thread.  Returns 0 or -1. */

@@ -54,7 +54,8 @@ struct daemon {
   struct prober prober;
   struct mailer mailer;
   struct results_options results;
-  char owner[128];
+  char name[64];                 /* MONITOR_ID, or the host name */
+  char owner[128];               /* name:pid, on each lease we take */
   bool once, stopping, ready, failed;
   int signal_fd;
   struct check *unwritten;       /* finished, waiting to be written */
@@ -302,9 +303,29 @@ static void warn_full(struct daemon *d, int64_t now)
            d->prober.max_in_flight, (long long)(now - d->full_since) / 1000);
 }
 
+/* A monitor restarted after SIGKILL (systemd's Restart=on-failure) finds
+ * the leases of its previous run still on the projects it was checking;
+ * waiting for them to expire (timeout + 30 s) would make those checks late
+ * by more than an interval, so it takes them back at once. */
+static void take_back_leases(struct daemon *d)
+{
+  int n;
+
+  if(d->stopping)
+    return;
+  n = scheduler_take_back(&d->db, d->name, d->owner);
+  if(n > 0)
+    log_warn("took back %d leases left by an earlier run of %s", n,
+             d->name);
+  else if(n < 0)
+    log_warn("could not take back the leases of an earlier run; they "
+             "expire on their own");
+}
+
 static void run(struct daemon *d)
 {
   wait_for_database(d);
+  take_back_leases(d);
   while(!d->stopping || d->prober.in_flight || d->unwritten) {
     struct pollfd extra[2];
     int nextra = 0, timeout;
@@ -359,6 +380,31 @@ static void run(struct daemon *d)
   d->unwritten = NULL;
 }
 
+/* The monitor's name in its leases: MONITOR_ID, or the host name.  It
+ * must stay the same across restarts (so a restarted monitor knows its own
+ * leases) and differ between monitors on different hosts. */
+static int monitor_name(char *out, size_t cap, char *err, size_t errcap)
+{
+  const char *id = getenv("MONITOR_ID");
+  size_t len;
+
+  if(!id || !*id) {
+    if(gethostname(out, cap))
+      snprintf(out, cap, "monitor");
+    out[cap - 1] = '\0';
+    return 0;
+  }
+  len = strlen(id);
+  if(len >= cap || strspn(id, "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len) {
+    snprintf(err, errcap, "MONITOR_ID: up to %zu letters, digits, '.', "
+             "'_' or '-'", cap - 1);
+    return -1;
+  }
+  memcpy(out, id, len + 1);
+  return 0;
+}
+
 static int setup_signals(struct daemon *d)
 {
   sigset_t set;
@@ -386,7 +432,7 @@ int main(int argc, char **argv)
   };
   static struct daemon d;
   const char *env_file = NULL;
-  char err[CONFIG_ERR_MAX], host[64];
+  char err[CONFIG_ERR_MAX];
   int c, rc;
 
   while((c = getopt_long(argc, argv, "e:1hV", longopts, NULL)) != -1) {
@@ -437,10 +483,11 @@ int main(int argc, char **argv)
             strerror(errno));
     return 1;
   }
-  if(gethostname(host, sizeof(host)))
-    snprintf(host, sizeof(host), "monitor");
-  host[sizeof(host) - 1] = '\0';
-  snprintf(d.owner, sizeof(d.owner), "%s:%ld", host, (long)getpid());
+  if(monitor_name(d.name, sizeof(d.name), err, sizeof(err))) {
+    fprintf(stderr, "trackly-monitor: %s\n", err);
+    return 1;
+  }
+  snprintf(d.owner, sizeof(d.owner), "%s:%ld", d.name, (long)getpid());
   d.results.owner = d.owner;
   d.results.public_url = d.cfg.public_url;
   d.results.reminder_ms = d.cfg.alert_reminder_minutes * 60000;

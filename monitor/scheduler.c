@@ -6,7 +6,9 @@
 #include "parse.h"
 #include "pgarray.h"
 
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,13 @@ const struct db_statement scheduler_statements[] = {
   {"sched_release",
    "UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL"
    " WHERE lease_owner = $1 AND id = ANY($2::bigint[])"},
+  {"sched_own_leases",
+   "SELECT DISTINCT lease_owner FROM projects"
+   " WHERE lease_owner IS NOT NULL"
+   "   AND left(lease_owner, length($1)) = $1"},
+  {"sched_take_back",
+   "UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL"
+   " WHERE lease_owner = ANY($1::text[])"},
   {"sched_prune_checks",
    "DELETE FROM checks WHERE id IN ("
    "  SELECT id FROM checks WHERE checked_at < now() - $1 * interval '1 day'"
@@ -184,6 +193,51 @@ void scheduler_release(struct db *db, const char *owner,
     log_info("released %s leases", PQcmdTuples(res));
   PQclear(res);
   pgarray_free(&ids);
+}
+
+/* An owner "name:pid" of an earlier run of this monitor is stale when its
+ * pid is ours (a reused pid, pid 1 in a fresh container) or no process of
+ * this host has it any more.  A live process keeps its leases: two
+ * monitors that share a name by mistake cost nothing but a warning. */
+static bool stale_owner(const char *owner, const char *mine)
+{
+  const char *colon = strrchr(owner, ':');
+  int64_t pid;
+
+  if(!strcmp(owner, mine))
+    return true;
+  if(!colon || !parse_int(colon + 1, 1, INT32_MAX, &pid))
+    return false;
+  return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int scheduler_take_back(struct db *db, const char *name, const char *owner)
+{
+  struct pgarray owners;
+  char prefix[160];
+  const char *text;
+  PGresult *res = NULL;
+  int64_t n = -1;
+
+  snprintf(prefix, sizeof(prefix), "%s:", name);
+  if(db_exec(db, "sched_own_leases", 1, (const char *[]){prefix}, &res) !=
+     DB_OK)
+    return -1;
+  pgarray_init(&owners);
+  for(int i = 0; i < PQntuples(res); i++)
+    if(stale_owner(PQgetvalue(res, i, 0), owner))
+      pgarray_string(&owners, PQgetvalue(res, i, 0));
+  PQclear(res);
+  res = NULL;
+  if(!owners.count)
+    n = 0;
+  else if((text = pgarray_text(&owners)) &&
+          db_exec(db, "sched_take_back", 1, (const char *[]){text}, &res) ==
+          DB_OK && !parse_int(PQcmdTuples(res), 0, INT32_MAX, &n))
+    n = 0;
+  PQclear(res);
+  pgarray_free(&owners);
+  return (int)n;
 }
 
 long scheduler_prune(struct db *db, int64_t days, int batch)

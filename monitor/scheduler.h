@@ -34,6 +34,13 @@ int64_t scheduler_next_due(struct db *db);
 void scheduler_release(struct db *db, const char *owner,
                        const struct check *list);
 
+/* Takes back, at start, the leases an earlier run of this monitor (owner
+ * "name:pid" with the same name, its process gone) left when it was
+ * killed, so its projects are checked now instead of when those leases
+ * expire.  Returns how many were released, or -1 when the database
+ * failed. */
+int scheduler_take_back(struct db *db, const char *name, const char *owner);
+
 /* Deletes raw checks older than days, at most batch rows per call, and
  * expired housekeeping rows.  Returns rows deleted, or -1. */
 long scheduler_prune(struct db *db, int64_t days, int batch);

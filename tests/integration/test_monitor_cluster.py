@@ -114,7 +114,9 @@ def test_sigkill_mid_batch_leases_are_taken_over(db, monitor, smtp_server,
         link = target.set(f"/k{i}", "slow", delay=3)
         ids.append(insert_project(db, user, link, interval=3,
                                   timeout_ms=2000, name=f"killed {i}"))
-    doomed = monitor(users=[user])
+    # Two names, as two hosts would have: a monitor restarted under the
+    # same name takes its leases back at once (the test after this one).
+    doomed = monitor(users=[user], MONITOR_ID="doomed")
     eventually(lambda: all(target.requests(f"/k{i}") >= 1 for i in range(4)),
                STEP, "the first daemon never probed every project")
     doomed.kill()                            # checks in flight, none written
@@ -130,7 +132,7 @@ def test_sigkill_mid_batch_leases_are_taken_over(db, monitor, smtp_server,
         "checks written by a daemon that never finished them"
     lease_end = float(max(lease["left"] for lease in leases))
 
-    survivor = monitor(users=[user])
+    survivor = monitor(users=[user], MONITOR_ID="survivor")
     # Within the lease time (plus a slot and a timeout), the survivor has
     # checked every project, and keeps doing so.
     took_over = eventually(
@@ -164,3 +166,56 @@ def test_sigkill_mid_batch_leases_are_taken_over(db, monitor, smtp_server,
     assert sorted(m.subject for m in downs) == \
         [f"DOWN: killed {i}" for i in range(4)]
     assert survivor.running()
+
+
+def test_restarted_monitor_takes_back_its_own_leases_at_once(
+        db, monitor, smtp_server, target):
+    """A monitor SIGKILLed and restarted under the same name (systemd's
+    Restart=on-failure) checks the projects it held at once, instead of
+    after their leases expire (timeout + 30 s), so no check is late by
+    more than an interval."""
+    user = make_verified_user()
+    ids = []
+    for i in range(4):
+        link = target.set(f"/r{i}", "slow", delay=3)
+        ids.append(insert_project(db, user, link, interval=3,
+                                  timeout_ms=2000, name=f"restarted {i}"))
+    first = monitor(users=[user], MONITOR_ID="restarted")
+    eventually(lambda: all(target.requests(f"/r{i}") >= 1 for i in range(4)),
+               STEP, "the first run never probed every project")
+    first.kill()
+    leases = lease_rows(db, ids)
+    assert all(r["lease_owner"] == f"restarted:{first.pid}" for r in leases), \
+        leases
+    killed_at = time.monotonic()
+
+    again = monitor(users=[user], MONITOR_ID="restarted")
+    # The leases last 32 s; the restarted run checks well before that.
+    eventually(lambda: all(len(check_rows(db, pid)) >= 1 for pid in ids),
+               15, lambda: f"checks per project: "
+                           f"{[len(check_rows(db, pid)) for pid in ids]}; "
+                           f"leases: {lease_rows(db, ids)}")
+    took = time.monotonic() - killed_at
+    assert took < 20, f"checked only {took:.1f} s after the kill"
+    assert "took back 4 leases" in again.log(), again.log_tail()
+    assert duplicate_slots(db, ids) == []
+    assert again.running()
+
+
+def test_a_live_monitor_of_the_same_name_keeps_its_leases(
+        db, monitor, smtp_server, target):
+    """Two monitors started with the same name by mistake: the second does
+    not take the live first one's leases (only a dead run's)."""
+    user = make_verified_user()
+    ids = [insert_project(db, user, target.set(f"/s{i}", "slow", delay=10),
+                          interval=10, timeout_ms=8000, name=f"shared {i}")
+           for i in range(2)]
+    first = monitor(users=[user], MONITOR_ID="shared")
+    eventually(lambda: all(r["lease_owner"] == f"shared:{first.pid}"
+                           for r in lease_rows(db, ids)), STEP,
+               lambda: f"not leased by the first: {lease_rows(db, ids)}")
+    second = monitor(users=[user], MONITOR_ID="shared")
+    assert second.wait_ready(10), second.log_tail()
+    time.sleep(1)
+    assert "took back" not in second.log(), second.log_tail()
+    assert first.running() and second.running()
