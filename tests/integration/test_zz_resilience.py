@@ -116,6 +116,46 @@ def test_killed_worker_is_replaced():
     expect_json(call("GET", "/healthcheck"), 200)
 
 
+def api_log_since(offset):
+    with open(env("TRACKLY_API_LOG"), "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
+def test_young_workers_killed_in_a_row_are_replaced_at_once():
+    """SIGKILL comes from outside (an operator, the OOM killer): it is not
+    a crash loop, even when the worker had only just started, so the
+    master replaces it without the crash backoff.  (bench/fault-worker-kill
+    with a kill every 0.5 s found the pool a worker short for up to 800 ms
+    at a time while the backoff grew.)"""
+    master, want = api_master(), api_workers()
+    offset = log_size("TRACKLY_API_LOG")
+    victims = []
+    pool = children_of(master)
+    for _ in range(4):
+        assert wait_until(lambda: len(children_of(master)) == want,
+                          timeout=10), "the pool did not refill"
+        now = children_of(master)
+        # The newest worker: the previous victim's replacement, a few ms
+        # old, well under the master's one-second "died young" rule.
+        victim = max(now - pool) if now - pool else max(now)
+        pool = now
+        os.kill(victim, signal.SIGKILL)
+        victims.append(victim)
+        assert wait_until(lambda: is_dead(victim), timeout=2)
+
+    assert wait_until(lambda: len(children_of(master)) == want
+                      and not children_of(master) & set(victims),
+                      timeout=10), \
+        f"workers {sorted(children_of(master))} after killing {victims}"
+    log = api_log_since(offset)
+    for victim in victims:
+        assert f"worker {victim} killed by signal 9" in log, log[-2000:]
+    assert "next start in" not in log, \
+        "a worker killed from outside was treated as a crash: " + log[-2000:]
+    expect_json(call("GET", "/healthcheck"), 200)
+
+
 def test_sighup_replaces_every_worker_without_failed_requests(new_user):
     master, want = api_master(), api_workers()
     before = children_of(master)
