@@ -33,6 +33,12 @@ def healthy():
         return False
 
 
+def api_log_since(offset):
+    with open(env("TRACKLY_API_LOG"), "rb") as f:
+        f.seek(offset)
+        return f.read().decode("utf-8", "replace")
+
+
 def consecutive_successes(request, count):
     """True when count requests in a row succeed (any worker may answer)."""
     for _ in range(count):
@@ -77,6 +83,42 @@ def test_database_outage_gives_503_and_recovers(new_user):
     assert children_of(api_master()) == workers, "workers were restarted"
 
 
+def test_outage_is_logged_once_not_per_request(new_user):
+    """While the database is away every request is refused with a 503;
+    the log says so once per worker (cannot connect, then connected again
+    with how long and how many calls were refused), not once per request:
+    under load that was thousands of lines a second
+    (bench/fault-pg-restart)."""
+    for _ in range(4 * api_workers()):      # every worker holds a connection
+        expect_json(call("GET", "/healthcheck"), 200)
+    offset = log_size("TRACKLY_API_LOG")
+    refused = 40
+    pgctl("stop")
+    try:
+        for _ in range(refused):
+            expect_error(new_user.me(), 503)
+    finally:
+        pgctl("start")
+    assert wait_until(
+        lambda: consecutive_successes(lambda: new_user.me(),
+                                      4 * api_workers()),
+        timeout=10, interval=0.2), "no recovery within 10 s"
+
+    lines = nonempty_lines(api_log_since(offset))
+    # Every line in the log's format, libpq's messages included (its
+    # default notice receiver printed the server's FATAL raw).
+    raw = [line for line in lines
+           if not re.match(r"(\d{4}-\d\d-\d\dT\S+ \w+ trackly-api\[|\{)", line)]
+    assert not raw, raw
+    assert not [line for line in lines if "-> 503" in line], lines[:5]
+    assert len(lines) <= 4 * api_workers(), \
+        f"{len(lines)} log lines for one outage: {lines[:8]}"
+    again = [line for line in lines if "connected again after" in line]
+    assert again and len(again) <= api_workers(), lines
+    assert all(re.search(r"after \d+ ms away; \d+ calls refused", line)
+               for line in again), again
+
+
 def test_restart_while_idle_costs_no_request(new_user):
     """A restart that happens between requests is invisible: every worker's
     connection died with the old server, yet the first request each worker
@@ -114,12 +156,6 @@ def test_killed_worker_is_replaced():
     assert wait_until(replaced, timeout=5), \
         f"workers after 5 s: {sorted(children_of(master))}, was {sorted(before)}"
     expect_json(call("GET", "/healthcheck"), 200)
-
-
-def api_log_since(offset):
-    with open(env("TRACKLY_API_LOG"), "rb") as f:
-        f.seek(offset)
-        return f.read().decode("utf-8", "replace")
 
 
 def test_young_workers_killed_in_a_row_are_replaced_at_once():
