@@ -177,7 +177,7 @@ class Load:
                    FAULT_LOGIN_EVERY=str(login_every),
                    FAULT_OUT=out)
         self.cmd = ["wrk", f"-t{threads}", f"-c{connections}",
-                    f"-d{seconds}s", f"--timeout", f"{timeout}s",
+                    f"-d{seconds}s", "--timeout", f"{timeout}s",
                     "-s", LUA, stack.url + "/project"]
         self.stdout_path = out + ".stdout"
         self.started = time.monotonic()
