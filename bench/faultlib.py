@@ -188,7 +188,10 @@ class Load:
                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def command(self):
-        return " ".join(self.cmd)
+        """The wrk command line as a reader can repeat it."""
+        shown = [os.path.relpath(a, ROOT) if a == LUA else a
+                 for a in self.cmd[:-1]]
+        return " ".join(shown + ["$TRACKLY_URL/project"])
 
     def running(self):
         return self.proc.poll() is None
