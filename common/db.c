@@ -76,13 +76,15 @@ static PGconn *connect_to(const char *url, const char *app_name,
   return conn;
 }
 
-/* Reads the schema version.  Returns 0 when it is ours, -2 otherwise. */
+/* Reads the schema version.  Returns 0 when it is ours (err empty), -1
+ * when it cannot be read, -2 when it is missing or another. */
 static int check_schema(PGconn *conn, char *err, size_t errcap)
 {
   PGresult *res = PQexec(conn, "SELECT version FROM schema_version");
   int64_t version = 0;
   int rc = -2;
 
+  err[0] = '\0';   /* a string on every path: it is cut at '\n' below */
   if(PQresultStatus(res) != PGRES_TUPLES_OK) {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     if(state && !strcmp(state, "42P01"))
