@@ -12,7 +12,7 @@
 
 /* Smallest pause between two failed connection attempts.  Meanwhile calls
  * fail at once, so this is also how long a worker may go on refusing after
- * the database is back: 250 ms showed as 503s for up to 0.3 s after a
+ * the database is back: 250 ms showed as 503s for up to 0.2 s after a
  * restart under load (bench/fault-pg-restart).  A failed attempt costs the
  * server a forked backend at most, so ten a second per connection is
  * still no hammering. */
