@@ -11,7 +11,10 @@
  * old worker is asked to stop and waited for, and so on, so capacity never
  * drops and never exceeds N + 1.  A worker that dies within a second of
  * starting is restarted with a growing delay (up to 5 s), so a worker that
- * cannot start does not make the master spin.
+ * cannot start does not make the master spin.  Only a worker that died by
+ * its own doing counts: one killed with SIGKILL (an operator, the OOM
+ * killer) or stopped on request (exit status 0) is replaced at once, or a
+ * few kills in a row would leave the pool short for seconds.
  */
 #include "master.h"
 #include "log.h"
@@ -98,6 +101,16 @@ static void describe_exit(int status, char *out, size_t cap)
     snprintf(out, cap, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* True when a worker did not end by its own doing: SIGKILL from outside,
+ * or a clean exit after a stop request.  Such a death says nothing about
+ * whether the next worker can start. */
+static bool ended_from_outside(int status)
+{
+  if(WIFSIGNALED(status))
+    return WTERMSIG(status) == SIGKILL;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void reap(struct master *m)
 {
   int status;
@@ -117,7 +130,9 @@ static void reap(struct master *m)
       now = now_ms();
       lived = now - s->started;
       describe_exit(status, how, sizeof(how));
-      if(lived < QUICK_DEATH_MS) {
+      if(lived >= QUICK_DEATH_MS)
+        m->quick_deaths = 0;
+      if(lived < QUICK_DEATH_MS && !ended_from_outside(status)) {
         long delay = 100L << (m->quick_deaths < 6 ? m->quick_deaths : 6);
         if(delay > MAX_BACKOFF_MS)
           delay = MAX_BACKOFF_MS;
@@ -126,10 +141,8 @@ static void reap(struct master *m)
         log_error("worker %ld %s %ld ms after starting; next start in %ld ms",
                   (long)pid, how, lived, delay);
       }
-      else {
-        m->quick_deaths = 0;
+      else
         log_warn("worker %ld %s; starting a new one", (long)pid, how);
-      }
       break;
     }
   }

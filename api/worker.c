@@ -76,7 +76,10 @@ static void handle(struct app *app, FCGX_Request *fcgx)
   db_rollback(&app->db);    /* a handler that bailed out mid-transaction */
 
   ms = elapsed_ms(&req.start);
-  if(req.status >= 500 || ms >= SLOW_REQUEST_MS)
+  /* A 503 is the database being away, which db.c logs once per outage
+   * (and each statement timeout itself); one line per refused request
+   * would be thousands a second. */
+  if((req.status >= 500 && req.status != 503) || ms >= SLOW_REQUEST_MS)
     log_warn("%s %s -> %d in %ld ms", req.method, req.route, req.status, ms);
 }
 

@@ -42,6 +42,8 @@ struct db {
   int statement_timeout_ms;
   const struct db_statement *const *lists;  /* NULL-terminated, borrowed */
   struct timespec last_failure;             /* of the last connect attempt */
+  struct timespec down_since;               /* first failure of an outage */
+  unsigned long refused;                    /* calls failed in this outage */
   bool failed_before;
   bool in_tx;                               /* between db_begin and the end */
   const char *on_connect;                   /* SQL run after each connect,
