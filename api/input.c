@@ -7,6 +7,7 @@
  */
 #include "input.h"
 #include "json.h"
+#include "parse.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -287,4 +288,29 @@ int input_project_timeout(int64_t interval, int64_t timeout, char *err,
     return fail(err, errcap, "field 'timeout_ms' must be less than "
                 "interval_seconds (%lld s)", (long long)interval);
   return 0;
+}
+
+/*
+ * A percent-decoded query value can be any bytes, and Postgres refuses a
+ * text parameter that is not valid UTF-8 with an error the API could only
+ * answer with a 500.  A mute token is a fixed alphabet, so anything else
+ * is simply not a token.
+ */
+long input_mute_token(const char *query, char *out, size_t cap)
+{
+  long len = query_param(query, "token", out, cap);
+
+  if(len <= 0)
+    goto bad;
+  for(long i = 0; i < len; i++) {
+    char c = out[i];
+    if(!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+      goto bad;
+  }
+  return len;
+bad:
+  if(out && cap)
+    out[0] = '\0';
+  return -1;
 }

@@ -99,4 +99,10 @@ int input_project(const cJSON *body, bool create, int64_t min_interval,
 int input_project_timeout(int64_t interval, int64_t timeout, char *err,
                           size_t errcap);
 
+/* The token of a mute link (/project/mute?token=...): 1 to cap - 1 ASCII
+ * letters, digits, '-' or '_' (Trackly's are 64 hex digits), written to
+ * out.  Returns its length, or -1 when the query has no such token; what
+ * reaches the database is then always a valid UTF-8 text parameter. */
+long input_mute_token(const char *query, char *out, size_t cap);
+
 #endif

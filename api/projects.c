@@ -505,10 +505,9 @@ int projects_mute(struct request *req)
   PGresult *res = NULL;
   enum db_result dr;
   cJSON *out = NULL;
-  long len = query_param(req->query, "token", token, sizeof(token));
   int rc;
 
-  if(len <= 0)
+  if(input_mute_token(req->query, token, sizeof(token)) < 0)
     return reply_error(req, 400, "invalid mute link");
   dr = db_exec(&req->app->db, post ? "project_mute" : "project_by_mute_token",
                1, (const char *[]){token}, &res);

@@ -15,7 +15,9 @@
  * than REQUEST_PATH_MAX with no '?' and no NUL before its end; the route
  * found matches the method and the path, its ids are positive; a 405 or
  * 204 lists methods that each find a route for the same path, and never
- * the method asked; query_param results are exactly as long as they say;
+ * the method asked; query_param results are exactly as long as they say,
+ * and a mute token that passes is of its alphabet (valid UTF-8 for the
+ * database);
  * a bearer token is a suffix of the header with no leading space.
  */
 #include "fuzz.h"
@@ -25,6 +27,7 @@
 #include "app.h"
 #include "auth.h"
 #include "config.h"
+#include "input.h"
 #include "parse.h"
 #include "request.h"
 #include "router.h"
@@ -111,6 +114,15 @@ static void check_query(const char *query)
       FUZZ_CHECK((size_t)b < sizeof(big) && strlen(big) == (size_t)b);
     /* Absent is absent whatever the buffer. */
     FUZZ_CHECK((a == -1) == (b == -1));
+  }
+
+  /* The mute token goes to Postgres as text: only its alphabet passes. */
+  {
+    long len = input_mute_token(query, big, sizeof(big));
+    FUZZ_CHECK(len == -1 || (len > 0 && (size_t)len == strlen(big)));
+    for(long i = 0; i < len; i++)
+      FUZZ_CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789-_", big[i]));
   }
 }
 

@@ -370,6 +370,31 @@ static void small_error_buffer(void **state)
   cJSON_Delete(b);
 }
 
+/* Regression: "?token=%FF" reached Postgres as a text parameter that is
+ * not UTF-8, and the API answered 500 instead of 400 (found while writing
+ * tests/fuzz/fuzz_fcgi.c). */
+static void mute_token(void **state)
+{
+  char tok[128];
+
+  (void)state;
+  assert_int_equal(input_mute_token("token=0123abcdef", tok, sizeof(tok)),
+                   10);
+  assert_string_equal(tok, "0123abcdef");
+  assert_int_equal(input_mute_token("x=1&token=A-b_9", tok, sizeof(tok)), 5);
+  assert_string_equal(tok, "A-b_9");
+  assert_int_equal(input_mute_token("token=%FF", tok, sizeof(tok)), -1);
+  assert_string_equal(tok, "");
+  assert_int_equal(input_mute_token("token=%C0%AF", tok, sizeof(tok)), -1);
+  assert_int_equal(input_mute_token("token=a%20b", tok, sizeof(tok)), -1);
+  assert_int_equal(input_mute_token("token=a'b", tok, sizeof(tok)), -1);
+  assert_int_equal(input_mute_token("token=%00", tok, sizeof(tok)), -1);
+  assert_int_equal(input_mute_token("token=", tok, sizeof(tok)), -1);
+  assert_int_equal(input_mute_token("tok=x", tok, sizeof(tok)), -1);
+  assert_int_equal(input_mute_token("", tok, sizeof(tok)), -1);
+  assert_int_equal(input_mute_token("token=abc", tok, 3), -1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -385,6 +410,7 @@ int main(void)
     cmocka_unit_test(update_is_partial),
     cmocka_unit_test(timeout_rule),
     cmocka_unit_test(small_error_buffer),
+    cmocka_unit_test(mute_token),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
