@@ -6,10 +6,18 @@
  * ("NAME=value" strings, as libfcgi hands them over) itself and stops
  * before anything would be sent.
  *
- * Input: lines "NAME=value" separated by '\n'.  A line without '=' gives
- * its text to the next parameter of a fixed list (REQUEST_METHOD,
- * REQUEST_URI, QUERY_STRING, HTTP_AUTHORIZATION, HTTP_ORIGIN,
- * CONTENT_LENGTH, DOCUMENT_URI), so short inputs already reach the router.
+ * Input: lines "NAME=value" separated by '\n', then, after an empty line,
+ * the request body.  A line without '=' gives its text to the next
+ * parameter of a fixed list (REQUEST_METHOD, REQUEST_URI, QUERY_STRING,
+ * HTTP_AUTHORIZATION, HTTP_ORIGIN, CONTENT_LENGTH, DOCUMENT_URI), so short
+ * inputs already reach the router.
+ *
+ * The request then runs for real up to the first point that would need
+ * the database: the streams are memory buffers, so the replies of
+ * request_init (414), router_dispatch (404, 405, 204 preflight) and
+ * request_json_or_reply (400, 413: Content-Length and body rules) are
+ * written and checked: a status line, CRLF header lines, a Content-Length
+ * that is the body's length, a JSON {"error": ...} body for errors.
  *
  * Checked: request_init either refuses with 414 or leaves a path shorter
  * than REQUEST_PATH_MAX with no '?' and no NUL before its end; the route
@@ -28,11 +36,13 @@
 #include "auth.h"
 #include "config.h"
 #include "input.h"
+#include "json.h"
 #include "parse.h"
 #include "request.h"
 #include "router.h"
 
 #define MAX_PARAMS 32
+#define OUT_MAX (256 * 1024)
 
 static const char *const positional[] = {
   "REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "HTTP_AUTHORIZATION",
@@ -60,15 +70,26 @@ static void setup(void)
 }
 
 /* Splits the input into "NAME=value" strings in envp (NULL-terminated);
- * each string is its own allocation.  Returns how many. */
-static size_t build_env(const uint8_t *data, size_t size, char **envp)
+ * each string is its own allocation.  What follows the first empty line is
+ * the body (*body, *bodylen).  Returns how many parameters there are. */
+static size_t build_env(const uint8_t *data, size_t size, char **envp,
+                        const uint8_t **body, size_t *bodylen)
 {
   size_t n = 0, next = 0;
 
+  *body = data + size;
+  *bodylen = 0;
   while(size && n < MAX_PARAMS) {
     const uint8_t *rest;
     size_t restlen, len = fuzz_split(data, size, '\n', &rest, &restlen);
-    char *line = fuzz_strndup(data, len);
+    char *line;
+
+    if(!len) {
+      *body = rest;
+      *bodylen = restlen;
+      break;
+    }
+    line = fuzz_strndup(data, len);
 
     /* Positional lines, and lines cut by a NUL, get a name. */
     if(!strchr(line, '=') && next < sizeof(positional) / sizeof(*positional)) {
@@ -182,9 +203,119 @@ static void check_bearer(const struct request *req)
   FUZZ_CHECK(strlen(token) == len && token + len == h + strlen(h));
 }
 
+/* The request body: read once, then closed. */
+static void fill_closed(FCGX_Stream *stream)
+{
+  stream->isClosed = 1;
+}
+
+/* Every reply fits the output buffer; needing more is a finding. */
+static void out_full(FCGX_Stream *stream, int doClose)
+{
+  (void)stream;
+  (void)doClose;
+  fprintf(stderr, "response larger than %d bytes\n", OUT_MAX);
+  abort();
+}
+
+/* Checks one response: "Status: NNN Reason", header lines "Name: value"
+ * ending in CRLF, an empty line, then exactly Content-Length bytes of a
+ * JSON object with an "error" string for statuses >= 400. */
+static void check_response(const unsigned char *out, size_t len, int status)
+{
+  char *text = fuzz_strndup(out, len);
+  const char *end = strstr(text, "\r\n\r\n"), *line, *cl;
+  size_t body_len;
+  char want[32];
+
+  FUZZ_CHECK(strlen(text) == len);
+  snprintf(want, sizeof(want), "Status: %d ", status);
+  FUZZ_CHECK(!strncmp(text, want, strlen(want)));
+  FUZZ_CHECK(end);
+  for(line = text; line < end + 2; line = strstr(line, "\r\n") + 2) {
+    const char *eol = strstr(line, "\r\n");
+    const char *colon = memchr(line, ':', (size_t)(eol - line));
+    FUZZ_CHECK(colon && colon > line && colon[1] == ' ');
+    FUZZ_CHECK(!memchr(line, '\n', (size_t)(eol - line)));
+    FUZZ_CHECK(!memchr(line, '\r', (size_t)(eol - line)));
+  }
+  body_len = len - (size_t)(end + 4 - text);
+  cl = strstr(text, "\r\nContent-Length: ");
+  if(cl && cl < end) {
+    int64_t n;
+    char num[24];
+    size_t k = strcspn(cl + 18, "\r");
+    FUZZ_CHECK(k < sizeof(num));
+    memcpy(num, cl + 18, k);
+    num[k] = '\0';
+    FUZZ_CHECK(parse_int(num, 0, INT64_MAX, &n) && (size_t)n == body_len);
+  }
+  else
+    FUZZ_CHECK(body_len == 0);
+  if(status >= 400) {
+    const char *why = NULL;
+    cJSON *obj = json_parse_object(end + 4, body_len, &why);
+    FUZZ_CHECK(obj);
+    FUZZ_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj,
+                                                               "error")));
+    cJSON_Delete(obj);
+  }
+  free(text);
+}
+
+/* Runs the request as the worker would, as far as it gets without a
+ * database, and checks what it sent. */
+static void run_request(char **envp, const uint8_t *body, size_t bodylen)
+{
+  static unsigned char out_buf[OUT_MAX];
+  unsigned char *in_buf = (unsigned char *)fuzz_memdup(body, bodylen);
+  FCGX_Stream in = {0}, out = {0};
+  const struct route *route;
+  FCGX_Request fcgx;
+  struct request req;
+  char allow[ROUTER_ALLOW_MAX];
+  int64_t ids[REQUEST_MAX_IDS];
+  cJSON *obj;
+  int rc;
+
+  in.rdNext = in.stopUnget = in_buf;
+  in.stop = in.wrNext = in_buf + bodylen;
+  in.isReader = 1;
+  in.fillBuffProc = fill_closed;
+  out.wrNext = out_buf;
+  out.stop = out.rdNext = out_buf + sizeof(out_buf);
+  out.emptyBuffProc = out_full;
+  memset(&fcgx, 0, sizeof(fcgx));
+  fcgx.envp = envp;
+  fcgx.in = &in;
+  fcgx.out = &out;
+
+  rc = request_init(&req, &app, &fcgx);
+  if(rc)
+    rc = request_finish(&req, rc);
+  else if(router_lookup(req.method, req.path, ids, &route, allow,
+                        sizeof(allow)))
+    rc = router_dispatch(&req);       /* 404, 405, 204: no handler runs */
+  else {
+    obj = request_json_or_reply(&req, &rc);
+    if(obj) {
+      FUZZ_CHECK(cJSON_IsObject(obj) && !req.status);
+      cJSON_Delete(obj);
+      rc = request_finish(&req, 422);
+    }
+    else
+      FUZZ_CHECK(rc == 400 || rc == 413);
+  }
+  FUZZ_CHECK(rc == req.status);
+  check_response(out_buf, (size_t)(out.wrNext - out_buf), rc);
+  free(in_buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char *envp[MAX_PARAMS + 1], allow[ROUTER_ALLOW_MAX];
+  const uint8_t *body;
+  size_t bodylen;
   FCGX_Request fcgx;
   struct request req;
   const char *origin;
@@ -192,7 +323,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   int rc;
 
   setup();
-  n = build_env(data, size, envp);
+  n = build_env(data, size, envp, &body, &bodylen);
   memset(&fcgx, 0, sizeof(fcgx));
   fcgx.envp = envp;
 
@@ -217,6 +348,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   FUZZ_CHECK(req.extra_len < sizeof(req.extra));
   FUZZ_CHECK(strlen(req.extra) == req.extra_len);
 out:
+  run_request(envp, body, bodylen);
   for(size_t i = 0; i < n; i++)
     free(envp[i]);
   return 0;
