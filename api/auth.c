@@ -22,31 +22,47 @@ static int unauthorized(struct request *req, const char *msg)
   return reply_error(req, 401, "%s", msg);
 }
 
-int auth_or_reply(struct request *req)
+const char *auth_bearer(const char *header, size_t *len)
 {
-  const char *h = request_param(req, "HTTP_AUTHORIZATION");
-  struct jwt_claims claims;
-  enum jwt_result jr;
-  enum db_result dr;
-  PGresult *res = NULL;
-  char idbuf[24];
-  int64_t uid, ver;
-  int rc;
+  const char *h = header;
 
+  *len = 0;
   if(!h || strncasecmp(h, "Bearer ", 7))
-    return unauthorized(req, "missing bearer token");
+    return NULL;
   h += 7;
   while(*h == ' ')
     h++;
   if(!*h)
+    return NULL;
+  *len = strlen(h);
+  return h;
+}
+
+bool auth_claims_user(const struct jwt_claims *claims, int64_t *uid)
+{
+  return claims->has_ver && parse_id(claims->sub, strlen(claims->sub), uid);
+}
+
+int auth_or_reply(struct request *req)
+{
+  struct jwt_claims claims;
+  enum jwt_result jr;
+  enum db_result dr;
+  PGresult *res = NULL;
+  const char *token;
+  char idbuf[24];
+  int64_t uid, ver;
+  size_t len;
+  int rc;
+
+  token = auth_bearer(request_param(req, "HTTP_AUTHORIZATION"), &len);
+  if(!token)
     return unauthorized(req, "missing bearer token");
 
-  jr = jwt_verify(h, strlen(h), req->app->keys, req->app->nkeys,
+  jr = jwt_verify(token, len, req->app->keys, req->app->nkeys,
                   API_JWT_ISSUER, (int64_t)time(NULL), API_JWT_LEEWAY,
                   &claims);
-  if(jr != JWT_OK)
-    return unauthorized(req, "invalid or expired token");
-  if(!parse_id(claims.sub, strlen(claims.sub), &uid) || !claims.has_ver)
+  if(jr != JWT_OK || !auth_claims_user(&claims, &uid))
     return unauthorized(req, "invalid or expired token");
 
   snprintf(idbuf, sizeof(idbuf), "%lld", (long long)uid);

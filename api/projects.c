@@ -13,19 +13,13 @@
  * a monitor wakes exactly when the change is visible to it.
  */
 #include "handlers.h"
-#include "json.h"
+#include "input.h"
 #include "log.h"
 #include "parse.h"
-#include "validate.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define DEFAULT_INTERVAL 300
-#define DEFAULT_TIMEOUT_MS 10000
-#define MIN_TIMEOUT_MS 100
-#define MAX_TIMEOUT_MS 120000
-#define MAX_INTERVAL 86400
 #define LIST_LIMIT_MAX 1000
 #define CHECKS_LIMIT_DEFAULT 100
 #define CHECKS_LIMIT_MAX 1000
@@ -168,149 +162,6 @@ const struct db_statement projects_statements[] = {
   {NULL, NULL},
 };
 
-/* The fields of a create or update body.  Text fields point into the
- * parsed JSON; NULL means "not given". */
-struct project_input {
-  const char *name, *description, *link, *keyword;
-  char expected_status[STATUS_RANGES_TEXT_MAX];
-  bool has_expected_status, has_keyword;
-  bool has_interval, has_timeout, has_failure, has_recovery, has_paused;
-  bool has_muted;
-  int64_t interval, timeout, failure, recovery;
-  bool paused, muted;
-};
-
-static int invalid(struct request *req, const char *field, const char *rule)
-{
-  return reply_error(req, 400, "field '%s' %s", field, rule);
-}
-
-/* Reads an optional string field; 0 when absent or fine, else the status
- * replied.  *out stays NULL when absent. */
-static int text_field(struct request *req, const cJSON *body,
-                      const char *name, const char **out, size_t *len)
-{
-  char err[128];
-  *out = NULL;
-  if(json_get_string(body, name, out, len, err, sizeof(err)) ==
-     JSON_FIELD_INVALID)
-    return reply_error(req, 400, "%s", err);
-  return 0;
-}
-
-static int int_field(struct request *req, const cJSON *body,
-                     const char *name, int64_t min, int64_t max,
-                     bool *present, int64_t *out)
-{
-  char err[128];
-  enum json_field f = json_get_int(body, name, min, max, out, err,
-                                   sizeof(err));
-  if(f == JSON_FIELD_INVALID)
-    return reply_error(req, 400, "%s", err);
-  *present = f == JSON_FIELD_OK;
-  return 0;
-}
-
-static int bool_field(struct request *req, const cJSON *body,
-                      const char *name, bool *present, bool *out)
-{
-  char err[128];
-  enum json_field f = json_get_bool(body, name, out, err, sizeof(err));
-  if(f == JSON_FIELD_INVALID)
-    return reply_error(req, 400, "%s", err);
-  *present = f == JSON_FIELD_OK;
-  return 0;
-}
-
-/* Parses and checks every field of body into *in.  For a create, name and
- * link are required.  Returns 0 or the status replied. */
-static int input_or_reply(struct request *req, const cJSON *body,
-                          bool create, struct project_input *in)
-{
-  const struct config *cfg = &req->app->cfg;
-  const char *s;
-  size_t len;
-  int rc;
-
-  memset(in, 0, sizeof(*in));
-  if((rc = text_field(req, body, "name", &in->name, &len)))
-    return rc;
-  if(in->name && !name_valid(in->name, len))
-    return invalid(req, "name", "must be 1 to 200 characters, not all "
-                   "spaces");
-  if(create && !in->name)
-    return invalid(req, "name", "is required");
-
-  if((rc = text_field(req, body, "description", &in->description, &len)))
-    return rc;
-  if(in->description && utf8_chars(in->description, len) >
-     DESCRIPTION_MAX_CHARS)
-    return invalid(req, "description", "must be at most 2000 characters");
-
-  if((rc = text_field(req, body, "link", &in->link, &len)))
-    return rc;
-  if(in->link && !link_valid(in->link, len))
-    return invalid(req, "link", "must be an absolute http:// or https:// "
-                   "URL with a host (at most 2048 bytes, no spaces, no "
-                   "user:password@)");
-  if(create && !in->link)
-    return invalid(req, "link", "is required");
-
-  if((rc = int_field(req, body, "interval_seconds", cfg->monitor_min_interval,
-                     MAX_INTERVAL, &in->has_interval, &in->interval)) ||
-     (rc = int_field(req, body, "timeout_ms", MIN_TIMEOUT_MS, MAX_TIMEOUT_MS,
-                     &in->has_timeout, &in->timeout)) ||
-     (rc = int_field(req, body, "failure_threshold", 1, 10, &in->has_failure,
-                     &in->failure)) ||
-     (rc = int_field(req, body, "recovery_threshold", 1, 10,
-                     &in->has_recovery, &in->recovery)))
-    return rc;
-
-  if((rc = text_field(req, body, "expected_status", &s, &len)))
-    return rc;
-  if(s) {
-    struct status_ranges ranges;
-    if(!status_ranges_parse(s, len, &ranges))
-      return invalid(req, "expected_status", "must be status codes or "
-                     "ranges from 100 to 599, like \"200-399\" or "
-                     "\"200,301-302\" (at most 16)");
-    status_ranges_format(&ranges, in->expected_status,
-                         sizeof(in->expected_status));
-    in->has_expected_status = true;
-  }
-
-  /* keyword: a string, or null (or "") for none. */
-  if(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, "keyword")))
-    in->has_keyword = true;
-  else {
-    if((rc = text_field(req, body, "keyword", &in->keyword, &len)))
-      return rc;
-    if(in->keyword) {
-      if(len > KEYWORD_MAX)
-        return invalid(req, "keyword", "must be at most 1024 bytes");
-      in->has_keyword = true;
-      if(!len)
-        in->keyword = NULL;
-    }
-  }
-
-  if((rc = bool_field(req, body, "paused", &in->has_paused, &in->paused)) ||
-     (rc = bool_field(req, body, "alerts_muted", &in->has_muted,
-                      &in->muted)))
-    return rc;
-  return 0;
-}
-
-/* The timeout must end before the next check is due. */
-static int timeout_or_reply(struct request *req, int64_t interval,
-                            int64_t timeout)
-{
-  if(timeout >= interval * 1000)
-    return reply_error(req, 400, "field 'timeout_ms' must be less than "
-                       "interval_seconds (%lld s)", (long long)interval);
-  return 0;
-}
-
 /* Ends a write transaction: NOTIFY trackly_wakeup, then COMMIT, so a
  * monitor wakes exactly when the change becomes visible to it. */
 static enum db_result wakeup_and_commit(struct request *req, const char *why)
@@ -345,8 +196,7 @@ int projects_create(struct request *req)
 {
   const struct config *cfg = &req->app->cfg;
   struct project_input in;
-  char uid[24], iv[24], to[24], fa[24], re[24], cap[24];
-  int64_t interval, timeout;
+  char uid[24], iv[24], to[24], fa[24], re[24], cap[24], err[INPUT_ERR_MAX];
   PGresult *res = NULL;
   enum db_result dr;
   cJSON *body;
@@ -355,18 +205,12 @@ int projects_create(struct request *req)
   body = request_json_or_reply(req, &rc);
   if(!body)
     return rc;
-  if((rc = input_or_reply(req, body, true, &in)))
+  /* Absent fields come back with their defaults. */
+  if(input_project(body, true, cfg->monitor_min_interval, &in, err,
+                   sizeof(err))) {
+    rc = reply_error(req, 400, "%s", err);
     goto out;
-
-  interval = in.has_interval ? in.interval :
-             (cfg->monitor_min_interval > DEFAULT_INTERVAL ?
-              cfg->monitor_min_interval : DEFAULT_INTERVAL);
-  /* Default timeout: 10 s, or half the interval when that is shorter. */
-  timeout = in.has_timeout ? in.timeout :
-            (interval * 500 < DEFAULT_TIMEOUT_MS ? interval * 500 :
-             DEFAULT_TIMEOUT_MS);
-  if((rc = timeout_or_reply(req, interval, timeout)))
-    goto out;
+  }
 
   num(uid, req->user_id);
   /* The owner's row lock makes the count and the insert one step, so two
@@ -377,12 +221,10 @@ int projects_create(struct request *req)
     goto db_fail;
   PQclear(res);
   dr = db_exec(&req->app->db, "project_insert", 12, (const char *[]){
-      uid, in.name, in.description ? in.description : "", in.link,
-      num(iv, interval), num(to, timeout),
-      in.has_expected_status ? in.expected_status : "200-399",
-      in.keyword, num(fa, in.has_failure ? in.failure : 2),
-      num(re, in.has_recovery ? in.recovery : 1),
-      in.has_paused && in.paused ? "true" : "false",
+      uid, in.name, in.description, in.link,
+      num(iv, in.interval), num(to, in.timeout), in.expected_status,
+      in.keyword, num(fa, in.failure), num(re, in.recovery),
+      in.paused ? "true" : "false",
       num(cap, cfg->max_projects_per_user)}, &res);
   if(dr != DB_OK)
     goto db_fail;
@@ -408,7 +250,7 @@ out:
 int projects_update(struct request *req)
 {
   struct project_input in;
-  char pid[24], uid[24], iv[24], to[24], fa[24], re[24];
+  char pid[24], uid[24], iv[24], to[24], fa[24], re[24], err[INPUT_ERR_MAX];
   const char *paused = NULL, *muted = NULL;
   int64_t interval, timeout;
   PGresult *res = NULL;
@@ -419,8 +261,11 @@ int projects_update(struct request *req)
   body = request_json_or_reply(req, &rc);
   if(!body)
     return rc;
-  if((rc = input_or_reply(req, body, false, &in)))
+  if(input_project(body, false, req->app->cfg.monitor_min_interval, &in,
+                   err, sizeof(err))) {
+    rc = reply_error(req, 400, "%s", err);
     goto out;
+  }
   num(pid, req->ids[0]);
   num(uid, req->user_id);
 
@@ -433,7 +278,7 @@ int projects_update(struct request *req)
     goto out;
   }
   /* Check the timeout against the interval the project will have. */
-  if(!parse_int(PQgetvalue(res, 0, 0), 1, MAX_INTERVAL, &interval) ||
+  if(!parse_int(PQgetvalue(res, 0, 0), 1, INPUT_MAX_INTERVAL, &interval) ||
      !parse_int(PQgetvalue(res, 0, 1), 1, INT32_MAX, &timeout)) {
     rc = 500;
     goto out;
@@ -444,8 +289,10 @@ int projects_update(struct request *req)
     interval = in.interval;
   if(in.has_timeout)
     timeout = in.timeout;
-  if((rc = timeout_or_reply(req, interval, timeout)))
+  if(input_project_timeout(interval, timeout, err, sizeof(err))) {
+    rc = reply_error(req, 400, "%s", err);
     goto out;
+  }
 
   if(in.has_paused)
     paused = in.paused ? "true" : "false";
@@ -658,10 +505,9 @@ int projects_mute(struct request *req)
   PGresult *res = NULL;
   enum db_result dr;
   cJSON *out = NULL;
-  long len = query_param(req->query, "token", token, sizeof(token));
   int rc;
 
-  if(len <= 0)
+  if(input_mute_token(req->query, token, sizeof(token)) < 0)
     return reply_error(req, 400, "invalid mute link");
   dr = db_exec(&req->app->db, post ? "project_mute" : "project_by_mute_token",
                1, (const char *[]){token}, &res);

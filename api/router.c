@@ -13,13 +13,6 @@
 
 #include <string.h>
 
-struct route {
-  const char *method;
-  const char *pattern;
-  bool auth;
-  int (*handler)(struct request *req);
-};
-
 static const struct route routes[] = {
   {"GET",    "/healthcheck",    false, health_get},
 
@@ -92,6 +85,23 @@ static int allowed_methods(const char *path, char *allow, size_t cap)
   return n;
 }
 
+int router_lookup(const char *method, const char *path,
+                  int64_t ids[REQUEST_MAX_IDS], const struct route **route,
+                  char *allow, size_t cap)
+{
+  *route = NULL;
+  for(size_t i = 0; i < NROUTES; i++) {
+    if(!strcmp(routes[i].method, method) &&
+       router_match(routes[i].pattern, path, ids)) {
+      *route = &routes[i];
+      return 0;
+    }
+  }
+  if(!allowed_methods(path, allow, cap))
+    return 404;
+  return strcmp(method, "OPTIONS") ? 405 : 204;
+}
+
 static int preflight(struct request *req, const char *allow)
 {
   request_add_header(req, "Allow", "%s, OPTIONS", allow);
@@ -108,24 +118,21 @@ static int preflight(struct request *req, const char *allow)
 
 int router_dispatch(struct request *req)
 {
-  char allow[128];
-  const struct route *r = NULL;
+  char allow[ROUTER_ALLOW_MAX];
+  const struct route *r;
   int rc;
 
-  for(size_t i = 0; i < NROUTES; i++) {
-    if(!strcmp(routes[i].method, req->method) &&
-       router_match(routes[i].pattern, req->path, req->ids)) {
-      r = &routes[i];
-      break;
-    }
-  }
-  if(!r) {
-    if(!allowed_methods(req->path, allow, sizeof(allow)))
-      return request_finish(req, 404);
-    if(!strcmp(req->method, "OPTIONS"))
-      return preflight(req, allow);
+  switch(router_lookup(req->method, req->path, req->ids, &r, allow,
+                       sizeof(allow))) {
+  case 0:
+    break;
+  case 204:
+    return preflight(req, allow);
+  case 405:
     request_add_header(req, "Allow", "%s, OPTIONS", allow);
     return request_finish(req, 405);
+  default:
+    return request_finish(req, 404);
   }
 
   req->route = r->pattern;

@@ -9,12 +9,11 @@
  */
 #include "auth.h"
 #include "handlers.h"
-#include "json.h"
+#include "input.h"
 #include "log.h"
 #include "parse.h"
 #include "password.h"
 #include "secret.h"
-#include "validate.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -88,37 +87,6 @@ const struct db_statement users_statements[] = {
   {NULL, NULL},
 };
 
-/* Reads a required string field; replies 400 naming the field otherwise. */
-static int string_field_or_reply(struct request *req, const cJSON *body,
-                                 const char *name, const char **out,
-                                 size_t *len)
-{
-  char err[128];
-
-  switch(json_get_string(body, name, out, len, err, sizeof(err))) {
-  case JSON_FIELD_OK:
-    return 0;
-  case JSON_FIELD_ABSENT:
-    return reply_error(req, 400, "field '%s' is required", name);
-  default:
-    return reply_error(req, 400, "%s", err);
-  }
-}
-
-/* Reads field name as a new password, enforcing the length rule. */
-static int new_password_or_reply(struct request *req, const cJSON *body,
-                                 const char *name, const char **pw,
-                                 size_t *len)
-{
-  int rc = string_field_or_reply(req, body, name, pw, len);
-  if(rc)
-    return rc;
-  if(!password_length_valid(*len))
-    return reply_error(req, 400, "field '%s' must be %d to %d bytes long",
-                       name, PASSWORD_MIN, PASSWORD_MAX);
-  return 0;
-}
-
 /* 429 when the account behind email is locked out; 0 when it may try. */
 static int throttle_or_reply(struct request *req, const char *email)
 {
@@ -160,36 +128,13 @@ static void throttle_clear(struct request *req, const char *email)
   PQclear(res);
 }
 
-/* Copies the trimmed email field into out (NUL-terminated).  Returns 0,
- * or the status replied. */
-static int email_or_reply(struct request *req, const cJSON *body,
-                          char out[EMAIL_MAX + 1], bool check_format)
-{
-  const char *s;
-  size_t len;
-  int rc = string_field_or_reply(req, body, "email", &s, &len);
-
-  if(rc)
-    return rc;
-  s = trim_space(s, &len);
-  if(check_format && !email_valid(s, len))
-    return reply_error(req, 400, "field 'email' must be a valid email "
-                       "address");
-  if(len > EMAIL_MAX) /* no account can have it */
-    return reply_error(req, 400, "field 'email' is too long");
-  memcpy(out, s, len);
-  out[len] = '\0';
-  return 0;
-}
-
 int users_register(struct request *req)
 {
-  char email[EMAIL_MAX + 1], hash[PASSWORD_ENCODED_MAX];
+  char hash[PASSWORD_ENCODED_MAX], err[INPUT_ERR_MAX];
   char token[SECRET_TOKEN_LEN], digest_hex[2 * SECRET_DIGEST_LEN + 1];
   unsigned char digest[SECRET_DIGEST_LEN];
   char link[2300];
-  const char *pw;
-  size_t pwlen;
+  struct credentials_input in;
   cJSON *body, *out = NULL, *user;
   PGresult *res = NULL;
   enum db_result dr;
@@ -199,11 +144,12 @@ int users_register(struct request *req)
   body = request_json_or_reply(req, &rc);
   if(!body)
     return rc;
-  if((rc = email_or_reply(req, body, email, true)) ||
-     (rc = new_password_or_reply(req, body, "password", &pw, &pwlen)))
+  if(input_register(body, &in, err, sizeof(err))) {
+    rc = reply_error(req, 400, "%s", err);
     goto out;
+  }
 
-  if(password_hash(pw, pwlen, hash, sizeof(hash)) ||
+  if(password_hash(in.password, in.password_len, hash, sizeof(hash)) ||
      secret_token(token) ||
      secret_digest(token, strlen(token), digest)) {
     rc = reply_error(req, 500, "internal error");
@@ -214,7 +160,7 @@ int users_register(struct request *req)
            req->app->cfg.public_url, token);
 
   dr = db_exec(&req->app->db, "user_register", 5,
-               (const char *[]){email, hash, digest_hex, token, link}, &res);
+               (const char *[]){in.email, hash, digest_hex, token, link}, &res);
   if(dr == DB_CONFLICT) {
     rc = reply_error(req, 409, "email already registered");
     goto out;
@@ -247,9 +193,9 @@ out:
 
 int users_login(struct request *req)
 {
-  char email[EMAIL_MAX + 1], hash[PASSWORD_ENCODED_MAX];
-  const char *pw, *stored;
-  size_t pwlen;
+  char hash[PASSWORD_ENCODED_MAX], err[INPUT_ERR_MAX];
+  struct credentials_input in;
+  const char *stored;
   cJSON *body;
   PGresult *res = NULL;
   enum db_result dr;
@@ -259,12 +205,14 @@ int users_login(struct request *req)
   body = request_json_or_reply(req, &rc);
   if(!body)
     return rc;
-  if((rc = email_or_reply(req, body, email, false)) ||
-     (rc = string_field_or_reply(req, body, "password", &pw, &pwlen)) ||
-     (rc = throttle_or_reply(req, email)))
+  if(input_login(body, &in, err, sizeof(err))) {
+    rc = reply_error(req, 400, "%s", err);
+    goto out;
+  }
+  if((rc = throttle_or_reply(req, in.email)))
     goto out;
 
-  dr = db_exec(&req->app->db, "user_by_email", 1, (const char *[]){email},
+  dr = db_exec(&req->app->db, "user_by_email", 1, (const char *[]){in.email},
                &res);
   if(dr != DB_OK) {
     rc = reply_db_error(req, dr);
@@ -273,11 +221,11 @@ int users_login(struct request *req)
   if(PQntuples(res) != 1) {
     /* Same cost as a wrong password, so timing does not tell which
      * addresses have accounts. */
-    password_dummy_verify(pw, pwlen);
+    password_dummy_verify(in.password, in.password_len);
     goto fail;
   }
   stored = PQgetvalue(res, 0, 1);
-  ok = password_verify(stored, pw, pwlen);
+  ok = password_verify(stored, in.password, in.password_len);
   if(ok < 0)
     log_error("user %s has an unreadable password hash",
               PQgetvalue(res, 0, 0));
@@ -289,9 +237,9 @@ int users_login(struct request *req)
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
-  throttle_clear(req, email);
+  throttle_clear(req, in.email);
   if(password_needs_rehash(stored) &&
-     !password_hash(pw, pwlen, hash, sizeof(hash))) {
+     !password_hash(in.password, in.password_len, hash, sizeof(hash))) {
     PGresult *r2 = NULL;
     db_exec(&req->app->db, "user_rehash", 2,
             (const char *[]){PQgetvalue(res, 0, 0), hash}, &r2);
@@ -301,7 +249,7 @@ int users_login(struct request *req)
   goto out;
 
 fail:
-  throttle_fail(req, email);
+  throttle_fail(req, in.email);
   rc = reply_error(req, 401, "invalid email or password");
 out:
   PQclear(res);
@@ -357,21 +305,19 @@ out:
   return rc;
 }
 
-/* Checks the caller's password from body field name for a sensitive
- * change.  Returns 0 when it matches and leaves the user's row in *user
- * (id, email, verified, created, hash, version); otherwise replies 403 (or
- * 429 while locked out) and returns the status. */
-static int confirm_password_or_reply(struct request *req, const cJSON *body,
-                                     const char *name, PGresult **user)
+/* Checks the caller's password pw (from the body field called name) for a
+ * sensitive change.  Returns 0 when it matches and leaves the user's row in
+ * *user (id, email, verified, created, hash, version); otherwise replies 403
+ * (or 429 while locked out) and returns the status. */
+static int confirm_password_or_reply(struct request *req, const char *name,
+                                     const char *pw, size_t pwlen,
+                                     PGresult **user)
 {
-  const char *pw, *email;
-  size_t pwlen;
+  const char *email;
   enum db_result dr;
   int rc;
 
   *user = NULL;
-  if((rc = string_field_or_reply(req, body, name, &pw, &pwlen)))
-    return rc;
   dr = exec_for_user(req, "user_by_id", user);
   if(dr != DB_OK)
     return reply_db_error(req, dr);
@@ -398,9 +344,8 @@ fail:
 
 int users_change_password(struct request *req)
 {
-  char hash[PASSWORD_ENCODED_MAX], id[24];
-  const char *pw;
-  size_t pwlen;
+  char hash[PASSWORD_ENCODED_MAX], id[24], err[INPUT_ERR_MAX];
+  struct password_change_input in;
   PGresult *user = NULL, *res = NULL;
   enum db_result dr;
   int64_t ver;
@@ -410,10 +355,15 @@ int users_change_password(struct request *req)
   body = request_json_or_reply(req, &rc);
   if(!body)
     return rc;
-  if((rc = new_password_or_reply(req, body, "new_password", &pw, &pwlen)) ||
-     (rc = confirm_password_or_reply(req, body, "current_password", &user)))
+  if(input_change_password(body, &in, err, sizeof(err))) {
+    rc = reply_error(req, 400, "%s", err);
     goto out;
-  if(password_hash(pw, pwlen, hash, sizeof(hash))) {
+  }
+  if((rc = confirm_password_or_reply(req, "current_password",
+                                     in.current_password, in.current_len,
+                                     &user)))
+    goto out;
+  if(password_hash(in.new_password, in.new_len, hash, sizeof(hash))) {
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
@@ -441,14 +391,21 @@ out:
 int users_delete(struct request *req)
 {
   PGresult *user = NULL, *res = NULL;
+  char err[INPUT_ERR_MAX];
   enum db_result dr;
+  const char *pw;
+  size_t pwlen;
   cJSON *body;
   int rc;
 
   body = request_json_or_reply(req, &rc);
   if(!body)
     return rc;
-  if((rc = confirm_password_or_reply(req, body, "password", &user)))
+  if(input_confirm_password(body, &pw, &pwlen, err, sizeof(err))) {
+    rc = reply_error(req, 400, "%s", err);
+    goto out;
+  }
+  if((rc = confirm_password_or_reply(req, "password", pw, pwlen, &user)))
     goto out;
   dr = exec_for_user(req, "user_delete", &res);
   if(dr != DB_OK) {

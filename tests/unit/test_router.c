@@ -1,0 +1,194 @@
+/*
+ * test_router.c - the route table lookup (api/router.c) and the bearer
+ * token's extraction from the Authorization header (api/auth.c).
+ *
+ * Paths are copied to the heap at their exact length (plus the NUL), so a
+ * read past the end shows under valgrind and ASan.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "router.h"
+
+struct lookup {
+  int status;
+  const struct route *route;
+  int64_t ids[REQUEST_MAX_IDS];
+  char allow[ROUTER_ALLOW_MAX];
+};
+
+static struct lookup lookup(const char *method, const char *path)
+{
+  struct lookup l;
+  char *p = strdup(path);
+
+  assert_non_null(p);
+  memset(&l, 0, sizeof(l));
+  l.status = router_lookup(method, p, l.ids, &l.route, l.allow,
+                           sizeof(l.allow));
+  free(p);
+  return l;
+}
+
+static void expect_route(const char *method, const char *path,
+                         const char *pattern, bool auth)
+{
+  struct lookup l = lookup(method, path);
+
+  if(l.status)
+    fail_msg("%s %s: %d, not a route", method, path, l.status);
+  assert_non_null(l.route);
+  assert_string_equal(l.route->method, method);
+  assert_string_equal(l.route->pattern, pattern);
+  assert_int_equal(l.route->auth, auth);
+  assert_non_null(l.route->handler);
+}
+
+static void expect_status(const char *method, const char *path, int status,
+                          const char *allow)
+{
+  struct lookup l = lookup(method, path);
+
+  if(l.status != status)
+    fail_msg("%s %s: %d, expected %d", method, path, l.status, status);
+  assert_null(l.route);
+  if(allow)
+    assert_string_equal(l.allow, allow);
+}
+
+static void routes_found(void **state)
+{
+  (void)state;
+  expect_route("GET", "/healthcheck", "/healthcheck", false);
+  expect_route("POST", "/user/register", "/user/register", false);
+  expect_route("POST", "/user/login", "/user/login", false);
+  expect_route("POST", "/user/logout", "/user/logout", true);
+  expect_route("GET", "/user/me", "/user/me", true);
+  expect_route("PUT", "/user/password", "/user/password", true);
+  expect_route("DELETE", "/user", "/user", true);
+  expect_route("GET", "/user/verify", "/user/verify", false);
+  expect_route("POST", "/project", "/project", true);
+  expect_route("GET", "/project", "/project", true);
+  expect_route("GET", "/project/dashboard", "/project/dashboard", true);
+  expect_route("GET", "/project/status", "/project/status", true);
+  expect_route("GET", "/project/mute", "/project/mute", false);
+  expect_route("POST", "/project/mute", "/project/mute", false);
+  expect_route("GET", "/project/1", "/project/{id}", true);
+  expect_route("PUT", "/project/1", "/project/{id}", true);
+  expect_route("DELETE", "/project/1", "/project/{id}", true);
+  expect_route("POST", "/project/1/check", "/project/{id}/check", true);
+  expect_route("GET", "/project/1/checks", "/project/{id}/checks", true);
+  expect_route("GET", "/project/1/uptime", "/project/{id}/uptime", true);
+}
+
+static void ids_are_read(void **state)
+{
+  struct lookup l;
+
+  (void)state;
+  l = lookup("GET", "/project/9223372036854775807/checks");
+  assert_int_equal(l.status, 0);
+  assert_true(l.ids[0] == INT64_MAX);
+  l = lookup("GET", "/project/42");
+  assert_int_equal(l.status, 0);
+  assert_int_equal(l.ids[0], 42);
+}
+
+static void unknown_paths(void **state)
+{
+  (void)state;
+  expect_status("GET", "/", 404, "");
+  expect_status("GET", "", 404, "");
+  expect_status("GET", "/project/", 404, "");
+  expect_status("GET", "/project/0", 404, "");
+  expect_status("GET", "/project/007", 404, "");
+  expect_status("GET", "/project/-1", 404, "");
+  expect_status("GET", "/project/1e3", 404, "");
+  expect_status("GET", "/project/9223372036854775808", 404, "");
+  expect_status("GET", "/project/1%2F2", 404, "");
+  expect_status("GET", "/project/1/2", 404, "");
+  expect_status("GET", "/project/1/checks/", 404, "");
+  expect_status("GET", "/projects", 404, "");
+  expect_status("GET", "/project/../user/me", 404, "");
+  expect_status("GET", "/Project", 404, "");
+  /* An unknown path is 404 for a preflight too. */
+  expect_status("OPTIONS", "/nowhere", 404, "");
+}
+
+static void wrong_methods(void **state)
+{
+  (void)state;
+  expect_status("PATCH", "/project/1", 405, "GET, PUT, DELETE");
+  expect_status("get", "/project/1", 405, "GET, PUT, DELETE");
+  expect_status("DELETE", "/project", 405, "POST, GET");
+  expect_status("GET", "/user/login", 405, "POST");
+  expect_status("PUT", "/project/mute", 405, "GET, POST");
+  expect_status("GET", "/project/1/check", 405, "POST");
+  /* /project/dashboard is not an id, so only its own GET is listed. */
+  expect_status("DELETE", "/project/dashboard", 405, "GET");
+}
+
+static void preflights(void **state)
+{
+  (void)state;
+  expect_status("OPTIONS", "/project/1", 204, "GET, PUT, DELETE");
+  expect_status("OPTIONS", "/user", 204, "DELETE");
+  expect_status("OPTIONS", "/healthcheck", 204, "GET");
+}
+
+static void bearer(void **state)
+{
+  size_t len = 99;
+
+  (void)state;
+  assert_null(auth_bearer(NULL, &len));
+  assert_int_equal(len, 0);
+  assert_null(auth_bearer("", &len));
+  assert_null(auth_bearer("Bearer", &len));
+  assert_null(auth_bearer("Bearer ", &len));
+  assert_null(auth_bearer("Bearer    ", &len));
+  assert_null(auth_bearer("Basic dXNlcjpwYXNz", &len));
+  assert_null(auth_bearer("Bearerabc", &len));
+  assert_string_equal(auth_bearer("Bearer abc.def.ghi", &len), "abc.def.ghi");
+  assert_int_equal(len, 11);
+  assert_string_equal(auth_bearer("bEARER   x y", &len), "x y");
+  assert_int_equal(len, 3);
+}
+
+static void claims_user(void **state)
+{
+  struct jwt_claims c = {.sub = "42", .has_ver = true};
+  int64_t uid = 0;
+
+  (void)state;
+  assert_true(auth_claims_user(&c, &uid));
+  assert_int_equal(uid, 42);
+  c.has_ver = false;
+  assert_false(auth_claims_user(&c, &uid));
+  c.has_ver = true;
+  memcpy(c.sub, "042", 4);
+  assert_false(auth_claims_user(&c, &uid));
+  c.sub[0] = '\0';
+  assert_false(auth_claims_user(&c, &uid));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(routes_found),
+    cmocka_unit_test(ids_are_read),
+    cmocka_unit_test(unknown_paths),
+    cmocka_unit_test(wrong_methods),
+    cmocka_unit_test(preflights),
+    cmocka_unit_test(bearer),
+    cmocka_unit_test(claims_user),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
