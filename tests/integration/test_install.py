@@ -71,10 +71,9 @@ def in_stage(root, path):
 
 def test_install_puts_every_file_in_place(staged):
     root, opts = staged
-    share = ["schema.sql", "trackly.env.example", "trackly.conf.in"]
-    source = Path(env("TRACKLY_SOURCE_ROOT"))
-    if (source / "nginx" / "trackly-tls.conf.in").exists():
-        share.append("trackly-tls.conf.in")
+    share = ["schema.sql", "trackly.env.example", "trackly-tls.conf.in",
+             "trackly-http.conf.in", "trackly-common.conf.in",
+             "trackly.conf.in"]
     want = {installed(opts, "sbindir", "trackly-api"),
             installed(opts, "sbindir", "trackly-monitor")}
     want |= {installed(opts, "datadir", "trackly", f) for f in share}
