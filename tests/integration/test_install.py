@@ -74,6 +74,7 @@ def test_install_puts_every_file_in_place(staged):
     share = ["schema.sql", "trackly.env.example", "trackly-tls.conf.in",
              "trackly-http.conf.in", "trackly-common.conf.in",
              "trackly.conf.in"]
+    source = Path(env("TRACKLY_SOURCE_ROOT"))
     want = {installed(opts, "sbindir", "trackly-api"),
             installed(opts, "sbindir", "trackly-monitor")}
     want |= {installed(opts, "datadir", "trackly", f) for f in share}
