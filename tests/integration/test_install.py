@@ -18,7 +18,6 @@ No systemd runs as PID 1 here: nothing is started under systemd."""
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
