@@ -183,6 +183,10 @@ enum jwt_result jwt_sign(const struct jwt_key *key, const char *iss,
      !out || !cap)
     return JWT_INTERNAL;
   out[0] = '\0';
+  /* Never make a token the verifier would refuse as not UTF-8. */
+  if(!utf8_valid(claims->sub, strlen(claims->sub)) ||
+     !utf8_valid(iss, strlen(iss)))
+    return JWT_MALFORMED;
 
   rc = build_payload(iss, claims, payload, sizeof(payload));
   if(rc != JWT_OK)

@@ -53,8 +53,9 @@ struct jwt_claims {
 };
 
 /* Signs claims (sub, iat, exp, ver; nbf when non-zero) with iss into out,
- * NUL-terminated.  Returns JWT_OK, JWT_TOO_LONG when cap is too small, or
- * JWT_INTERNAL. */
+ * NUL-terminated.  Returns JWT_OK, JWT_TOO_LONG when cap is too small,
+ * JWT_MALFORMED when sub or iss is not UTF-8 (jwt_verify would refuse the
+ * token), or JWT_INTERNAL. */
 enum jwt_result jwt_sign(const struct jwt_key *key, const char *iss,
                          const struct jwt_claims *claims,
                          char *out, size_t cap);
