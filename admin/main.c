@@ -514,8 +514,8 @@ static const struct command *find_command(const char *group,
   size_t i;
 
   for(i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    if(!strcmp(commands[i].group, group) &&
-       (name && !strcmp(commands[i].name, name)))
+    if(name && !strcmp(commands[i].group, group) &&
+       !strcmp(commands[i].name, name))
       return &commands[i];
   return NULL;
 }
@@ -543,6 +543,7 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
   int c, idx = -1;
 
   optind = 0;   /* glibc: start over on the new argv */
+  opterr = 0;   /* its messages would name argv[0], the command's name */
   while((c = getopt_long(argc, argv, "f:m:h", longopts, &idx)) != -1) {
     const char *name = c == 'f' ? "file" : c == 'v' ? "verified" :
                        c == 'm' ? "max" : NULL;
@@ -554,6 +555,9 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
       if(name)
         fprintf(stderr, "trackly-admin: %s %s takes no --%s\n", cmd->group,
                 cmd->name, name);
+      else
+        fprintf(stderr, "trackly-admin: %s %s: bad option '%s'\n",
+                cmd->group, cmd->name, argv[optind - 1]);
       fputs(cmd->help, stderr);
       return EXIT_USAGE;
     }

@@ -294,3 +294,4 @@ def test_password_is_not_in_the_process_arguments():
     # The only way in is stdin: an argument that looks like one is refused.
     r = admin("user", "create", "--password", "hunter22", "a@example.test")
     assert r.returncode == 2
+    assert "trackly-admin: user create: bad option '--password'" in r.stderr
