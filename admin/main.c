@@ -117,7 +117,8 @@ static char *read_file(const char *path, size_t cap)
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   char *buf = NULL;
   size_t len = 0;
-  ssize_t n;
+  ssize_t n = 0;
+  int err;
 
   if(fd < 0)
     return NULL;
@@ -130,10 +131,11 @@ static char *read_file(const char *path, size_t cap)
       break;
     len += (size_t)n;
   }
+  err = n < 0 ? errno : EFBIG;
   close(fd);
-  if(buf && len > cap) {
+  if(buf && (n < 0 || len > cap)) {   /* a read error, or too big */
     free(buf);
-    errno = EFBIG;
+    errno = err;
     return NULL;
   }
   if(buf)

@@ -165,6 +165,19 @@ def test_schema_apply_missing_file_exits_1(tmp_path):
     assert "cannot read" in r.stderr
 
 
+def test_schema_apply_of_a_directory_or_huge_file_exits_1(tmp_path):
+    # A read error used to pass for the end of the file, and an empty
+    # "schema" was then applied as if it were the whole of it.
+    r = admin("schema", "apply", "--file", str(tmp_path))
+    assert r.returncode == 1
+    assert "Is a directory" in r.stderr
+    huge = tmp_path / "huge.sql"
+    huge.write_text("-- padding\n" * 200_000)   # over the 1 MiB cap
+    r = admin("schema", "apply", "--file", str(huge))
+    assert r.returncode == 1
+    assert "too large" in r.stderr
+
+
 # --- users -----------------------------------------------------------------
 
 def test_created_user_logs_in_through_the_api(db):
