@@ -27,7 +27,11 @@ from conftest import binary_env, db_dsn, env
 
 UNITS = ("trackly-api.socket", "trackly-api.service", "trackly-monitor.service")
 SERVICES = ("trackly-api.service", "trackly-monitor.service")
-MAN_PAGES = ("trackly-api.8", "trackly-monitor.8")
+MAN_PAGES = ("trackly-api.8", "trackly-monitor.8", "trackly-admin.8")
+PROGRAMS = ("trackly-api", "trackly-monitor", "trackly-admin")
+# An option each man page must describe, besides --help and --env-file.
+TELLTALE = {"trackly-api": "--socket", "trackly-monitor": "--once",
+            "trackly-admin": "schema apply"}
 # Worst `systemd-analyze security` exposure a unit may reach before this
 # test calls it a regression (0 is best, 10 worst; both score 1.5 today).
 MAX_EXPOSURE = 2.0
@@ -74,8 +78,7 @@ def test_install_puts_every_file_in_place(staged):
              "trackly-http.conf.in", "trackly-common.conf.in",
              "trackly.conf.in"]
     source = Path(env("TRACKLY_SOURCE_ROOT"))
-    want = {installed(opts, "sbindir", "trackly-api"),
-            installed(opts, "sbindir", "trackly-monitor")}
+    want = {installed(opts, "sbindir", p) for p in PROGRAMS}
     want |= {installed(opts, "datadir", "trackly", f) for f in share}
     want |= {unit_dir(opts) / u for u in UNITS}
     want |= {installed(opts, "mandir", "man8", m) for m in MAN_PAGES}
@@ -83,7 +86,7 @@ def test_install_puts_every_file_in_place(staged):
            if not p.is_dir()}
     assert got == want, (f"missing: {sorted(map(str, want - got))}, "
                          f"unexpected: {sorted(map(str, got - want))}")
-    for prog in ("trackly-api", "trackly-monitor"):
+    for prog in PROGRAMS:
         assert os.access(in_stage(root, installed(opts, "sbindir", prog)),
                          os.X_OK)
     schema = in_stage(root, installed(opts, "datadir", "trackly", "schema.sql"))
@@ -188,10 +191,10 @@ def test_man_page_renders_without_warnings(staged, page):
         assert section in r.stdout, f"{page} has no {section} section"
     for option in ("--help", "--env-file"):
         assert option in r.stdout
-    assert ("--socket" if prog == "trackly-api" else "--once") in r.stdout
+    assert TELLTALE[prog] in r.stdout
 
 
-@pytest.mark.parametrize("prog", ["trackly-api", "trackly-monitor"])
+@pytest.mark.parametrize("prog", PROGRAMS)
 def test_staged_binaries_run(staged, prog):
     root, opts = staged
     binary = in_stage(root, installed(opts, "sbindir", prog))

@@ -1,0 +1,186 @@
+"""The Debian package (issue 6): `dpkg-buildpackage -us -uc -b` on a copy
+of the source tree (never in the checkout, so the checkout stays clean and
+its build directories do not leak in), then the .deb is inspected:
+
+- `dpkg-deb -c`: exactly the expected files, binaries executable, units in
+  the systemd unit directory, man pages, /usr/share/trackly;
+- `dpkg-deb -I`: Depends computed by dh_shlibdeps (the libraries the
+  binaries link), plus adduser for postinst;
+- the maintainer scripts: postinst creates the trackly user and copies the
+  example environment file only when none exists, mode 0640 root:trackly;
+  units are never enabled or started by the package; postrm removes the
+  configuration on purge only;
+- the packaged binaries and units name the /usr and /etc paths.
+
+The build takes from seconds to a couple of minutes on a busy machine; it
+is bounded by BUILD_TIMEOUT.  Nothing is installed on this machine."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import binary_env, env
+
+BUILD_TIMEOUT = 600
+PROGRAMS = ("trackly-admin", "trackly-api", "trackly-monitor")
+UNITS = ("trackly-api.socket", "trackly-api.service", "trackly-monitor.service")
+SHARE = ("schema.sql", "trackly.env.example", "trackly-tls.conf.in",
+         "trackly-http.conf.in", "trackly-common.conf.in", "trackly.conf.in")
+# Libraries the binaries link; dh_shlibdeps must have named their packages.
+SHLIB_PACKAGES = ("libargon2-1", "libc6", "libcjson1", "libcurl4",
+                  "libesmtp6", "libfcgi0ldbl", "libpq5", "libssl3",
+                  "libsystemd0")
+# What a copy of the tree leaves out: VCS data and local build output.
+IGNORE = shutil.ignore_patterns(".git", "build", "build-*", ".run",
+                                "__pycache__", ".pytest_cache", "obj-*")
+
+
+def run(args, timeout=60, **kw):
+    return subprocess.run(args, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout, **kw)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    """Builds the package from a copy of the tree; returns (deb, workdir)."""
+    if not shutil.which("dpkg-buildpackage") or \
+            not Path("/usr/bin/dh").exists():
+        pytest.fail("dpkg-buildpackage or debhelper is missing: ./dev "
+                    "installs them (PACKAGES)")
+    source = Path(env("TRACKLY_SOURCE_ROOT"))
+    work = tmp_path_factory.mktemp("deb")
+    tree = work / "trackly"
+    shutil.copytree(source, tree, ignore=IGNORE, symlinks=True)
+    before = sorted(p.name for p in source.iterdir())
+    r = run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=tree,
+            timeout=BUILD_TIMEOUT,
+            env=binary_env(HOME=str(work), DEB_BUILD_OPTIONS="nocheck"))
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    after = sorted(p.name for p in source.iterdir())
+    assert before == after, "the package build touched the checkout"
+    debs = [p for p in work.glob("trackly_*.deb")]
+    assert len(debs) == 1, sorted(map(str, work.iterdir()))
+    return debs[0], work
+
+
+def contents(deb):
+    """{path: (mode string, owner)} of the package's files and links."""
+    r = run(["dpkg-deb", "-c", str(deb)])
+    assert r.returncode == 0, r.stderr
+    files = {}
+    for line in r.stdout.splitlines():
+        fields = line.split()
+        mode, owner, path = fields[0], fields[1], fields[5]
+        if not mode.startswith("d"):
+            files[path.removeprefix(".")] = (mode, owner)
+    return files
+
+
+def test_package_holds_what_it_should(package):
+    deb, _ = package
+    files = contents(deb)
+    unit_dirs = {str(Path(p).parent) for p in files if p.endswith(UNITS)}
+    assert len(unit_dirs) == 1 and unit_dirs <= {"/lib/systemd/system",
+                                                 "/usr/lib/systemd/system"}
+    unit_dir = unit_dirs.pop()
+    want = {f"/usr/sbin/{p}" for p in PROGRAMS}
+    want |= {f"{unit_dir}/{u}" for u in UNITS}
+    want |= {f"/usr/share/man/man8/{p}.8.gz" for p in PROGRAMS}
+    want |= {f"/usr/share/trackly/{f}" for f in SHARE}
+    want |= {"/usr/share/doc/trackly/changelog.gz",
+             "/usr/share/doc/trackly/copyright"}
+    assert set(files) == want, (f"missing: {sorted(want - set(files))}, "
+                                f"unexpected: {sorted(set(files) - want)}")
+    for path, (mode, owner) in files.items():
+        assert owner == "root/root", path
+        if path.startswith("/usr/sbin/"):
+            assert mode == "-rwxr-xr-x", path
+        else:
+            assert mode == "-rw-r--r--", path
+    # No configuration file is shipped as a conffile: postinst makes it.
+    assert not any(p.startswith("/etc/") for p in files)
+
+
+def control_field(deb, name):
+    r = run(["dpkg-deb", "-f", str(deb), name])
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_depends_come_from_shlibs(package):
+    deb, _ = package
+    r = run(["dpkg-deb", "-I", str(deb)])
+    assert r.returncode == 0, r.stderr
+    assert "Package: trackly" in r.stdout
+    depends = control_field(deb, "Depends")
+    assert "${" not in depends, depends
+    names = {re.split(r"[\s(]", d.strip())[0] for d in depends.split(",")}
+    missing = set(SHLIB_PACKAGES) - names
+    assert not missing, f"Depends lacks {sorted(missing)}: {depends}"
+    assert "adduser" in names
+    assert control_field(deb, "Architecture") != "all"
+
+
+@pytest.fixture(scope="module")
+def scripts(package):
+    deb, work = package
+    out = work / "control"
+    r = run(["dpkg-deb", "-e", str(deb), str(out)])
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_postinst_makes_user_and_config_but_starts_nothing(scripts):
+    text = (scripts / "postinst").read_text()
+    assert re.search(r"adduser --system --group\b.* trackly$", text, re.M | re.S)
+    assert "/usr/share/trackly/trackly.env.example /etc/trackly/trackly.env" \
+        in text
+    assert "[ ! -e /etc/trackly/trackly.env ]" in text
+    assert "-o root -g trackly -m 0640" in text
+    # debhelper's snippets with --no-enable --no-start: units are only
+    # re-enabled when the operator had enabled them, and never started.
+    for bad in ("deb-systemd-invoke", "systemctl start",
+                "systemctl enable", "systemctl restart"):
+        assert bad not in text, f"postinst runs {bad}"
+    enables = text.count("deb-systemd-helper enable")
+    assert enables == text.count("deb-systemd-helper --quiet was-enabled")
+    for unit in UNITS:
+        assert f"'{unit}'" in text
+    r = run(["sh", "-n", str(scripts / "postinst")])
+    assert r.returncode == 0, r.stderr
+
+
+def test_postrm_removes_config_on_purge_only(scripts):
+    text = (scripts / "postrm").read_text()
+    r = run(["sh", "-n", str(scripts / "postrm")])
+    assert r.returncode == 0, r.stderr
+    ours = text.split("#DEBHELPER#")[0] if "#DEBHELPER#" in text else text
+    m = re.search(r'if \[ "\$1" = purge \]; then\n(.*?)\nfi', ours, re.S)
+    assert m, "postrm has no purge branch"
+    assert "rm -f /etc/trackly/trackly.env" in m.group(1)
+    assert ours.count("/etc/trackly/trackly.env") == 1
+
+
+def test_packaged_files_name_installed_paths(package):
+    deb, work = package
+    root = work / "root"
+    r = run(["dpkg-deb", "-x", str(deb), str(root)])
+    assert r.returncode == 0, r.stderr
+    units = list(root.glob("*lib/systemd/system")) + \
+        list(root.glob("usr/lib/systemd/system"))
+    unit_dir = next(d for d in units if d.is_dir())
+    for prog, unit in (("trackly-api", "trackly-api.service"),
+                       ("trackly-monitor", "trackly-monitor.service")):
+        text = (unit_dir / unit).read_text()
+        assert re.search(rf"^ExecStart=/usr/sbin/{prog}\b", text, re.M)
+        assert "EnvironmentFile=/etc/trackly/trackly.env\n" in text
+    for prog in PROGRAMS:
+        r = run([str(root / "usr/sbin" / prog), "--version"],
+                env=binary_env(), timeout=10)
+        assert r.returncode == 0 and r.stdout.startswith(prog), r.stderr
+    r = run([str(root / "usr/sbin/trackly-admin"), "schema", "apply",
+             "--help"], env=binary_env(), timeout=10)
+    assert "/usr/share/trackly/schema.sql" in r.stdout
