@@ -99,6 +99,18 @@ void format_rfc3339(int64_t t, char out[32])
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void request_id_copy(char id[REQUEST_ID_MAX + 1], const char *param)
+{
+  size_t len = param ? strspn(param, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz0123456789._-") : 0;
+
+  if(!len || len > REQUEST_ID_MAX || param[len])
+    len = 0;
+  else
+    memcpy(id, param, len);
+  id[len] = '\0';
+}
+
 int request_init(struct request *req, struct app *app, FCGX_Request *fcgx)
 {
   const char *uri, *q;
@@ -109,6 +121,10 @@ int request_init(struct request *req, struct app *app, FCGX_Request *fcgx)
   req->fcgx = fcgx;
   req->app = app;
   req->route = "-";
+  /* Echoed so a client or a test can find its request in the logs. */
+  request_id_copy(req->id, request_param(req, "REQUEST_ID"));
+  if(req->id[0])
+    request_add_header(req, "X-Request-Id", "%s", req->id);
   req->method = request_param(req, "REQUEST_METHOD");
   if(!req->method)
     req->method = "GET";
