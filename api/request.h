@@ -41,6 +41,7 @@ struct request {
   char path[REQUEST_PATH_MAX];  /* raw path, without the query */
   const char *query;            /* "" when none */
   const char *route;            /* the matched pattern, for logs */
+  size_t route_index;           /* its row in the table + 1; 0: none */
   char id[REQUEST_ID_MAX + 1];  /* nginx's $request_id, "" when none */
   int64_t ids[REQUEST_MAX_IDS]; /* {id} segments of the path, in order */
   int64_t user_id;              /* set once the token is checked */
@@ -78,6 +79,9 @@ int reply_json(struct request *req, int status, const cJSON *body);
  * read responses with json_build_object). */
 int reply_raw_json(struct request *req, int status, const char *json,
                    size_t len);
+/* A reply whose body is not JSON (the metrics' text). */
+int reply_body(struct request *req, int status, const char *content_type,
+               const char *body, size_t len);
 int reply_error(struct request *req, int status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 /* A reply with no body (204). */

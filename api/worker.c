@@ -16,6 +16,7 @@
 #include "app.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 
 #include <errno.h>
@@ -55,12 +56,12 @@ static const struct db_statement *const statement_lists[] = {
   NULL,
 };
 
-static long elapsed_ms(const struct timespec *start)
+static uint64_t elapsed_us(const struct timespec *start)
 {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000L +
-         (now.tv_nsec - start->tv_nsec) / 1000000L;
+  return (uint64_t)((now.tv_sec - start->tv_sec) * 1000000L +
+                    (now.tv_nsec - start->tv_nsec) / 1000L);
 }
 
 /*
@@ -89,6 +90,7 @@ static void log_request(const struct request *req, long ms)
 static void handle(struct app *app, FCGX_Request *fcgx)
 {
   struct request req;
+  uint64_t us;
   long ms;
   int rc = request_init(&req, app, fcgx);
 
@@ -98,7 +100,9 @@ static void handle(struct app *app, FCGX_Request *fcgx)
     router_dispatch(&req);
   db_rollback(&app->db);    /* a handler that bailed out mid-transaction */
 
-  ms = elapsed_ms(&req.start);
+  us = elapsed_us(&req.start);
+  ms = (long)(us / 1000);
+  metrics_request(metrics_shared, req.route_index, req.status, us);
   log_request(&req, ms);
 }
 
