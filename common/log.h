@@ -31,7 +31,9 @@ struct log_field {
 
 /* A line with fields: in text "msg key=value ...", in JSON each field is a
  * member of the object beside "msg".  For lines a program parses, such as
- * the API's one line per request. */
+ * the API's one line per request.  Keys are short literal names; values
+ * may be anything (escaped in JSON; in text, space, '=' and control
+ * characters become '_'), and a line too long is cut, still valid JSON. */
 void log_fields(enum log_level level, const char *msg,
                 const struct log_field *fields, size_t nfields);
 
