@@ -12,6 +12,9 @@
 /* health.c */
 int health_get(struct request *req);
 
+/* metrics.c */
+int metrics_get(struct request *req);
+
 /* users.c */
 int users_register(struct request *req);
 int users_login(struct request *req);

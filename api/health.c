@@ -5,6 +5,7 @@
  * the database is away, so a health check sees the outage the users see.
  */
 #include "handlers.h"
+#include "metrics.h"
 
 const struct db_statement health_statements[] = {
   {"health_ping", "SELECT 1"},
@@ -27,6 +28,8 @@ int health_get(struct request *req)
     rc = reply_json(req, 200, out);
   }
   else {
+    metrics_db_error(metrics_shared, dr == DB_UNAVAILABLE ?
+                     METRICS_DB_UNAVAILABLE : METRICS_DB_ERROR);
     cJSON_AddStringToObject(out, "status", "error");
     cJSON_AddStringToObject(out, "database", "unavailable");
     cJSON_AddStringToObject(out, "error", "database unavailable");

@@ -18,6 +18,7 @@
  */
 #include "master.h"
 #include "log.h"
+#include "metrics.h"
 #include "worker.h"
 #include "trackly_build.h"
 
@@ -111,6 +112,13 @@ static bool ended_from_outside(int status)
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* A worker died unasked and will be replaced. */
+static void metrics_restarted(void)
+{
+  if(metrics_shared)
+    atomic_fetch_add(&metrics_shared->workers_restarted, 1);
+}
+
 static void reap(struct master *m)
 {
   int status;
@@ -143,6 +151,7 @@ static void reap(struct master *m)
       }
       else
         log_warn("worker %ld %s; starting a new one", (long)pid, how);
+      metrics_restarted();
       break;
     }
   }
@@ -265,6 +274,10 @@ int master_run(const struct master_options *opt, struct config *cfg)
   sigprocmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  /* Before the first fork, so that every worker shares the counters. */
+  if(metrics_init())
+    log_warn("no shared memory for metrics (%s); /metrics shows zeros",
+             strerror(errno));
   log_info("trackly-api %s ready: %d workers", TRACKLY_VERSION,
            m.target);
   for(;;) {
@@ -286,6 +299,8 @@ int master_run(const struct master_options *opt, struct config *cfg)
     }
     else
       maintain(&m);
+    if(metrics_shared)
+      atomic_store(&metrics_shared->workers_alive, live_workers(&m));
 
     sig = sigtimedwait(&set, NULL, &tick);
     if(sig == SIGTERM || sig == SIGINT)

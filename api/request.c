@@ -4,6 +4,7 @@
 #include "request.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "parse.h"
 
 #include <stdarg.h>
@@ -99,6 +100,18 @@ void format_rfc3339(int64_t t, char out[32])
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void request_id_copy(char id[REQUEST_ID_MAX + 1], const char *param)
+{
+  size_t len = param ? strspn(param, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz0123456789._-") : 0;
+
+  if(!len || len > REQUEST_ID_MAX || param[len])
+    len = 0;
+  else
+    memcpy(id, param, len);
+  id[len] = '\0';
+}
+
 int request_init(struct request *req, struct app *app, FCGX_Request *fcgx)
 {
   const char *uri, *q;
@@ -109,6 +122,10 @@ int request_init(struct request *req, struct app *app, FCGX_Request *fcgx)
   req->fcgx = fcgx;
   req->app = app;
   req->route = "-";
+  /* Echoed so a client or a test can find its request in the logs. */
+  request_id_copy(req->id, request_param(req, "REQUEST_ID"));
+  if(req->id[0])
+    request_add_header(req, "X-Request-Id", "%s", req->id);
   req->method = request_param(req, "REQUEST_METHOD");
   if(!req->method)
     req->method = "GET";
@@ -171,8 +188,8 @@ overflow:
 /* Writes the status line and headers, CORS included, then body.  The head
  * is formatted here rather than with FCGX_FPrintF, whose printf knows no
  * %zu. */
-static int send_response(struct request *req, int status, const char *body,
-                         size_t len)
+static int send_typed(struct request *req, int status, const char *ctype,
+                      const char *body, size_t len)
 {
   const struct config *cfg = &req->app->cfg;
   const char *origin = request_param(req, "HTTP_ORIGIN");
@@ -188,8 +205,8 @@ static int send_response(struct request *req, int status, const char *body,
                         http_reason(status));
   if(body)
     n += (size_t)snprintf(head + n, sizeof(head) - n,
-                          "Content-Type: application/json; charset=utf-8\r\n"
-                          "Content-Length: %zu\r\n", len);
+                          "Content-Type: %s\r\n"
+                          "Content-Length: %zu\r\n", ctype, len);
   if(cfg->cors_any || cfg->cors_count) {
     n += (size_t)snprintf(head + n, sizeof(head) - n, "Vary: Origin\r\n");
     /* Only an origin from the configuration is ever echoed back. */
@@ -204,6 +221,19 @@ static int send_response(struct request *req, int status, const char *body,
   if(body)
     FCGX_PutStr(body, (int)len, req->fcgx->out);
   return status;
+}
+
+static int send_response(struct request *req, int status, const char *body,
+                         size_t len)
+{
+  return send_typed(req, status, "application/json; charset=utf-8", body,
+                    len);
+}
+
+int reply_body(struct request *req, int status, const char *content_type,
+               const char *body, size_t len)
+{
+  return send_typed(req, status, content_type, body, len);
 }
 
 int reply_json(struct request *req, int status, const cJSON *body)
@@ -255,10 +285,12 @@ int reply_db_error(struct request *req, enum db_result rc)
 {
   switch(rc) {
   case DB_UNAVAILABLE:
+    metrics_db_error(metrics_shared, METRICS_DB_UNAVAILABLE);
     return reply_error(req, 503, "database unavailable");
   case DB_CONFLICT:
     return reply_error(req, 409, "conflict");
   default:
+    metrics_db_error(metrics_shared, METRICS_DB_ERROR);
     return reply_error(req, 500, "internal error");
   }
 }

@@ -32,6 +32,7 @@
 #define REQUEST_QUERY_MAX 8192
 #define REQUEST_MAX_IDS 2
 #define REQUEST_EXTRA_HEADERS 512
+#define REQUEST_ID_MAX 64
 
 struct request {
   FCGX_Request *fcgx;
@@ -40,6 +41,8 @@ struct request {
   char path[REQUEST_PATH_MAX];  /* raw path, without the query */
   const char *query;            /* "" when none */
   const char *route;            /* the matched pattern, for logs */
+  size_t route_index;           /* its row in the table + 1; 0: none */
+  char id[REQUEST_ID_MAX + 1];  /* nginx's $request_id, "" when none */
   int64_t ids[REQUEST_MAX_IDS]; /* {id} segments of the path, in order */
   int64_t user_id;              /* set once the token is checked */
   int status;                   /* 0 until a reply is sent */
@@ -53,6 +56,11 @@ struct request {
  * caller answers with request_finish), 400 for a query string that is not
  * UTF-8 once percent-decoded (already answered). */
 int request_init(struct request *req, struct app *app, FCGX_Request *fcgx);
+
+/* Copies the REQUEST_ID parameter into id when it is 1 to REQUEST_ID_MAX
+ * characters of [A-Za-z0-9._-] (nginx's are 32 hex digits); otherwise id
+ * is "".  Anything else would not be safe to echo in a header or a log. */
+void request_id_copy(char id[REQUEST_ID_MAX + 1], const char *param);
 
 /* A FastCGI parameter ("HTTP_AUTHORIZATION", "REQUEST_ID") or NULL. */
 const char *request_param(const struct request *req, const char *name);
@@ -71,6 +79,9 @@ int reply_json(struct request *req, int status, const cJSON *body);
  * read responses with json_build_object). */
 int reply_raw_json(struct request *req, int status, const char *json,
                    size_t len);
+/* A reply whose body is not JSON (the metrics' text). */
+int reply_body(struct request *req, int status, const char *content_type,
+               const char *body, size_t len);
 int reply_error(struct request *req, int status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 /* A reply with no body (204). */

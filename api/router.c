@@ -15,6 +15,8 @@
 
 static const struct route routes[] = {
   {"GET",    "/healthcheck",    false, health_get},
+  /* nginx answers it to loopback only (trackly-common.conf). */
+  {"GET",    "/metrics",        false, metrics_get},
 
   {"POST",   "/user/register",  false, users_register},
   {"POST",   "/user/login",     false, users_login},
@@ -116,6 +118,12 @@ static int preflight(struct request *req, const char *allow)
   return reply_empty(req, 204);
 }
 
+const struct route *router_table(size_t *n)
+{
+  *n = NROUTES;
+  return routes;
+}
+
 int router_dispatch(struct request *req)
 {
   char allow[ROUTER_ALLOW_MAX];
@@ -136,6 +144,7 @@ int router_dispatch(struct request *req)
   }
 
   req->route = r->pattern;
+  req->route_index = (size_t)(r - routes) + 1;
   if(r->auth) {
     rc = auth_or_reply(req);
     if(rc)

@@ -24,6 +24,10 @@ struct route {
  * for a CORS preflight.  Returns the status sent. */
 int router_dispatch(struct request *req);
 
+/* The route table and its length (for the metrics' labels); a request's
+ * route_index is its row plus one. */
+const struct route *router_table(size_t *n);
+
 /* The pure half of router_dispatch: looks method and path up in the route
  * table.  Returns 0 with *route set and the path's {id} segments in ids;
  * otherwise *route is NULL and it returns 404 (no route has this path), 204

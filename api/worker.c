@@ -16,6 +16,7 @@
 #include "app.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 
 #include <errno.h>
@@ -55,17 +56,41 @@ static const struct db_statement *const statement_lists[] = {
   NULL,
 };
 
-static long elapsed_ms(const struct timespec *start)
+static uint64_t elapsed_us(const struct timespec *start)
 {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000L +
-         (now.tv_nsec - start->tv_nsec) / 1000000L;
+  return (uint64_t)((now.tv_sec - start->tv_sec) * 1000000L +
+                    (now.tv_nsec - start->tv_nsec) / 1000L);
+}
+
+/*
+ * One line per request.  Only what identifies the request without
+ * revealing it: the route pattern, never the path's ids, the query string
+ * (mute and verification tokens travel there), headers or the body.  A
+ * server error or a slow request is a warning; a 503 is not, since it is
+ * the database being away, which db.c reports once per outage.
+ */
+static void log_request(const struct request *req, long ms)
+{
+  const struct log_field fields[] = {
+    {"id", req->id, 0},
+    {"method", req->method, 0},
+    {"route", req->route, 0},
+    {"status", NULL, req->status},
+    {"ms", NULL, ms},
+  };
+  bool warn = (req->status >= 500 && req->status != 503) ||
+              ms >= SLOW_REQUEST_MS;
+
+  log_fields(warn ? LOG_WARN : LOG_INFO, "request", fields,
+             sizeof(fields) / sizeof(fields[0]));
 }
 
 static void handle(struct app *app, FCGX_Request *fcgx)
 {
   struct request req;
+  uint64_t us;
   long ms;
   int rc = request_init(&req, app, fcgx);
 
@@ -75,12 +100,10 @@ static void handle(struct app *app, FCGX_Request *fcgx)
     router_dispatch(&req);
   db_rollback(&app->db);    /* a handler that bailed out mid-transaction */
 
-  ms = elapsed_ms(&req.start);
-  /* A 503 is the database being away, which db.c logs once per outage
-   * (and each statement timeout itself); one line per refused request
-   * would be thousands a second. */
-  if((req.status >= 500 && req.status != 503) || ms >= SLOW_REQUEST_MS)
-    log_warn("%s %s -> %d in %ld ms", req.method, req.route, req.status, ms);
+  us = elapsed_us(&req.start);
+  ms = (long)(us / 1000);
+  metrics_request(metrics_shared, req.route_index, req.status, us);
+  log_request(&req, ms);
 }
 
 /*

@@ -8,6 +8,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -44,13 +45,54 @@ static void append_json_escaped(char *out, size_t *len, size_t cap,
   }
 }
 
+/* Writes the line's head (time, level, program, pid) into line; returns its
+ * length.  JSON lines are left open after the pid for the caller's fields. */
+static size_t line_head(char *line, size_t cap, enum log_level level)
+{
+  char stamp[32];
+  struct timespec ts;
+  struct tm tm;
+  int n;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+  if(log_format == LOG_FORMAT_JSON)
+    n = snprintf(line, cap,
+                 "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":\"%s\","
+                 "\"pid\":%ld", stamp, ts.tv_nsec / 1000000L,
+                 level_names[level], program_name, (long)getpid());
+  else
+    n = snprintf(line, cap, "%sZ %s %s[%ld]: ", stamp, level_names[level],
+                 program_name, (long)getpid());
+  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* Appends s as text: control characters would let a logged value forge a
+ * second line, and with space and '=' a value could forge a field. */
+static void append_text(char *out, size_t *len, size_t cap, const char *s,
+                        bool is_value)
+{
+  for(; *s && *len + 1 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    if(c < 0x20 || (is_value && (c == ' ' || c == '=')))
+      c = is_value ? '_' : ' ';
+    out[(*len)++] = (char)c;
+  }
+}
+
+static void emit(char *line, size_t len)
+{
+  line[len++] = '\n';
+  if(write(STDERR_FILENO, line, len) < 0) {
+    /* Nowhere left to report it. */
+  }
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
   char msg[LOG_LINE_MAX];
   char line[LOG_LINE_MAX + 256];
-  char stamp[32];
-  struct timespec ts;
-  struct tm tm;
   size_t len;
   va_list ap;
   int n;
@@ -61,32 +103,58 @@ void log_msg(enum log_level level, const char *fmt, ...)
   if(n < 0)
     return;
 
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-
+  len = line_head(line, sizeof(line), level);
   if(log_format == LOG_FORMAT_JSON) {
-    n = snprintf(line, sizeof(line),
-                 "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":\"%s\","
-                 "\"pid\":%ld,\"msg\":\"",
-                 stamp, ts.tv_nsec / 1000000L, level_names[level],
-                 program_name, (long)getpid());
-    len = (size_t)n;
+    memcpy(line + len, ",\"msg\":\"", 8);
+    len += 8;
     append_json_escaped(line, &len, sizeof(line) - 3, msg);
     line[len++] = '"';
     line[len++] = '}';
   }
-  else {
-    /* Control characters would let a logged value forge a second line. */
-    for(char *p = msg; *p; p++)
-      if((unsigned char)*p < 0x20)
-        *p = ' ';
-    n = snprintf(line, sizeof(line), "%sZ %s %s[%ld]: %s", stamp,
-                 level_names[level], program_name, (long)getpid(), msg);
-    len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
+  else
+    append_text(line, &len, sizeof(line) - 1, msg, false);
+  emit(line, len);
+}
+
+void log_fields(enum log_level level, const char *msg,
+                const struct log_field *fields, size_t nfields)
+{
+  char line[LOG_LINE_MAX + 256];
+  size_t cap = sizeof(line) - 3, len = line_head(line, sizeof(line), level);
+  bool json = log_format == LOG_FORMAT_JSON;
+  char num[32];
+
+  if(json) {
+    len += (size_t)snprintf(line + len, cap - len, ",\"msg\":\"");
+    append_json_escaped(line, &len, cap, msg);
+    line[len++] = '"';
   }
-  line[len++] = '\n';
-  if(write(STDERR_FILENO, line, len) < 0) {
-    /* Nowhere left to report it. */
+  else
+    append_text(line, &len, cap, msg, false);
+  for(size_t i = 0; i < nfields && len + 64 < cap; i++) {
+    const struct log_field *f = &fields[i];
+
+    snprintf(num, sizeof(num), "%lld", f->num);
+    if(json) {
+      line[len++] = ',';
+      line[len++] = '"';
+      append_json_escaped(line, &len, cap, f->key);
+      len += (size_t)snprintf(line + len, cap - len, "\":%s",
+                              f->str ? "\"" : num);
+      if(f->str) {
+        append_json_escaped(line, &len, cap, f->str);
+        line[len++] = '"';
+      }
+    }
+    else {
+      line[len++] = ' ';
+      append_text(line, &len, cap, f->key, true);
+      line[len++] = '=';
+      append_text(line, &len, cap, f->str ? (*f->str ? f->str : "-") : num,
+                  true);
+    }
   }
+  if(json)
+    line[len++] = '}';
+  emit(line, len);
 }

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "message.h"
 #include "parse.h"
+#include "stats.h"
 
 #include <auth-client.h>
 #include <libesmtp.h>
@@ -424,6 +425,7 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
   switch(outcome) {
   case SENT_OK:
     log_info("mail %s (%s) sent", id, kind);
+    atomic_fetch_add(&stats.mail_sent, 1);
     if(!sending.recorded)
       record(m, db, id, SENT_OK, NULL, false);
     if(m->away_since)
@@ -431,9 +433,11 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
     break;
   case SENT_REFUSED:
     log_warn("mail %s (%s) not sent: %s", id, kind, err);
+    atomic_fetch_add(&stats.mail_failed, 1);
     record(m, db, id, SENT_REFUSED, err, false);
     break;
   case SENT_NO_SERVER:
+    atomic_fetch_add(&stats.mail_failed, 1);
     server_away(m, err);
     record(m, db, id, SENT_NO_SERVER, err, false);
     break;

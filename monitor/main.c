@@ -18,6 +18,7 @@
 #include "prober.h"
 #include "results.h"
 #include "scheduler.h"
+#include "stats.h"
 #include "trackly_build.h"
 
 #include <errno.h>
@@ -41,10 +42,12 @@
 #define MAX_UNWRITTEN 50000      /* results kept while the database is away */
 #define STATEMENT_TIMEOUT_MS 15000
 #define ONCE_DB_WAIT_MS 30000
+#define STATS_EVERY_MS 5000       /* MONITOR_METRICS_FILE rewritten */
 
 static const struct db_statement *const statement_lists[] = {
   scheduler_statements,
   results_statements,
+  stats_statements,
   NULL,
 };
 
@@ -68,6 +71,9 @@ struct daemon {
   int64_t next_full_warning;
   uint64_t watchdog_usec;
   int64_t last_watchdog;
+  const char *stats_file;        /* MONITOR_METRICS_FILE, or NULL */
+  int64_t next_stats;
+  bool stats_failing;            /* said so already */
 };
 
 static int64_t now_ms(void)
@@ -116,6 +122,7 @@ static void write_results(struct daemon *d)
                "monitor", d->unwritten_count - n);
     if(mails)
       log_info("%d alert mails queued", mails);
+    atomic_fetch_add(&stats.mail_queued, (uint64_t)mails);
     /* These projects have new slots (maybe a second away): look again.
      * Once per written batch, so never a spin. */
     d->next_claim = 0;
@@ -148,6 +155,8 @@ static void take_finished(struct daemon *d)
   for(; list; list = list->next) {
     d->unwritten_count++;
     d->unwritten_tail = list;
+    atomic_fetch_add(list->ok ? &stats.checks_up : &stats.checks_down, 1);
+    stats_observe(&stats.duration, list->latency_ms);
   }
 }
 
@@ -172,9 +181,12 @@ static void claim(struct daemon *d)
     }
     if(taken_over)
       log_warn("took over %d expired leases", taken_over);
+    atomic_fetch_add(&stats.leases_claimed, (uint64_t)n);
+    atomic_fetch_add(&stats.leases_expired, (uint64_t)taken_over);
     while(list) {
       struct check *c = list;
       list = list->next;
+      stats_observe(&stats.lag, now - c->scheduled_ms);
       prober_start(&d->prober, c);
     }
     if(n == want)
@@ -322,6 +334,28 @@ static void take_back_leases(struct daemon *d)
              "expire on their own");
 }
 
+/* Rewrites MONITOR_METRICS_FILE every STATS_EVERY_MS, and at the end
+ * (force).  A failure is logged once until a write succeeds again. */
+static void write_stats(struct daemon *d, bool force)
+{
+  int64_t now = now_ms();
+
+  if(!d->stats_file || (!force && now < d->next_stats))
+    return;
+  d->next_stats = now + STATS_EVERY_MS;
+  if(d->db.conn && PQstatus(d->db.conn) == CONNECTION_OK)
+    stats_read_outbox(&d->db);
+  else
+    stats.outbox_pending = stats.outbox_oldest_s = -1;
+  if(stats_write_file(&stats, d->stats_file)) {
+    if(!d->stats_failing)
+      log_warn("cannot write %s: %s", d->stats_file, strerror(errno));
+    d->stats_failing = true;
+  }
+  else
+    d->stats_failing = false;
+}
+
 static void run(struct daemon *d)
 {
   wait_for_database(d);
@@ -371,8 +405,10 @@ static void run(struct daemon *d)
     }
     if(!d->once)
       prune(d);
+    write_stats(d, false);
     watchdog(d);
   }
+  write_stats(d, true);
   /* Whatever could not be written goes back to the pool at once instead of
    * waiting for its lease to expire. */
   scheduler_release(&d->db, d->owner, d->unwritten);
@@ -488,6 +524,9 @@ int main(int argc, char **argv)
     return 1;
   }
   snprintf(d.owner, sizeof(d.owner), "%s:%ld", d.name, (long)getpid());
+  d.stats_file = getenv("MONITOR_METRICS_FILE");
+  if(d.stats_file && !*d.stats_file)
+    d.stats_file = NULL;
   d.results.owner = d.owner;
   d.results.public_url = d.cfg.public_url;
   d.results.reminder_ms = d.cfg.alert_reminder_minutes * 60000;

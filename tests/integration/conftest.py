@@ -218,8 +218,15 @@ def random_email(prefix="u"):
     return f"{prefix}-{uuid.uuid4().hex}@example.test"
 
 
+# Every password random_password made and every token login_token got in
+# this run; test_logs.py checks at the end that no log holds any of them.
+SECRETS_USED = set()
+
+
 def random_password():
-    return "pw-" + uuid.uuid4().hex
+    password = "pw-" + uuid.uuid4().hex
+    SECRETS_USED.add(password)
+    return password
 
 
 def register(email, password, **kwargs):
@@ -235,6 +242,7 @@ def login(email, password, **kwargs):
 def login_token(email, password):
     """Logs in and returns the token, failing the test on anything but 200."""
     body = expect_json(login(email, password), 200)
+    SECRETS_USED.add(body["token"])
     return body["token"]
 
 
@@ -549,10 +557,12 @@ def api_instance(env_vars, workers=1):
 
 
 def fcgi_request(sock_path, method, path, query="", body=b"", headers=None,
-                 timeout=TIMEOUT):
+                 timeout=TIMEOUT, params=None):
     """A minimal FastCGI responder client (one request, no keep-alive), for
     talking to a private API instance without nginx.  Sends the parameters
-    nginx's fastcgi_params would; returns (status, headers dict, body)."""
+    nginx's fastcgi_params would, plus params (REQUEST_ID, ...); returns
+    (status, headers dict, body)."""
+    extra_params = params or {}
     def record(rtype, content):
         return struct.pack("!BBHHBx", 1, rtype, 1, len(content), 0) + content
 
@@ -577,6 +587,7 @@ def fcgi_request(sock_path, method, path, query="", body=b"", headers=None,
     }
     for name, value in (headers or {}).items():
         params["HTTP_" + name.upper().replace("-", "_")] = value
+    params.update(extra_params)
     encoded = b"".join(pair(k.encode(), v.encode()) for k, v in params.items())
 
     message = record(1, struct.pack("!HB5x", 1, 0))        # BEGIN, responder
@@ -785,9 +796,12 @@ TEST_MAIL_FROM = "Trackly Tests <trackly@example.test>"
 def pytest_collection_modifyitems(session, config, items):
     """Tests marked `resilience` stop or signal the shared servers, so they
     run after all the others (in their usual order), wherever they are
-    defined: test_zz_resilience.py, and the monitor's database restart."""
+    defined: test_zz_resilience.py, and the monitor's database restart.
+    Tests marked `last` look back over the whole run, so they come after
+    even those."""
     items.sort(key=lambda item:
-               item.get_closest_marker("resilience") is not None)
+               (item.get_closest_marker("last") is not None,
+                item.get_closest_marker("resilience") is not None))
 
 
 @pytest.hookimpl(hookwrapper=True)

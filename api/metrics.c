@@ -1,0 +1,191 @@
+/*
+ * metrics.c - the API's counters and their text form; see metrics.h.
+ *
+ * Relaxed atomics are enough: each counter only grows, and a scrape needs
+ * no consistency between counters (Prometheus tolerates a bucket read a
+ * moment before _count).
+ */
+#include "metrics.h"
+#include "handlers.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+struct metrics *metrics_shared;
+
+static const int status_codes[METRICS_STATUSES - 1] = {
+  200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 414, 422, 429,
+  500, 503,
+};
+
+static const uint64_t bucket_us[METRICS_BUCKETS] = {
+  5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
+  5000000, 10000000,
+};
+
+#define ADD(counter, n) \
+  atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
+#define GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
+
+int metrics_init(void)
+{
+  void *p = mmap(NULL, sizeof(struct metrics), PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if(p == MAP_FAILED)
+    return -1;
+  metrics_shared = p;             /* zero-filled by the kernel */
+  return 0;
+}
+
+void metrics_request(struct metrics *m, size_t route, int status,
+                     uint64_t us)
+{
+  size_t s = METRICS_STATUSES - 1, b = 0;
+
+  if(!m)
+    return;
+  for(size_t i = 0; i < METRICS_STATUSES - 1; i++)
+    if(status_codes[i] == status)
+      s = i;
+  if(route >= METRICS_ROUTES_MAX)
+    route = 0;
+  while(b < METRICS_BUCKETS && us > bucket_us[b])
+    b++;
+  ADD(m->requests[route][s], 1);
+  ADD(m->buckets[b], 1);
+  ADD(m->duration_us, us);
+}
+
+void metrics_db_error(struct metrics *m, enum metrics_db_error kind)
+{
+  if(m)
+    ADD(m->db_errors[kind], 1);
+}
+
+struct out {
+  char *buf;
+  size_t len, cap;
+  bool full;
+};
+
+static void put(struct out *o, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  if(o->full)
+    return;
+  va_start(ap, fmt);
+  n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+  va_end(ap);
+  if(n < 0 || (size_t)n >= o->cap - o->len)
+    o->full = true;
+  else
+    o->len += (size_t)n;
+}
+
+static void head(struct out *o, const char *name, const char *type,
+                 const char *help)
+{
+  put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Route patterns and methods hold no '"', '\\' or newline, so they need
+ * no escaping as label values. */
+static void render_requests(struct out *o, struct metrics *m,
+                            const struct route *routes, size_t nroutes)
+{
+  head(o, "trackly_http_requests_total", "counter",
+       "Requests answered, by method, route pattern and status.");
+  for(size_t r = 0; r <= nroutes && r < METRICS_ROUTES_MAX; r++) {
+    const char *method = r ? routes[r - 1].method : "-";
+    const char *route = r ? routes[r - 1].pattern : "-";
+
+    for(size_t s = 0; s < METRICS_STATUSES; s++) {
+      uint64_t n = GET(m->requests[r][s]);
+      char status[16];
+
+      if(!n)
+        continue;
+      if(s < METRICS_STATUSES - 1)
+        snprintf(status, sizeof(status), "%d", status_codes[s]);
+      else
+        snprintf(status, sizeof(status), "other");
+      put(o, "trackly_http_requests_total{method=\"%s\",route=\"%s\","
+          "status=\"%s\"} %llu\n", method, route, status,
+          (unsigned long long)n);
+    }
+  }
+}
+
+static void render_latency(struct out *o, struct metrics *m)
+{
+  const char *name = "trackly_http_request_duration_seconds";
+  uint64_t total = 0, us = GET(m->duration_us);
+
+  head(o, name, "histogram",
+       "Time from a request's arrival at a worker to its answer.");
+  for(size_t b = 0; b <= METRICS_BUCKETS; b++) {
+    total += GET(m->buckets[b]);
+    if(b < METRICS_BUCKETS)
+      put(o, "%s_bucket{le=\"%g\"} %llu\n", name, bucket_us[b] / 1e6,
+          (unsigned long long)total);
+    else
+      put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+          (unsigned long long)total);
+  }
+  put(o, "%s_sum %llu.%06llu\n%s_count %llu\n", name,
+      (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000),
+      name, (unsigned long long)total);
+}
+
+size_t metrics_render(struct metrics *m, const struct route *routes,
+                      size_t nroutes, char *out, size_t cap)
+{
+  struct out o = {out, 0, cap, cap == 0};
+
+  render_requests(&o, m, routes, nroutes);
+  render_latency(&o, m);
+  head(&o, "trackly_db_errors_total", "counter",
+       "Requests that failed on the database: unavailable (answered 503) "
+       "or error (answered 500).");
+  put(&o, "trackly_db_errors_total{kind=\"unavailable\"} %llu\n"
+      "trackly_db_errors_total{kind=\"error\"} %llu\n",
+      (unsigned long long)GET(m->db_errors[METRICS_DB_UNAVAILABLE]),
+      (unsigned long long)GET(m->db_errors[METRICS_DB_ERROR]));
+  head(&o, "trackly_api_workers_restarted_total", "counter",
+       "Workers that died unasked and were replaced.");
+  put(&o, "trackly_api_workers_restarted_total %llu\n",
+      (unsigned long long)GET(m->workers_restarted));
+  head(&o, "trackly_api_workers", "gauge", "Worker processes alive.");
+  put(&o, "trackly_api_workers %d\n",
+      atomic_load_explicit(&m->workers_alive, memory_order_relaxed));
+  return o.full ? 0 : o.len;
+}
+
+/* Room for every counter of a full route table, with plenty to spare. */
+#define METRICS_TEXT_MAX (128 * 1024)
+
+int metrics_get(struct request *req)
+{
+  struct metrics empty = {0};
+  size_t nroutes, len;
+  const struct route *routes = router_table(&nroutes);
+  char *text = malloc(METRICS_TEXT_MAX);
+  int rc;
+
+  if(!text)
+    return 500;
+  len = metrics_render(metrics_shared ? metrics_shared : &empty, routes,
+                       nroutes, text, METRICS_TEXT_MAX);
+  rc = len ? reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                        text, len) : 500;
+  free(text);
+  return rc;
+}

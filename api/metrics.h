@@ -1,0 +1,57 @@
+/*
+ * metrics.h - the API's Prometheus counters, shared by every worker.
+ *
+ * The master maps one block of shared memory before it forks the first
+ * worker (metrics_init); workers inherit it and count into it with atomic
+ * adds, so GET /metrics, answered by whichever worker takes it, sees the
+ * whole pool, and a worker that dies takes none of the counts with it.
+ * A SIGHUP keeps the block: counters only ever grow while the master runs.
+ */
+#ifndef TRACKLY_METRICS_H
+#define TRACKLY_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "router.h"
+
+/* Room for the route table plus the unmatched requests (index 0). */
+#define METRICS_ROUTES_MAX 48
+/* Statuses counted by code; anything else is counted as "other". */
+#define METRICS_STATUSES 17
+/* Upper bounds of the latency buckets, in microseconds (+Inf follows). */
+#define METRICS_BUCKETS 11
+
+enum metrics_db_error { METRICS_DB_UNAVAILABLE, METRICS_DB_ERROR };
+
+struct metrics {
+  atomic_uint_fast64_t requests[METRICS_ROUTES_MAX][METRICS_STATUSES];
+  atomic_uint_fast64_t buckets[METRICS_BUCKETS + 1];   /* not cumulative */
+  atomic_uint_fast64_t duration_us;
+  atomic_uint_fast64_t db_errors[2];
+  atomic_uint_fast64_t workers_restarted;
+  atomic_int workers_alive;
+};
+
+/* The block the counters go to: NULL until metrics_init, and then the
+ * record functions do nothing (unit tests, fuzzers). */
+extern struct metrics *metrics_shared;
+
+/* Maps the shared block; the master calls it before forking.  Returns 0,
+ * or -1 with errno set. */
+int metrics_init(void);
+
+/* A finished request: route is its index in the route table plus one (0
+ * when no route matched), us how long it took. */
+void metrics_request(struct metrics *m, size_t route, int status,
+                     uint64_t us);
+void metrics_db_error(struct metrics *m, enum metrics_db_error kind);
+
+/* Writes m in the Prometheus text format (0.0.4) into out[cap]; labels
+ * come from the route table.  Returns the length, or 0 when cap is too
+ * small. */
+size_t metrics_render(struct metrics *m, const struct route *routes,
+                      size_t nroutes, char *out, size_t cap);
+
+#endif
