@@ -6,9 +6,9 @@
  * moment before _count).
  */
 #include "metrics.h"
+#include "promtext.h"
 #include "handlers.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,43 +65,12 @@ void metrics_db_error(struct metrics *m, enum metrics_db_error kind)
     ADD(m->db_errors[kind], 1);
 }
 
-struct out {
-  char *buf;
-  size_t len, cap;
-  bool full;
-};
-
-static void put(struct out *o, const char *fmt, ...)
-  __attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  if(o->full)
-    return;
-  va_start(ap, fmt);
-  n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-  va_end(ap);
-  if(n < 0 || (size_t)n >= o->cap - o->len)
-    o->full = true;
-  else
-    o->len += (size_t)n;
-}
-
-static void head(struct out *o, const char *name, const char *type,
-                 const char *help)
-{
-  put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 /* Route patterns and methods hold no '"', '\\' or newline, so they need
  * no escaping as label values. */
-static void render_requests(struct out *o, struct metrics *m,
+static void render_requests(struct promtext *o, struct metrics *m,
                             const struct route *routes, size_t nroutes)
 {
-  head(o, "trackly_http_requests_total", "counter",
+  promtext_family(o, "trackly_http_requests_total", "counter",
        "Requests answered, by method, route pattern and status.");
   for(size_t r = 0; r <= nroutes && r < METRICS_ROUTES_MAX; r++) {
     const char *method = r ? routes[r - 1].method : "-";
@@ -117,30 +86,30 @@ static void render_requests(struct out *o, struct metrics *m,
         snprintf(status, sizeof(status), "%d", status_codes[s]);
       else
         snprintf(status, sizeof(status), "other");
-      put(o, "trackly_http_requests_total{method=\"%s\",route=\"%s\","
+      promtext_put(o, "trackly_http_requests_total{method=\"%s\",route=\"%s\","
           "status=\"%s\"} %llu\n", method, route, status,
           (unsigned long long)n);
     }
   }
 }
 
-static void render_latency(struct out *o, struct metrics *m)
+static void render_latency(struct promtext *o, struct metrics *m)
 {
   const char *name = "trackly_http_request_duration_seconds";
   uint64_t total = 0, us = GET(m->duration_us);
 
-  head(o, name, "histogram",
+  promtext_family(o, name, "histogram",
        "Time from a request's arrival at a worker to its answer.");
   for(size_t b = 0; b <= METRICS_BUCKETS; b++) {
     total += GET(m->buckets[b]);
     if(b < METRICS_BUCKETS)
-      put(o, "%s_bucket{le=\"%g\"} %llu\n", name, bucket_us[b] / 1e6,
-          (unsigned long long)total);
+      promtext_put(o, "%s_bucket{le=\"%g\"} %llu\n", name,
+          bucket_us[b] / 1e6, (unsigned long long)total);
     else
-      put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+      promtext_put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name,
           (unsigned long long)total);
   }
-  put(o, "%s_sum %llu.%06llu\n%s_count %llu\n", name,
+  promtext_put(o, "%s_sum %llu.%06llu\n%s_count %llu\n", name,
       (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000),
       name, (unsigned long long)total);
 }
@@ -148,23 +117,24 @@ static void render_latency(struct out *o, struct metrics *m)
 size_t metrics_render(struct metrics *m, const struct route *routes,
                       size_t nroutes, char *out, size_t cap)
 {
-  struct out o = {out, 0, cap, cap == 0};
+  struct promtext o = {out, 0, cap, cap == 0};
 
   render_requests(&o, m, routes, nroutes);
   render_latency(&o, m);
-  head(&o, "trackly_db_errors_total", "counter",
+  promtext_family(&o, "trackly_db_errors_total", "counter",
        "Requests that failed on the database: unavailable (answered 503) "
        "or error (answered 500).");
-  put(&o, "trackly_db_errors_total{kind=\"unavailable\"} %llu\n"
+  promtext_put(&o, "trackly_db_errors_total{kind=\"unavailable\"} %llu\n"
       "trackly_db_errors_total{kind=\"error\"} %llu\n",
       (unsigned long long)GET(m->db_errors[METRICS_DB_UNAVAILABLE]),
       (unsigned long long)GET(m->db_errors[METRICS_DB_ERROR]));
-  head(&o, "trackly_api_workers_restarted_total", "counter",
+  promtext_family(&o, "trackly_api_workers_restarted_total", "counter",
        "Workers that died unasked and were replaced.");
-  put(&o, "trackly_api_workers_restarted_total %llu\n",
+  promtext_put(&o, "trackly_api_workers_restarted_total %llu\n",
       (unsigned long long)GET(m->workers_restarted));
-  head(&o, "trackly_api_workers", "gauge", "Worker processes alive.");
-  put(&o, "trackly_api_workers %d\n",
+  promtext_family(&o, "trackly_api_workers", "gauge",
+       "Worker processes alive.");
+  promtext_put(&o, "trackly_api_workers %d\n",
       atomic_load_explicit(&m->workers_alive, memory_order_relaxed));
   return o.full ? 0 : o.len;
 }

@@ -2,9 +2,9 @@
  * stats.c - the monitor's counters and their textfile; see stats.h.
  */
 #include "stats.h"
+#include "promtext.h"
 
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,68 +56,38 @@ void stats_read_outbox(struct db *db)
   PQclear(res);
 }
 
-struct out {
-  char *buf;
-  size_t len, cap;
-  bool full;
-};
-
-static void put(struct out *o, const char *fmt, ...)
-  __attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  if(o->full)
-    return;
-  va_start(ap, fmt);
-  n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-  va_end(ap);
-  if(n < 0 || (size_t)n >= o->cap - o->len)
-    o->full = true;
-  else
-    o->len += (size_t)n;
-}
-
-static void family(struct out *o, const char *name, const char *type,
-                   const char *help)
-{
-  put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void histogram(struct out *o, const char *name, struct histogram *h,
-                      const char *help)
+static void histogram(struct promtext *o, const char *name,
+                      struct histogram *h, const char *help)
 {
   unsigned long long total = 0, sum = GET(h->sum_ms);
 
-  family(o, name, "histogram", help);
+  promtext_family(o, name, "histogram", help);
   for(size_t b = 0; b <= STATS_BUCKETS; b++) {
     total += GET(h->buckets[b]);
     if(b < STATS_BUCKETS)
-      put(o, "%s_bucket{le=\"%g\"} %llu\n", name, bounds_ms[b] / 1e3, total);
+      promtext_put(o, "%s_bucket{le=\"%g\"} %llu\n", name,
+                   bounds_ms[b] / 1e3, total);
     else
-      put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, total);
+      promtext_put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, total);
   }
-  put(o, "%s_sum %llu.%03llu\n%s_count %llu\n", name, sum / 1000, sum % 1000,
-      name, total);
+  promtext_put(o, "%s_sum %llu.%03llu\n%s_count %llu\n", name, sum / 1000,
+               sum % 1000, name, total);
 }
 
-static void counter(struct out *o, const char *name, unsigned long long n,
+static void counter(struct promtext *o, const char *name, unsigned long long n,
                     const char *help)
 {
-  family(o, name, "counter", help);
-  put(o, "%s %llu\n", name, n);
+  promtext_family(o, name, "counter", help);
+  promtext_put(o, "%s %llu\n", name, n);
 }
 
 size_t stats_render(struct stats *s, char *out, size_t cap)
 {
-  struct out o = {out, 0, cap, cap == 0};
+  struct promtext o = {out, 0, cap, cap == 0};
 
-  family(&o, "trackly_monitor_checks_total", "counter",
+  promtext_family(&o, "trackly_monitor_checks_total", "counter",
          "Checks finished, by result.");
-  put(&o, "trackly_monitor_checks_total{result=\"up\"} %llu\n"
+  promtext_put(&o, "trackly_monitor_checks_total{result=\"up\"} %llu\n"
       "trackly_monitor_checks_total{result=\"down\"} %llu\n",
       GET(s->checks_up), GET(s->checks_down));
   histogram(&o, "trackly_monitor_check_duration_seconds", &s->duration,
@@ -135,13 +105,13 @@ size_t stats_render(struct stats *s, char *out, size_t cap)
   counter(&o, "trackly_monitor_mail_failed_total", GET(s->mail_failed),
           "Attempts to send a mail that failed (retried later).");
   if(s->outbox_pending >= 0) {
-    family(&o, "trackly_monitor_outbox_pending", "gauge",
+    promtext_family(&o, "trackly_monitor_outbox_pending", "gauge",
            "Mails in the outbox not sent yet (all monitors).");
-    put(&o, "trackly_monitor_outbox_pending %lld\n",
+    promtext_put(&o, "trackly_monitor_outbox_pending %lld\n",
         (long long)s->outbox_pending);
-    family(&o, "trackly_monitor_outbox_oldest_seconds", "gauge",
+    promtext_family(&o, "trackly_monitor_outbox_oldest_seconds", "gauge",
            "Age of the oldest unsent mail; 0 when none.");
-    put(&o, "trackly_monitor_outbox_oldest_seconds %lld\n",
+    promtext_put(&o, "trackly_monitor_outbox_oldest_seconds %lld\n",
         (long long)s->outbox_oldest_s);
   }
   return o.full ? 0 : o.len;

@@ -36,11 +36,10 @@ static char *render(struct metrics *m, size_t cap)
 
 static void expect_line(const char *text, const char *line)
 {
-  char *want = malloc(strlen(line) + 3);
+  size_t cap = strlen(line) + 3;
+  char *want = malloc(cap);
   assert_non_null(want);
-  strcpy(want, "\n");
-  strcat(want, line);
-  strcat(want, "\n");
+  snprintf(want, cap, "\n%s\n", line);
   if(!strstr(text, want))
     fail_msg("no line \"%s\" in:\n%s", line, text);
   free(want);
