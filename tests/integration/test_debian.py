@@ -90,6 +90,9 @@ def test_package_holds_what_it_should(package):
     want |= {f"{unit_dir}/{u}" for u in UNITS}
     want |= {f"/usr/share/man/man8/{p}.8.gz" for p in PROGRAMS}
     want |= {f"/usr/share/trackly/{f}" for f in SHARE}
+    web = Path(env("TRACKLY_SOURCE_ROOT")) / "web"
+    want |= {f"/usr/share/trackly/web/{p.name}" for p in web.iterdir()
+             if p.is_file()}
     want |= {"/usr/share/doc/trackly/changelog.gz",
              "/usr/share/doc/trackly/copyright"}
     assert set(files) == want, (f"missing: {sorted(want - set(files))}, "

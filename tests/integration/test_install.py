@@ -15,15 +15,15 @@ temporary root, then:
 
 No systemd runs as PID 1 here: nothing is started under systemd."""
 
-import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import binary_env, db_dsn, env
+from staging import (in_stage, installed, run, stage_install, unit_dir,
+                     unit_text)
 
 UNITS = ("trackly-api.socket", "trackly-api.service", "trackly-monitor.service")
 SERVICES = ("trackly-api.service", "trackly-monitor.service")
@@ -37,39 +37,11 @@ TELLTALE = {"trackly-api": "--socket", "trackly-monitor": "--once",
 MAX_EXPOSURE = 2.0
 
 
-def run(args, timeout=60, **kw):
-    return subprocess.run(args, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout, **kw)
-
-
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
-    """Installs the build under test into a fresh staging root and returns
-    (root, options) with meson's directory options of that build."""
-    build = env("TRACKLY_BUILD_DIR")
-    root = tmp_path_factory.mktemp("stage")
-    r = run(["meson", "introspect", build, "--buildoptions"])
-    assert r.returncode == 0, r.stderr
-    opts = {o["name"]: o["value"] for o in json.loads(r.stdout)}
-    r = run(["meson", "install", "-C", build, "--no-rebuild", "--quiet",
-             "--destdir", str(root)], timeout=120)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return root, opts
-
-
-def installed(opts, key, *names):
-    """The installed path (no staging root) of names under option key."""
-    return Path(opts["prefix"], opts[key], *names)
-
-
-def unit_dir(opts):
-    if opts["systemdsystemunitdir"]:
-        return Path(opts["systemdsystemunitdir"])
-    return Path(opts["prefix"], "lib", "systemd", "system")
-
-
-def in_stage(root, path):
-    return root / Path(path).relative_to("/")
+    """The build under test installed into a fresh staging root:
+    (root, meson's directory options of that build)."""
+    return stage_install(tmp_path_factory.mktemp("stage"))
 
 
 def test_install_puts_every_file_in_place(staged):
@@ -80,6 +52,9 @@ def test_install_puts_every_file_in_place(staged):
     source = Path(env("TRACKLY_SOURCE_ROOT"))
     want = {installed(opts, "sbindir", p) for p in PROGRAMS}
     want |= {installed(opts, "datadir", "trackly", f) for f in share}
+    web = sorted(p.name for p in (source / "web").iterdir() if p.is_file())
+    assert "index.html" in web
+    want |= {installed(opts, "datadir", "trackly", "web", f) for f in web}
     want |= {unit_dir(opts) / u for u in UNITS}
     want |= {installed(opts, "mandir", "man8", m) for m in MAN_PAGES}
     got = {Path("/", p.relative_to(root)) for p in root.rglob("*")
@@ -89,12 +64,10 @@ def test_install_puts_every_file_in_place(staged):
     for prog in PROGRAMS:
         assert os.access(in_stage(root, installed(opts, "sbindir", prog)),
                          os.X_OK)
-    schema = in_stage(root, installed(opts, "datadir", "trackly", "schema.sql"))
-    assert schema.read_bytes() == (source / "schema.sql").read_bytes()
-
-
-def unit_text(root, opts, unit):
-    return in_stage(root, unit_dir(opts) / unit).read_text()
+    for name in ["schema.sql", *(f"web/{f}" for f in web)]:
+        copy = in_stage(root, installed(opts, "datadir", "trackly", name))
+        assert copy.read_bytes() == (source / name).read_bytes(), name
+        assert copy.stat().st_mode & 0o777 == 0o644, name
 
 
 def test_units_name_the_installed_paths(staged):
