@@ -12,7 +12,8 @@ the OCSP stapling warning a certificate without a responder brings), the
 HTTP server only redirects (or serves ACME challenges), TLS 1.2 and 1.3
 only, HSTS and the security headers over HTTPS, HTTP/2, the caching of
 hashed assets against index.html, /metrics from loopback reaching the API,
-and an access log without query strings.
+and an access log without query strings. A third nginx serves a certificate
+naming an OCSP responder (`openssl ocsp` on loopback): the answer is stapled.
 """
 
 import re
@@ -28,8 +29,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import JSON_TYPE, expect_error, expect_json
-from tls_site import ASSET, CHALLENGE, HSTS, IMMUTABLE, TlsSite
+from conftest import JSON_TYPE, expect_error, expect_json, wait_until
+from tls_site import ASSET, CHALLENGE, HSTS, IMMUTABLE, OcspResponder, TlsSite
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +239,49 @@ def test_access_log_has_paths_without_query_strings(running):
     # Both servers log to the site's log, none to the main one.
     assert not running.main_access_log.exists() or \
         running.main_access_log.stat().st_size == 0
+
+
+# --- OCSP stapling, with a responder ------------------------------------------
+
+@pytest.fixture(scope="module")
+def stapled():
+    """The site with a certificate naming an OCSP responder (`openssl ocsp`
+    on loopback, answering "good" for it)."""
+    d = Path(tempfile.mkdtemp(prefix="trackly-ocsp."))
+    responder = OcspResponder(d)
+    tls = TlsSite(d, ocsp_url=responder.url)
+    try:
+        responder.start()
+        tls.start()
+        yield tls
+    finally:
+        tls.stop()
+        responder.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def s_client_status(site):
+    """What `openssl s_client -status` says about a handshake with site."""
+    out = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{site.https_port}",
+         "-servername", "localhost", "-status", "-CAfile", str(site.ca)],
+        input="", capture_output=True, text=True, timeout=20)
+    return out.stdout
+
+
+def test_ocsp_response_is_stapled_when_the_certificate_names_a_responder(
+        stapled):
+    check = stapled.check()
+    assert check.returncode == 0, check.stderr
+    assert "ssl_stapling" not in check.stderr, check.stderr
+    # nginx asks the responder on the first handshake and staples the
+    # answer to the ones after it.
+    text = wait_until(
+        lambda: (lambda t: t if "OCSP Response Status: successful" in t
+                 else "")(s_client_status(stapled)), 10, interval=0.3)
+    assert text, s_client_status(stapled) + stapled.error_log.read_text()
+    assert "Cert Status: good" in text, text
+    assert "Verify return code: 0 (ok)" in text, text
+    errors = [line for line in stapled.error_log.read_text().splitlines()
+              if "OCSP" in line or "stapl" in line]
+    assert not errors, errors

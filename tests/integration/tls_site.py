@@ -14,6 +14,7 @@ The directory d must be reachable by nginx's workers (nobody, when the
 suite runs as root): TlsSite makes d and what it writes there world-readable.
 """
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -60,9 +61,10 @@ def openssl(*args, cwd):
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def make_certificates(d):
-    """A CA and a certificate it signed for localhost and 127.0.0.1.
-    Returns (ca.pem, full chain, key)."""
+def make_certificates(d, ocsp_url=None):
+    """A CA and a certificate it signed for localhost and 127.0.0.1 (naming
+    ocsp_url as its OCSP responder, if given).  Returns (ca.pem, full chain,
+    key)."""
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
     openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem",
             "-days", "2", "-subj", "/CN=Trackly test CA",
@@ -74,7 +76,8 @@ def make_certificates(d):
         "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
         "basicConstraints=CA:FALSE\n"
         "keyUsage=critical,digitalSignature\n"
-        "extendedKeyUsage=serverAuth\n")
+        "extendedKeyUsage=serverAuth\n" +
+        (f"authorityInfoAccess=OCSP;URI:{ocsp_url}\n" if ocsp_url else ""))
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem",
             "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
             "-extfile", "server.ext", "-out", "server.pem", cwd=d)
@@ -99,11 +102,13 @@ def make_web_root(d):
 
 
 class TlsSite:
-    def __init__(self, d, *, templates=None, api_socket=None, web_root=None):
+    def __init__(self, d, *, templates=None, api_socket=None, web_root=None,
+                 ocsp_url=None):
         """templates: the directory of the *.conf.in files (default the
         source tree's nginx/); api_socket: the FastCGI socket (default the
         stack's, TRACKLY_API_SOCKET); web_root: the web client (default one
-        made here, with a hashed asset, ASSET)."""
+        made here, with a hashed asset, ASSET); ocsp_url: the OCSP responder
+        the certificate names (default none)."""
         self.dir = d
         d.mkdir(exist_ok=True)
         d.chmod(0o755)
@@ -112,7 +117,7 @@ class TlsSite:
         self.api_socket = api_socket or env("TRACKLY_API_SOCKET")
         self.prefix = d / "nginx"
         self.prefix.mkdir()
-        self.ca, self.chain, self.key = make_certificates(d)
+        self.ca, self.chain, self.key = make_certificates(d, ocsp_url)
         web, self.acme = make_web_root(d)
         self.web = web_root or web
         self.error_log = d / "error.log"
@@ -209,3 +214,59 @@ class TlsSite:
         return lines
 
 
+
+
+class OcspResponder:
+    """`openssl ocsp` answering for the CA in d (made by make_certificates):
+    the server certificate is listed as valid, signed by the CA itself."""
+
+    def __init__(self, d):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = d
+        self.proc = None
+
+    def start(self):
+        serial = subprocess.run(
+            ["openssl", "x509", "-in", "server.pem", "-noout", "-serial"],
+            cwd=self.dir, check=True, capture_output=True, text=True,
+            timeout=30).stdout.strip().split("=", 1)[1]
+        # The index of `openssl ca`: status, expiry (YYMMDDHHMMSSZ),
+        # revocation date, serial, file, subject.
+        (self.dir / "index.txt").write_text(
+            f"V\t{expiry_field(self.dir)}\t\t{serial}\tunknown\t/CN=localhost\n")
+        self.log = open(self.dir / "ocsp.log", "wb")
+        self.proc = subprocess.Popen(
+            ["openssl", "ocsp", "-index", "index.txt",
+             "-port", str(self.port), "-rsigner", "ca.pem",
+             "-rkey", "ca.key", "-CA", "ca.pem", "-ndays", "1",
+             "-timeout", "5"],
+            cwd=self.dir, stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+        # Not a probe connection: the responder serves one connection at a
+        # time, and would wait for a request on the probe (up to -timeout).
+        wait_until(lambda: self.proc.poll() is not None or b"waiting for"
+                   in (self.dir / "ocsp.log").read_bytes(), STARTUP)
+        assert self.proc.poll() is None, (self.dir / "ocsp.log").read_text()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(STOP)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(STOP)
+        if self.proc:
+            self.log.close()
+
+
+def expiry_field(d):
+    """server.pem's notAfter as YYMMDDHHMMSSZ, for index.txt."""
+    text = subprocess.run(
+        ["openssl", "x509", "-in", "server.pem", "-noout", "-enddate"],
+        cwd=d, check=True, capture_output=True, text=True,
+        timeout=30).stdout.strip().split("=", 1)[1]
+    when = dt.datetime.strptime(text, "%b %d %H:%M:%S %Y %Z")
+    return when.strftime("%y%m%d%H%M%SZ")
