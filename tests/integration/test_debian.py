@@ -10,11 +10,22 @@ its build directories do not leak in), then the .deb is inspected:
   example environment file only when none exists, mode 0640 root:trackly;
   units are never enabled or started by the package; postrm removes the
   configuration on purge only;
-- the packaged binaries and units name the /usr and /etc paths.
+- the packaged binaries and units name the /usr and /etc paths;
+- lintian (bookworm's 2.116) on the .changes (the .deb, its -dbgsym and
+  the .buildinfo): no error and no warning; the tags kept are overridden,
+  with a reason each, in debian/trackly.lintian-overrides;
+- with TRACKLY_TEST_DPKG=1, as root, on a machine without the package (CI's
+  throwaway machines; .ci/run sets it): `dpkg -i`, what the operator gets,
+  the same .deb again as an upgrade, `dpkg -r`, `dpkg --purge`.  That test
+  changes the machine; it purges the package whatever happens, and leaves
+  only the trackly system user behind (Debian keeps system users).
 
 The build takes from seconds to a couple of minutes on a busy machine; it
-is bounded by BUILD_TIMEOUT.  Nothing is installed on this machine."""
+is bounded by BUILD_TIMEOUT."""
 
+import grp
+import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -94,7 +105,8 @@ def test_package_holds_what_it_should(package):
     want |= {f"/usr/share/trackly/web/{p.name}" for p in web.iterdir()
              if p.is_file()}
     want |= {"/usr/share/doc/trackly/changelog.gz",
-             "/usr/share/doc/trackly/copyright"}
+             "/usr/share/doc/trackly/copyright",
+             "/usr/share/lintian/overrides/trackly"}
     assert set(files) == want, (f"missing: {sorted(want - set(files))}, "
                                 f"unexpected: {sorted(set(files) - want)}")
     for path, (mode, owner) in files.items():
@@ -187,3 +199,179 @@ def test_packaged_files_name_installed_paths(package):
     r = run([str(root / "usr/sbin/trackly-admin"), "schema", "apply",
              "--help"], env=binary_env(), timeout=10)
     assert "/usr/share/trackly/schema.sql" in r.stdout
+
+
+def test_lintian_finds_no_error_or_warning(package):
+    """lintian on the .changes checks the .deb, the -dbgsym .deb and the
+    .buildinfo.  Info and pedantic tags are shown in a failure's output but
+    do not fail it; the ones we keep are overridden with a reason."""
+    if not shutil.which("lintian"):
+        pytest.fail("lintian is missing: ./dev installs it (PACKAGES)")
+    _, work = package
+    changes = list(work.glob("trackly_*.changes"))
+    assert len(changes) == 1, sorted(map(str, work.iterdir()))
+    r = run(["lintian", "--fail-on", "error,warning", "--tag-display-limit",
+             "0", "--display-info", "--pedantic", str(changes[0])],
+            timeout=300, env=binary_env(HOME=str(work)))
+    tags = [line for line in r.stdout.splitlines()
+            if re.match(r"[EWIPX]: ", line)]
+    assert r.returncode == 0, "\n".join(tags) or (r.stdout + r.stderr)
+    assert not [t for t in tags if t.startswith(("E:", "W:"))], tags
+
+
+# --- Installing the package on this machine (TRACKLY_TEST_DPKG=1) ---------
+
+INSTALL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                       "/sbin:/bin",
+               "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
+ENV_FILE = Path("/etc/trackly/trackly.env")
+EXAMPLE = Path("/usr/share/trackly/trackly.env.example")
+
+
+def dpkg_status():
+    """dpkg's status of trackly ("" when dpkg knows nothing of it)."""
+    r = run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", "trackly"],
+            env=INSTALL_ENV)
+    return r.stdout.strip() if r.returncode == 0 else ""
+
+
+def install_refusal():
+    """Why this machine must not be touched, or None."""
+    if os.environ.get("TRACKLY_TEST_DPKG") != "1":
+        return ("installs the .deb on this machine: set TRACKLY_TEST_DPKG=1 "
+                "(throwaway machines only; .ci/run does)")
+    if os.geteuid() != 0:
+        return "dpkg -i needs root"
+    status = dpkg_status()
+    if status:
+        return (f"dpkg already knows trackly ({status!r}): a real install "
+                "is never touched")
+    # An install from source (README) uses the same paths; dpkg would
+    # overwrite its programs and purge would delete its configuration.
+    found = [p for p in (Path("/etc/trackly"), Path("/usr/share/trackly"),
+                         *(Path("/usr/sbin") / p for p in PROGRAMS))
+             if p.exists()]
+    if found:
+        return f"trackly files exist outside dpkg: {', '.join(map(str, found))}"
+    return None
+
+
+def dpkg(*args):
+    r = run(["dpkg", *args], timeout=300, env=INSTALL_ENV)
+    assert r.returncode == 0, f"dpkg {' '.join(args)}:\n{r.stdout}{r.stderr}"
+    return r
+
+
+def owner_mode(path):
+    st = path.stat()
+    return (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+            oct(st.st_mode & 0o7777))
+
+
+def running_packaged_programs():
+    """pids of processes running one of /usr/sbin/trackly-*."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            exe = os.readlink(proc / "exe")
+        except OSError:
+            continue
+        if exe.removesuffix(" (deleted)") in \
+                {f"/usr/sbin/{p}" for p in PROGRAMS}:
+            pids.append((proc.name, exe))
+    return pids
+
+
+def check_installed(unit_dir):
+    user = pwd.getpwnam("trackly")
+    # A system user: no login, no home.
+    assert user.pw_uid < 1000, user
+    assert user.pw_dir == "/nonexistent", user
+    assert user.pw_shell in ("/usr/sbin/nologin", "/sbin/nologin",
+                             "/bin/false"), user
+    r = run(["getent", "group", "trackly"], env=INSTALL_ENV)
+    assert r.returncode == 0, "no trackly group"
+    assert r.stdout.split(":")[2] == str(user.pw_gid), (r.stdout, user)
+    assert not Path("/nonexistent").exists()
+
+    # The configuration: private to root and the trackly group.
+    assert owner_mode(ENV_FILE.parent) == ("root", "trackly", "0o750")
+    assert owner_mode(ENV_FILE) == ("root", "trackly", "0o640")
+    assert ENV_FILE.read_bytes() == EXAMPLE.read_bytes()
+    r = run(["runuser", "-u", "trackly", "--", "cat", str(ENV_FILE)],
+            env=INSTALL_ENV)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == EXAMPLE.read_text()
+
+    # Programs, man pages, the web client.
+    for prog in PROGRAMS:
+        for opt in ("--help", "--version"):
+            r = run([f"/usr/sbin/{prog}", opt], env=INSTALL_ENV, timeout=10)
+            assert r.returncode == 0, (prog, opt, r.stdout, r.stderr)
+            assert r.stdout.strip(), (prog, opt)
+        r = run(["man", "-w", prog], env=INSTALL_ENV)
+        assert r.returncode == 0 and \
+            r.stdout.strip() == f"/usr/share/man/man8/{prog}.8.gz", \
+            (prog, r.stdout, r.stderr)
+    assert Path("/usr/share/trackly/web/index.html").is_file()
+
+    # Units installed, neither enabled nor started.  systemctl reads the
+    # unit files itself when systemd is not PID 1 (a container).
+    units = [unit_dir / u for u in UNITS]
+    assert all(u.is_file() for u in units), units
+    r = run(["systemctl", "is-enabled", *UNITS], env=INSTALL_ENV)
+    assert r.stdout.split() == ["disabled"] * len(UNITS), \
+        (r.stdout, r.stderr)
+    wants = list(Path("/etc/systemd/system").rglob("trackly*"))
+    assert not wants, wants
+    assert not running_packaged_programs()
+    r = run(["systemd-analyze", "verify", *map(str, units)], env=INSTALL_ENV)
+    assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), \
+        r.stdout + r.stderr
+
+
+def test_install_upgrade_remove_purge(package):
+    reason = install_refusal()
+    if reason:
+        pytest.skip(reason)
+    deb, _ = package
+    unit_dir = Path("/lib/systemd/system")
+    try:
+        dpkg("-i", str(deb))
+        assert dpkg_status() == "ii", dpkg_status()
+        check_installed(unit_dir)
+
+        # Upgrade (the same version again): the operator's edit stays.
+        with ENV_FILE.open("a") as f:
+            f.write("# edited by test_debian\nAPI_WORKERS=3\n")
+        edited = ENV_FILE.read_bytes()
+        dpkg("-i", str(deb))
+        assert dpkg_status() == "ii", dpkg_status()
+        assert ENV_FILE.read_bytes() == edited
+        assert owner_mode(ENV_FILE) == ("root", "trackly", "0o640")
+        assert not running_packaged_programs()
+
+        # Remove: the programs go, the configuration stays.
+        dpkg("-r", "trackly")
+        assert dpkg_status() == "rc", dpkg_status()
+        for prog in PROGRAMS:
+            assert not Path(f"/usr/sbin/{prog}").exists(), prog
+        assert not any((unit_dir / u).exists() for u in UNITS)
+        assert ENV_FILE.read_bytes() == edited
+
+        # Purge: the configuration goes, the user stays.
+        dpkg("--purge", "trackly")
+        assert dpkg_status() == "", dpkg_status()
+        assert not ENV_FILE.parent.exists()
+        assert not Path("/usr/share/trackly").exists()
+        r = run(["getent", "passwd", "trackly"], env=INSTALL_ENV)
+        assert r.returncode == 0, "purge removed the trackly user"
+        left = [str(p) for d in ("/etc/systemd", "/var/lib/systemd")
+                for p in Path(d).rglob("*trackly*")]
+        assert not left, left
+    finally:
+        if dpkg_status():
+            run(["dpkg", "--purge", "trackly"], timeout=300, env=INSTALL_ENV)
+        assert not dpkg_status(), "the purge after the test failed"
