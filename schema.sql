@@ -7,6 +7,14 @@
 -- Both programs refuse to start unless schema_version holds the version
 -- they were built for (TRACKLY_SCHEMA_VERSION in meson.build).
 --
+-- Upgrades: a database made by an earlier version gets what changed
+-- through idempotent statements (ADD COLUMN IF NOT EXISTS, ...) in the
+-- "Upgrades" part at the end, which then raises the version row, all in
+-- this one transaction.  History:
+--   1  the first schema
+--   2  mail_outbox.claimed_by: which monitor ("name:pid") holds a claim, so
+--      a restarted monitor takes back its own at once
+--
 -- Timestamps are timestamptz; the programs format them in UTC.
 
 SET client_min_messages = warning;   -- no "already exists, skipping"
@@ -20,7 +28,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     version     integer NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+INSERT INTO schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;
 
 -- Accounts.  Email is kept as typed (trimmed) and unique regardless of case.
 -- token_version is copied into every token as "ver"; bumping it (logout,
@@ -153,6 +161,7 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
     attempts         integer NOT NULL DEFAULT 0,
     last_error       text,
     claimed_until    timestamptz,
+    claimed_by       text,            -- the claiming monitor, "name:pid"
     sent_at          timestamptz
 );
 CREATE INDEX IF NOT EXISTS mail_outbox_pending_idx
@@ -166,5 +175,11 @@ CREATE TABLE IF NOT EXISTS login_throttle (
     failures      integer NOT NULL,
     window_start  timestamptz NOT NULL
 );
+
+-- Upgrades from earlier versions (see the top of this file).
+-- 1 -> 2:
+ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS claimed_by text;
+
+UPDATE schema_version SET version = 2, applied_at = now() WHERE version < 2;
 
 COMMIT;

@@ -34,7 +34,9 @@
 static const struct db_statement mailer_statements[] = {
   /* One row at a time: the lease (claimed_until) outlasts any SMTP
    * exchange, so a row is never sent by two daemons at once, and a daemon
-   * killed in the middle leaves only the message in hand waiting for it. */
+   * killed in the middle leaves only the message in hand waiting for it -
+   * until the lease runs out, or until that daemon is back (claimed_by is
+   * its "name:pid", taken back at start; scheduler_take_back). */
   {"mail_claim",
    "WITH d AS MATERIALIZED ("
    "  SELECT id FROM mail_outbox"
@@ -43,15 +45,16 @@ static const struct db_statement mailer_statements[] = {
    "  ORDER BY next_attempt_at LIMIT 1"
    "  FOR UPDATE SKIP LOCKED)"
    " UPDATE mail_outbox o SET claimed_until = now() + interval '10 minutes',"
-   "   attempts = o.attempts + 1"
+   "   claimed_by = $1, attempts = o.attempts + 1"
    " FROM d WHERE o.id = d.id"
    " RETURNING o.id, o.kind, o.recipient, o.payload::text"},
   {"mail_sent",
    "UPDATE mail_outbox SET sent_at = now(), claimed_until = NULL,"
-   "   last_error = NULL WHERE id = $1"},
+   "   claimed_by = NULL, last_error = NULL WHERE id = $1"},
   /* Backoff: 30 s, 1 min, 2 min, ... 1 h; after 48 h, never again. */
   {"mail_failed",
-   "UPDATE mail_outbox SET claimed_until = NULL, last_error = $2,"
+   "UPDATE mail_outbox SET claimed_until = NULL, claimed_by = NULL,"
+   "   last_error = $2,"
    "   next_attempt_at = CASE"
    "     WHEN $3::boolean OR created_at < now() - interval '48 hours'"
    "       THEN 'infinity'"
@@ -63,7 +66,8 @@ static const struct db_statement mailer_statements[] = {
    * backoff of its own; it is due again when the mailer next looks ($3
    * ms, its probe delay).  The 48 hours still count. */
   {"mail_deferred",
-   "UPDATE mail_outbox SET claimed_until = NULL, last_error = $2,"
+   "UPDATE mail_outbox SET claimed_until = NULL, claimed_by = NULL,"
+   "   last_error = $2,"
    "   next_attempt_at = CASE"
    "     WHEN created_at < now() - interval '48 hours' THEN 'infinity'"
    "     ELSE now() + $3::int * interval '1 millisecond'"
@@ -485,7 +489,8 @@ static void *run(void *arg)
       if(!probe(m, &stop))
         continue;
     }
-    if(db_exec(&db, "mail_claim", 0, NULL, &res) == DB_OK) {
+    if(db_exec(&db, "mail_claim", 1, (const char *[]){m->owner}, &res) ==
+       DB_OK) {
       n = PQntuples(res);
       for(int i = 0; i < n; i++)
         deliver(m, &db, res, i);
@@ -501,10 +506,12 @@ static void *run(void *arg)
   return NULL;
 }
 
-int mailer_start(struct mailer *m, const struct config *cfg, bool once)
+int mailer_start(struct mailer *m, const struct config *cfg,
+                 const char *owner, bool once)
 {
   memset(m, 0, sizeof(*m));
   m->cfg = cfg;
+  m->owner = owner;
   m->once = once;
   m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if(m->wake_fd < 0)

@@ -25,6 +25,7 @@
 
 struct mailer {
   const struct config *cfg;     /* borrowed; outlives the thread */
+  const char *owner;            /* "name:pid" on each claim; borrowed */
   pthread_t thread;
   int wake_fd;                  /* eventfd: stop (and wake) the thread */
   bool running;
@@ -36,8 +37,10 @@ struct mailer {
   int probe_delay_ms;           /* current gap between tries */
 };
 
-/* Starts the mailer thread.  Returns 0 or -1. */
-int mailer_start(struct mailer *m, const struct config *cfg, bool once);
+/* Starts the mailer thread; its claims carry owner (the monitor's
+ * "name:pid", as on its project leases).  Returns 0 or -1. */
+int mailer_start(struct mailer *m, const struct config *cfg,
+                 const char *owner, bool once);
 
 /* Asks the thread to finish the message in hand and stop, and joins it. */
 void mailer_stop(struct mailer *m);

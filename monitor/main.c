@@ -321,14 +321,14 @@ static void warn_full(struct daemon *d, int64_t now)
  * by more than an interval, so it takes them back at once. */
 static void take_back_leases(struct daemon *d)
 {
-  int n;
+  int n, mails;
 
   if(d->stopping)
     return;
-  n = scheduler_take_back(&d->db, d->name, d->owner);
-  if(n > 0)
-    log_warn("took back %d leases left by an earlier run of %s", n,
-             d->name);
+  n = scheduler_take_back(&d->db, d->name, d->owner, &mails);
+  if(n > 0 || (n == 0 && mails > 0))
+    log_warn("took back %d leases and %d mail claims left by an earlier "
+             "run of %s", n, mails, d->name);
   else if(n < 0)
     log_warn("could not take back the leases of an earlier run; they "
              "expire on their own");
@@ -360,6 +360,12 @@ static void run(struct daemon *d)
 {
   wait_for_database(d);
   take_back_leases(d);
+  /* Only now: the mailer's claims carry this run's owner, and a claim made
+   * before take_back_leases would look like an earlier run's to it (the
+   * same pid, as in a fresh container) and be released while in hand. */
+  if(d->cfg.email_host && !d->once && !d->stopping &&
+     mailer_start(&d->mailer, &d->cfg, d->owner, false))
+    log_error("cannot start the mailer thread");
   while(!d->stopping || d->prober.in_flight || d->unwritten) {
     struct pollfd extra[2];
     int nextra = 0, timeout;
@@ -538,8 +544,6 @@ int main(int argc, char **argv)
 
   if(!d.cfg.email_host)
     log_warn("EMAIL_HOST is not set: mail stays in the outbox");
-  else if(!d.once && mailer_start(&d.mailer, &d.cfg, false))
-    log_error("cannot start the mailer thread");
 
   log_info("trackly-monitor %s started as %s: up to %d checks at once%s%s",
            TRACKLY_VERSION, d.owner, d.cfg.monitor_concurrency,
@@ -548,7 +552,7 @@ int main(int argc, char **argv)
   run(&d);
 
   /* In --once mode the mail of this pass goes out after its checks. */
-  if(d.once && d.cfg.email_host && !mailer_start(&d.mailer, &d.cfg, true))
+  if(d.once && d.cfg.email_host && !mailer_start(&d.mailer, &d.cfg, d.owner, true))
     mailer_join(&d.mailer);
   else
     mailer_stop(&d.mailer);

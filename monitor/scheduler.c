@@ -46,13 +46,24 @@ const struct db_statement scheduler_statements[] = {
   {"sched_release",
    "UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL"
    " WHERE lease_owner = $1 AND id = ANY($2::bigint[])"},
+  /* Project leases and the mailer's claims (mail_outbox.claimed_by) both
+   * carry "name:pid". */
   {"sched_own_leases",
-   "SELECT DISTINCT lease_owner FROM projects"
+   "SELECT lease_owner FROM projects"
    " WHERE lease_owner IS NOT NULL"
-   "   AND left(lease_owner, length($1)) = $1"},
+   "   AND left(lease_owner, length($1)) = $1"
+   " UNION"
+   " SELECT claimed_by FROM mail_outbox"
+   " WHERE sent_at IS NULL AND claimed_by IS NOT NULL"
+   "   AND left(claimed_by, length($1)) = $1"},
   {"sched_take_back",
-   "UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL"
-   " WHERE lease_owner = ANY($1::text[])"},
+   "WITH p AS ("
+   "  UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL"
+   "  WHERE lease_owner = ANY($1::text[]) RETURNING 1),"
+   " m AS ("
+   "  UPDATE mail_outbox SET claimed_by = NULL, claimed_until = NULL"
+   "  WHERE claimed_by = ANY($1::text[]) AND sent_at IS NULL RETURNING 1)"
+   " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM m)"},
   {"sched_prune_checks",
    "DELETE FROM checks WHERE id IN ("
    "  SELECT id FROM checks WHERE checked_at < now() - $1 * interval '1 day'"
@@ -211,13 +222,16 @@ static bool stale_owner(const char *owner, const char *mine)
   return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-int scheduler_take_back(struct db *db, const char *name, const char *owner)
+int scheduler_take_back(struct db *db, const char *name, const char *owner,
+                        int *mails)
 {
   struct pgarray owners;
   char prefix[160];
   const char *text;
   PGresult *res = NULL;
-  int64_t n = -1;
+  int64_t n = -1, m = 0;
+
+  *mails = 0;
 
   snprintf(prefix, sizeof(prefix), "%s:", name);
   if(db_exec(db, "sched_own_leases", 1, (const char *[]){prefix}, &res) !=
@@ -233,8 +247,13 @@ int scheduler_take_back(struct db *db, const char *name, const char *owner)
     n = 0;
   else if((text = pgarray_text(&owners)) &&
           db_exec(db, "sched_take_back", 1, (const char *[]){text}, &res) ==
-          DB_OK && !parse_int(PQcmdTuples(res), 0, INT32_MAX, &n))
-    n = 0;
+          DB_OK) {
+    if(PQntuples(res) != 1 ||
+       !parse_int(PQgetvalue(res, 0, 0), 0, INT32_MAX, &n) ||
+       !parse_int(PQgetvalue(res, 0, 1), 0, INT32_MAX, &m))
+      n = m = 0;
+    *mails = (int)m;
+  }
   PQclear(res);
   pgarray_free(&owners);
   return (int)n;

@@ -36,10 +36,13 @@ void scheduler_release(struct db *db, const char *owner,
 
 /* Takes back, at start, the leases an earlier run of this monitor (owner
  * "name:pid" with the same name, its process gone) left when it was
- * killed, so its projects are checked now instead of when those leases
- * expire.  Returns how many were released, or -1 when the database
- * failed. */
-int scheduler_take_back(struct db *db, const char *name, const char *owner);
+ * killed: on projects, so they are checked now instead of when those
+ * leases expire, and on outbox rows its mailer had claimed, so that mail
+ * goes out now rather than when the 10-minute claim runs out.  Returns how
+ * many project leases were released (*mails: how many claims), or -1 when
+ * the database failed. */
+int scheduler_take_back(struct db *db, const char *name, const char *owner,
+                        int *mails);
 
 /* Deletes raw checks older than days, at most batch rows per call, and
  * expired housekeeping rows.  Returns rows deleted, or -1. */

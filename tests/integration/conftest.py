@@ -414,10 +414,11 @@ def schema_sql():
     return Path(env("TRACKLY_SOURCE_ROOT"), "schema.sql")
 
 
-def apply_schema(dbname):
-    """Runs schema.sql against database dbname, failing on any error.
-    Uses psql when the file holds psql meta-commands, psycopg2 otherwise."""
-    path = schema_sql()
+def apply_schema(dbname, path=None):
+    """Runs schema.sql (or the file path) against database dbname, failing
+    on any error.  Uses psql when the file holds psql meta-commands,
+    psycopg2 otherwise."""
+    path = path or schema_sql()
     text = path.read_text()
     if re.search(r"^\s*\\", text, re.M):
         psql = shutil.which("psql")

@@ -3,6 +3,7 @@ check is done once and each alert sent once; a daemon killed with SIGKILL
 in the middle of its checks loses nothing for good, because its leases
 expire and another daemon takes the work over."""
 
+import subprocess
 import time
 
 from conftest import (
@@ -219,3 +220,45 @@ def test_a_live_monitor_of_the_same_name_keeps_its_leases(
     time.sleep(1)
     assert "took back" not in second.log(), second.log_tail()
     assert first.running() and second.running()
+
+
+TEST_SUBJECT = "Trackly test message"
+
+
+def dead_pid():
+    """The pid of a process that has just exited."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_restarted_monitor_takes_back_its_own_mail_claims_at_once(
+        db, monitor, smtp_server):
+    """A monitor killed while its mailer held a claim (the 10-minute lease
+    on an outbox row, mail_outbox.claimed_by = "name:pid") sends that mail
+    as soon as it is restarted under the same name, not 10 minutes later.
+    A claim of another monitor's name is left alone."""
+    user = make_verified_user()
+    pid = dead_pid()
+    rows = {}
+    for owner in (f"mailback:{pid}", f"someone-else:{pid}"):
+        rows[owner] = db.value(
+            "INSERT INTO mail_outbox (user_id, kind, recipient, attempts, "
+            "claimed_until, claimed_by) VALUES (%s, 'test', %s, 1, "
+            "now() + interval '10 minutes', %s) RETURNING id",
+            (user.id, user.email, owner))
+    again = monitor(users=[user], MONITOR_ID="mailback")
+    assert again.wait_ready(10), again.log_tail()
+    sent = smtp_server.wait_for(to=user.email, subject=TEST_SUBJECT,
+                                timeout=STEP)
+    assert len(sent) == 1, smtp_server.describe()
+    assert "took back 0 leases and 1 mail claims" in again.log(), \
+        again.log_tail()
+    assert db.value("SELECT sent_at IS NOT NULL AND claimed_by IS NULL "
+                    "FROM mail_outbox WHERE id = %s",
+                    (rows[f"mailback:{pid}"],))
+    time.sleep(1)
+    assert db.value("SELECT sent_at IS NULL AND claimed_by = %s FROM "
+                    "mail_outbox WHERE id = %s",
+                    (f"someone-else:{pid}", rows[f"someone-else:{pid}"]))
+    assert len(smtp_server.messages(to=user.email, subject=TEST_SUBJECT)) == 1

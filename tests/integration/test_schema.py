@@ -1,12 +1,17 @@
 """schema.sql: it builds a database from nothing, can be applied twice, and
-carries the constraints the API relies on.  (The programs refusing an
-unknown schema version is in test_zz_resilience.py.)"""
+carries the constraints the API relies on, and upgrades a database made by
+an earlier version in place.  (The programs refusing an unknown schema
+version is in test_zz_resilience.py.)"""
+
+import subprocess
+from pathlib import Path
 
 import psycopg2
 import psycopg2.errors
 import pytest
 
-from conftest import Database, apply_schema, db_connect, scratch_database
+from conftest import (Database, apply_schema, binary_env, db_connect, db_dsn,
+                      env, schema_sql, scratch_database)
 
 TABLES = {"schema_version", "users", "mail_outbox", "login_throttle",
           "projects", "checks", "check_hours", "incidents"}
@@ -81,3 +86,76 @@ def test_user_columns_have_safe_defaults(db):
     finally:
         conn.rollback()
         conn.close()
+
+
+# --- upgrades ------------------------------------------------------------------
+
+def columns(database):
+    """(table, column, type, nullable, default) of every public column."""
+    return set(database.all(
+        "SELECT table_name, column_name, data_type, is_nullable, "
+        "       coalesce(column_default, '') "
+        "  FROM information_schema.columns WHERE table_schema = 'public'"))
+
+
+def indexes(database):
+    return set(database.all(
+        "SELECT indexname, indexdef FROM pg_indexes "
+        "WHERE schemaname = 'public'"))
+
+
+def test_a_version_1_database_is_upgraded_in_place(db):
+    """The operator's upgrade (docs/operations.md, "Upgrade with schema
+    changes"): a database made by the first release's schema.sql (kept in
+    tests/integration/data/schema-v1.sql), holding data, then
+    `trackly-admin schema apply` of today's schema.sql: the same tables,
+    columns and indexes as a fresh database, the version row raised, the
+    data kept; a second apply changes nothing."""
+    v1 = Path(env("TRACKLY_SOURCE_ROOT"), "tests", "integration", "data",
+              "schema-v1.sql")
+    admin = Path(env("TRACKLY_BUILD_DIR"), "admin", "trackly-admin")
+    with scratch_database("trackly_schema_upgrade") as name:
+        apply_schema(name, v1)
+        conn = db_connect(name)
+        try:
+            old = Database(conn)
+            assert old.value("SELECT version FROM schema_version") == 1
+            uid = old.value("INSERT INTO users (email, password_hash) "
+                            "VALUES ('upgrade@example.test', 'x') "
+                            "RETURNING id")
+            pid = old.value("INSERT INTO projects (user_id, name, link) "
+                            "VALUES (%s, 'kept', 'https://example.com/') "
+                            "RETURNING id", (uid,))
+            old.run("INSERT INTO mail_outbox (user_id, kind, recipient, "
+                    "claimed_until) VALUES (%s, 'test', "
+                    "'upgrade@example.test', now())", (uid,))
+        finally:
+            conn.close()
+
+        for _ in range(2):
+            r = subprocess.run([str(admin), "schema", "apply", "--file",
+                                str(schema_sql())], capture_output=True,
+                               text=True, timeout=60, stdin=subprocess.DEVNULL,
+                               env=binary_env(DB_URL=db_dsn(name)))
+            assert r.returncode == 0, r.stdout + r.stderr
+        r = subprocess.run([str(admin), "schema", "check"],
+                           capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL,
+                           env=binary_env(DB_URL=db_dsn(name)))
+        assert r.returncode == 0, r.stdout + r.stderr
+
+        conn = db_connect(name)
+        try:
+            upgraded = Database(conn)
+            assert upgraded.all("SELECT version FROM schema_version") == \
+                db.all("SELECT version FROM schema_version")
+            assert columns(upgraded) == columns(db), \
+                (columns(upgraded) ^ columns(db))
+            assert indexes(upgraded) == indexes(db), \
+                (indexes(upgraded) ^ indexes(db))
+            assert upgraded.value("SELECT name FROM projects WHERE id = %s",
+                                  (pid,)) == "kept"
+            assert upgraded.value("SELECT claimed_by FROM mail_outbox "
+                                  "WHERE user_id = %s", (uid,)) is None
+        finally:
+            conn.close()
