@@ -100,7 +100,7 @@ def test_units_name_the_installed_paths(staged):
 def verifiable_units(staged, tmp_path_factory):
     """Copies of the installed units whose binaries point into the staging
     root: systemd-analyze checks that ExecStart= exists, and --root= on
-    systemd 252 also wants a whole system (sysinit.target, /bin/kill) there."""
+    systemd 252 also wants a whole system (sysinit.target, /bin/sh) there."""
     root, opts = staged
     out = tmp_path_factory.mktemp("units")
     sbin = str(installed(opts, "sbindir")) + "/"
