@@ -29,8 +29,10 @@ password, token or key; `trackly-admin monitor lag` and `mail test` work
 against the running pair; both programs stop cleanly on SIGTERM.
 
 Not covered here (no systemd runs as PID 1): User=trackly and the
-sandboxing directives (test_install.py verifies and scores them); the
-programs run as the suite's user, the database is the stack's server.
+sandboxing directives (test_install.py verifies and scores them;
+tests/systemd/boot-test, `./dev test --systemd`, runs the .deb under a
+booted systemd); the programs run as the suite's user, the database is the
+stack's server.
 """
 
 import json
