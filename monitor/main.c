@@ -552,7 +552,8 @@ int main(int argc, char **argv)
   run(&d);
 
   /* In --once mode the mail of this pass goes out after its checks. */
-  if(d.once && d.cfg.email_host && !mailer_start(&d.mailer, &d.cfg, d.owner, true))
+  if(d.once && d.cfg.email_host &&
+     !mailer_start(&d.mailer, &d.cfg, d.owner, true))
     mailer_join(&d.mailer);
   else
     mailer_stop(&d.mailer);
