@@ -55,17 +55,6 @@ static const char *default_message(int status)
   return i < 0 || !statuses[i].message ? "error" : statuses[i].message;
 }
 
-static int hex_value(char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /*
  * True when the query string, percent-decoded, is UTF-8 without a NUL.
  * Whatever parameter a handler reads goes to Postgres as text, which takes
@@ -82,9 +71,9 @@ static bool query_text_valid(const char *q, size_t len)
   for(i = 0; i < len; i++) {
     int c = (unsigned char)q[i];
 
-    if(c == '%' && i + 2 < len && hex_value(q[i + 1]) >= 0 &&
-       hex_value(q[i + 2]) >= 0) {
-      c = hex_value(q[i + 1]) << 4 | hex_value(q[i + 2]);
+    if(c == '%' && i + 2 < len && hex_digit(q[i + 1]) >= 0 &&
+       hex_digit(q[i + 2]) >= 0) {
+      c = hex_digit(q[i + 1]) << 4 | hex_digit(q[i + 2]);
       i += 2;
     }
     buf[n++] = (char)c;

@@ -81,7 +81,7 @@ bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
   return true;
 }
 
-static int hex_value(char c)
+int hex_digit(char c)
 {
   if(c >= '0' && c <= '9')
     return c - '0';
@@ -114,8 +114,8 @@ static long decode(const char *s, size_t len, char *out, size_t cap)
 
       if(len - i < 3)
         return -2;
-      hi = hex_value(s[i + 1]);
-      lo = hex_value(s[i + 2]);
+      hi = hex_digit(s[i + 1]);
+      lo = hex_digit(s[i + 2]);
       if(hi < 0 || lo < 0)
         return -2;
       c = (hi << 4) | lo;

@@ -27,6 +27,9 @@ bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
  * prints an epoch).  Returns true and sets *out. */
 bool parse_double(const char *s, double *out);
 
+/* The value of hex digit c (0-9, a-f, A-F), or -1. */
+int hex_digit(char c);
+
 /* Finds parameter name in a query string ("a=1&b=2", no leading '?'),
  * percent-decodes its value ('+' is a space) into out (NUL-terminated) and
  * returns its length.  Returns -1 when the parameter is absent, -2 when the

@@ -642,15 +642,21 @@ def log_size(name):
         return 0
 
 
+def log_since(name, offset):
+    """What the log a TRACKLY_*_LOG variable names gained after offset
+    (see log_size); "" if it cannot be read."""
+    try:
+        with open(env(name), "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def upstream_errors_since(offset):
     """Lines nginx's error log gained after byte offset that report a
     failed exchange with the API (502s, resets, timeouts)."""
-    try:
-        with open(env("TRACKLY_NGINX_LOG"), "rb") as f:
-            f.seek(offset)
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
+    text = log_since("TRACKLY_NGINX_LOG", offset)
     failure = ("failed (", "timed out", "prematurely closed", "reset by peer")
     return [line for line in text.splitlines()
             if "upstream" in line and any(word in line for word in failure)]
@@ -1307,21 +1313,11 @@ def expect_raw_error(response, status):
 
 
 def api_log_since(offset):
-    try:
-        with open(env("TRACKLY_API_LOG"), "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    return log_since("TRACKLY_API_LOG", offset)
 
 
 def nginx_log_since(offset):
-    try:
-        with open(env("TRACKLY_NGINX_LOG"), "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    return log_since("TRACKLY_NGINX_LOG", offset)
 
 
 @pytest.fixture

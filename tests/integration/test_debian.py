@@ -28,12 +28,12 @@ import os
 import pwd
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import binary_env, env
+from staging import run
 
 BUILD_TIMEOUT = 600
 PROGRAMS = ("trackly-admin", "trackly-api", "trackly-monitor")
@@ -47,11 +47,6 @@ SHLIB_PACKAGES = ("libargon2-1", "libc6", "libcjson1", "libcurl4",
 # What a copy of the tree leaves out: VCS data and local build output.
 IGNORE = shutil.ignore_patterns(".git", "build", "build-*", ".run",
                                 "__pycache__", ".pytest_cache", "obj-*")
-
-
-def run(args, timeout=60, **kw):
-    return subprocess.run(args, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,7 @@ from conftest import (
 from smtp import SmtpSink
 from staging import in_stage, installed, stage_install, unit_text, unit_values
 from targets import TargetServer
+from test_metrics import parse
 from tls_site import TlsSite
 
 START = 20          # seconds a program may take to be ready
@@ -413,20 +414,6 @@ def test_a_person_registers_verifies_and_is_told_when_the_site_fails(
     assert r.status_code == 200, r.text
 
 
-def parse_prometheus(text):
-    """{(name, frozenset(labels)): value} of a Prometheus text page."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)', line)
-        assert m, f"not a sample line: {line!r}"
-        labels = frozenset(re.findall(r'([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"',
-                                      m.group(2) or ""))
-        samples[(m.group(1), labels)] = float(m.group(3))
-    return samples
-
-
 def total(samples, name, **labels):
     want = set(labels.items())
     return sum(v for (n, l), v in samples.items() if n == name and want <= l)
@@ -437,7 +424,7 @@ def test_metrics_show_both_programs_work(deployment):
     r = dep.call("GET", "/metrics")
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"].startswith("text/plain")
-    api = parse_prometheus(r.text)
+    api, _ = parse(r.text)
     assert total(api, "trackly_http_requests_total", route="/user/register",
                  status="201") >= 1, r.text
     assert total(api, "trackly_http_requests_total", route="/project",
@@ -450,7 +437,7 @@ def test_metrics_show_both_programs_work(deployment):
     def counted():
         if prom.exists():
             monitor.clear()
-            monitor.update(parse_prometheus(prom.read_text()))
+            monitor.update(parse(prom.read_text())[0])
         return (total(monitor, "trackly_monitor_checks_total",
                       result="down") >= 2
                 and total(monitor, "trackly_monitor_checks_total",

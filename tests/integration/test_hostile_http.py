@@ -371,7 +371,7 @@ def test_slow_clients_are_cut_off_and_others_are_served(db):
 
 def path_cases(pid):
     return [
-        f"/project/{pid}%2F1", f"/project/{pid}%2f", f"/project/%2e%2e",
+        f"/project/{pid}%2F1", f"/project/{pid}%2f", "/project/%2e%2e",
         f"/project/%2E%2E/{pid}", f"/project/..%2F{pid}",
         f"/project/{pid}/..", f"/project/{pid}/../{pid}", "/project/../user/me",
         f"//project/{pid}", f"/project//{pid}", f"/project/{pid};x",

@@ -15,7 +15,8 @@ import time
 import pytest
 
 from conftest import (
-    GOOD_SECRET, SECRETS_USED, api_instance, binary_env, call, env,
+    GOOD_SECRET, SECRETS_USED, api_instance, api_log_since, binary_env, call,
+    env,
     expect_json, fcgi_request, log_files, log_size, monitor_log_dir,
     nonempty_lines, wait_until,
 )
@@ -24,12 +25,6 @@ QUICK = 2
 TEXT_REQUEST = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (info|warn) trackly-api\[(\d+)\]: "
     r"request id=(\S+) method=(\S+) route=(\S+) status=(\d+) ms=(\d+)$")
-
-
-def api_log_since(offset):
-    with open(env("TRACKLY_API_LOG"), "rb") as f:
-        f.seek(offset)
-        return f.read().decode("utf-8", "replace")
 
 
 def request_lines(text, request_id):

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import (
-    GOOD_SECRET, api_instance, api_master, api_workers, apply_schema,
+    GOOD_SECRET, api_instance, api_log_since, api_master, api_workers, apply_schema,
     binary_env, call, children_of, db_connect, db_dsn, env, expect_error,
     expect_json, fcgi_request, is_dead, log_size, login, nonempty_lines, pgctl,
     run_binary, scratch_database, upstream_errors_since, wait_until,
@@ -32,12 +32,6 @@ def healthy():
         return call("GET", "/healthcheck", timeout=QUICK).status_code == 200
     except Exception:
         return False
-
-
-def api_log_since(offset):
-    with open(env("TRACKLY_API_LOG"), "rb") as f:
-        f.seek(offset)
-        return f.read().decode("utf-8", "replace")
 
 
 def consecutive_successes(request, count):
