@@ -52,7 +52,8 @@ def test_install_puts_every_file_in_place(staged):
     source = Path(env("TRACKLY_SOURCE_ROOT"))
     want = {installed(opts, "sbindir", p) for p in PROGRAMS}
     want |= {installed(opts, "datadir", "trackly", f) for f in share}
-    web = sorted(p.name for p in (source / "web").iterdir() if p.is_file())
+    built = Path(env("TRACKLY_BUILD_DIR")) / "web" / "dist"
+    web = sorted(p.name for p in built.iterdir() if p.is_file())
     assert "index.html" in web
     want |= {installed(opts, "datadir", "trackly", "web", f) for f in web}
     want |= {unit_dir(opts) / u for u in UNITS}
@@ -64,9 +65,10 @@ def test_install_puts_every_file_in_place(staged):
     for prog in PROGRAMS:
         assert os.access(in_stage(root, installed(opts, "sbindir", prog)),
                          os.X_OK)
-    for name in ["schema.sql", *(f"web/{f}" for f in web)]:
+    for name, origin in [("schema.sql", source / "schema.sql"),
+                         *((f"web/{f}", built / f) for f in web)]:
         copy = in_stage(root, installed(opts, "datadir", "trackly", name))
-        assert copy.read_bytes() == (source / name).read_bytes(), name
+        assert copy.read_bytes() == origin.read_bytes(), name
         assert copy.stat().st_mode & 0o777 == 0o644, name
 
 

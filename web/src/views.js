@@ -1,0 +1,71 @@
+// views.js - pieces several pages show: the incidents table, the strip of
+// recent checks, the "updated" line.
+
+import {h} from "./dom.js";
+import * as fmt from "./format.js";
+
+// rows: incidents ({started_at, resolved_at, duration_seconds, cause, and
+// project_id/project_name when withProject}).
+export function incidentsTable(rows, withProject) {
+  return h("div", {class: "table-wrap"}, h("table", {class: "table stack"},
+    h("thead", null, h("tr", null,
+      withProject ? h("th", {scope: "col"}, "Project") : null,
+      h("th", {scope: "col"}, "Started"),
+      h("th", {scope: "col"}, "Ended"),
+      h("th", {scope: "col"}, "Duration"),
+      h("th", {scope: "col"}, "Cause"))),
+    h("tbody", null, rows.map((i) => h("tr", {class: i.resolved_at ? null
+                                                     : "row-open"},
+      withProject ? h("td", {"data-label": "Project"},
+        h("a", {href: "/projects/" + i.project_id}, i.project_name)) : null,
+      h("td", {"data-label": "Started"},
+        h("time", {datetime: i.started_at}, fmt.dateTime(i.started_at))),
+      h("td", {"data-label": "Ended"}, i.resolved_at
+        ? h("time", {datetime: i.resolved_at}, fmt.dateTime(i.resolved_at))
+        : h("strong", {class: "text-down"}, "ongoing")),
+      h("td", {"data-label": "Duration"}, fmt.duration(i.duration_seconds)),
+      h("td", {"data-label": "Cause"}, i.cause || "—"))))));
+}
+
+// One recent check as a sentence: the tooltip of a strip bar.
+export function checkLine(c) {
+  const parts = [fmt.dateTime(c.t, true), c.ok ? "up" : "down"];
+  if (c.code !== null && c.code !== undefined) parts.push("HTTP " + c.code);
+  if (c.ms !== null && c.ms !== undefined) parts.push(fmt.ms(c.ms));
+  if (c.error) parts.push(c.error);
+  return parts.join(" · ");
+}
+
+// recent: [[epoch, ok, code, ms, error], …] oldest first (GET
+// /project/status?recent=N) -> [{t, ok, code, ms, error}].
+export function decodeRecent(recent) {
+  return (recent || []).map((r) => ({t: r[0], ok: !!r[1], code: r[2],
+                                     ms: r[3], error: r[4]}));
+}
+
+// The strip of recent checks, oldest at the left.  Each bar carries its
+// check as a tooltip; the strip as a whole tells screen readers the tally.
+export function strip(checks, slots) {
+  const bars = [];
+  for (let i = checks.length; i < slots; i++)
+    bars.push(h("i", {class: "bar none"}));
+  let down = 0;
+  for (const c of checks) {
+    if (!c.ok) down++;
+    bars.push(h("i", {class: "bar " + (c.ok ? "up" : "down"),
+                      title: checkLine(c)}));
+  }
+  const label = checks.length
+    ? "Last " + checks.length + " checks: " + (checks.length - down) +
+      " up, " + down + " down"
+    : "No checks yet";
+  return h("span", {class: "strip", role: "img", "aria-label": label}, bars);
+}
+
+export function updatedLine(lastCheck) {
+  return h("p", {class: "updated"},
+    "Last check ", h("time", {datetime: lastCheck || ""},
+                     lastCheck ? fmt.relative(lastCheck) : "never"),
+    " · page updated ", fmt.time(new Date().toISOString(), true),
+    " · refreshes by itself");
+}
