@@ -22,7 +22,11 @@ int users_logout(struct request *req);
 int users_me(struct request *req);
 int users_change_password(struct request *req);
 int users_delete(struct request *req);
-int users_verify(struct request *req);
+
+/* verify.c */
+int verify_confirm(struct request *req);
+int verify_redirect(struct request *req);
+int verify_resend(struct request *req);
 
 /* projects.c */
 int projects_create(struct request *req);

@@ -24,7 +24,10 @@ static const struct route routes[] = {
   {"GET",    "/user/me",        true,  users_me},
   {"PUT",    "/user/password",  true,  users_change_password},
   {"DELETE", "/user",           true,  users_delete},
-  {"GET",    "/user/verify",    false, users_verify},
+  {"POST",   "/user/verify",    false, verify_confirm},
+  /* The link of older mail: a redirect to the web client's verify page. */
+  {"GET",    "/user/verify",    false, verify_redirect},
+  {"POST",   "/user/verify/resend", true, verify_resend},
 
   {"POST",   "/project",                 true, projects_create},
   {"GET",    "/project",                 true, projects_list},

@@ -25,8 +25,8 @@
  * found matches the method and the path, its ids are positive; a 405 or
  * 204 lists methods that each find a route for the same path, and never
  * the method asked; query_param results are exactly as long as they say,
- * and a mute token that passes is of its alphabet (valid UTF-8 for the
- * database);
+ * and a mail link's token that passes is of its alphabet (valid UTF-8 for
+ * the database, safe in the verification redirect's Location);
  * a bearer token is a suffix of the header with no leading space.
  */
 #include "fuzz.h"
@@ -138,9 +138,10 @@ static void check_query(const char *query)
     FUZZ_CHECK((a == -1) == (b == -1));
   }
 
-  /* The mute token goes to Postgres as text: only its alphabet passes. */
+  /* A link token goes to Postgres as text, and into a Location header:
+   * only its alphabet passes. */
   {
-    long len = input_mute_token(query, big, sizeof(big));
+    long len = input_link_token(query, big, sizeof(big));
     FUZZ_CHECK(len == -1 || (len > 0 && (size_t)len == strlen(big)));
     for(long i = 0; i < len; i++)
       FUZZ_CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -74,6 +74,8 @@ static void routes_found(void **state)
   expect_route("PUT", "/user/password", "/user/password", true);
   expect_route("DELETE", "/user", "/user", true);
   expect_route("GET", "/user/verify", "/user/verify", false);
+  expect_route("POST", "/user/verify", "/user/verify", false);
+  expect_route("POST", "/user/verify/resend", "/user/verify/resend", true);
   expect_route("POST", "/project", "/project", true);
   expect_route("GET", "/project", "/project", true);
   expect_route("GET", "/project/dashboard", "/project/dashboard", true);
@@ -129,6 +131,8 @@ static void wrong_methods(void **state)
   expect_status("get", "/project/1", 405, "GET, PUT, DELETE");
   expect_status("DELETE", "/project", 405, "POST, GET");
   expect_status("GET", "/user/login", 405, "POST");
+  expect_status("PUT", "/user/verify", 405, "POST, GET");
+  expect_status("GET", "/user/verify/resend", 405, "POST");
   expect_status("PUT", "/project/mute", 405, "GET, POST");
   expect_status("GET", "/project/1/check", 405, "POST");
   /* /project/dashboard is not an id, so only its own GET is listed. */
