@@ -303,7 +303,7 @@ def mail_seeds():
     tail = ("\nowner@example.org\nTrackly <trackly@example.com>\n"
             "https://trackly.example.com\n")
     write("mail", "verify", "0" + json.dumps(
-        {"link": "https://trackly.example.com/user/verify?token=t0k3n"})
+        {"link": "https://trackly.example.com/verify?token=t0k3n"})
         + tail + "plain")
     write("mail", "down", "1" + json.dumps(down) + tail + "<b>&amp;</b>")
     write("mail", "reminder", "2" + json.dumps(

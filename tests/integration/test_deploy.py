@@ -407,7 +407,9 @@ def test_a_person_registers_verifies_and_is_told_when_the_site_fails(
     eventually(lambda: status() == "DOWN", STEP, "the site never became DOWN")
     downs = dep.sink.wait_for(to=email, subject="DOWN:", timeout=STEP)
     assert [m.subject for m in downs] == [f"DOWN: {name}"], dep.sink.describe()
-    assert dep.public_url in downs[0].text, downs[0].text
+    # Its links are the web client's pages for the project and for muting.
+    assert f"{dep.public_url}/projects/{pid}" in downs[0].text, downs[0].text
+    assert f"{dep.public_url}/mute?token=" in downs[0].text, downs[0].text
     dep.target.set("/shop", "ok")
     eventually(lambda: status() == "UP", STEP, "the site never came back")
     ups = dep.sink.wait_for(to=email, subject="UP again:", timeout=STEP)
