@@ -19,6 +19,7 @@ int metrics_get(struct request *req);
 int users_register(struct request *req);
 int users_login(struct request *req);
 int users_logout(struct request *req);
+int users_signout(struct request *req);
 int users_me(struct request *req);
 int users_change_password(struct request *req);
 int users_delete(struct request *req);

@@ -21,6 +21,8 @@ static const struct route routes[] = {
   {"POST",   "/user/register",  false, users_register},
   {"POST",   "/user/login",     false, users_login},
   {"POST",   "/user/logout",    true,  users_logout},
+  /* Clears the browser's cookie; checks the CSRF marks itself. */
+  {"POST",   "/user/signout",   false, users_signout},
   {"GET",    "/user/me",        true,  users_me},
   {"PUT",    "/user/password",  true,  users_change_password},
   {"DELETE", "/user",           true,  users_delete},

@@ -1,7 +1,7 @@
 /*
  * users.c - accounts: /user/register, /user/login, /user/logout, /user/me,
- * /user/password and /user (DELETE).  DESIGN §2 and §3.  Confirming the
- * address is verify.c.
+ * /user/password, /user (DELETE) and /user/signout.  DESIGN §2 and §3.
+ * Confirming the address is verify.c; the session cookie, auth.c.
  *
  * Passwords are checked with Argon2id, which is deliberately slow; every
  * path that checks one (login, password change, account deletion) goes
@@ -261,6 +261,22 @@ int users_logout(struct request *req)
   PQclear(res);
   if(dr != DB_OK)
     return reply_db_error(req, dr);
+  auth_clear_cookie(req);
+  return reply_empty(req, 204);
+}
+
+/* POST /user/signout: ends the session of this browser only, by clearing
+ * its cookie; no token is revoked (logout does that).  The cookie is
+ * HttpOnly, so the page's script never held the token and cannot have
+ * leaked it.  No login needed, but the CSRF marks are, so another site
+ * cannot sign a visitor out. */
+int users_signout(struct request *req)
+{
+  int rc = auth_same_origin_or_reply(req);
+
+  if(rc)
+    return rc;
+  auth_clear_cookie(req);
   return reply_empty(req, 204);
 }
 
@@ -400,6 +416,7 @@ int users_delete(struct request *req)
     goto out;
   }
   log_info("user %lld deleted their account", (long long)req->user_id);
+  auth_clear_cookie(req);
   rc = reply_empty(req, 204);
 out:
   PQclear(res);

@@ -266,6 +266,20 @@ def fcgi_seeds():
     write("fcgi", "verify-resend", params(
         REQUEST_METHOD="POST", REQUEST_URI="/user/verify/resend",
         HTTP_AUTHORIZATION="Bearer x.y.z"))
+    write("fcgi", "cookie-session", params(
+        REQUEST_METHOD="GET", REQUEST_URI="/user/me",
+        HTTP_COOKIE="theme=dark; trackly_session=" + token(
+            {"alg": "HS256", "typ": "JWT"},
+            {"sub": "42", "exp": NOW + 60, "iss": "trackly", "ver": 1})
+        + "; lang=en",
+        HTTP_X_REQUESTED_WITH="trackly", HTTP_SEC_FETCH_SITE="same-origin"))
+    write("fcgi", "cookie-cross-site", params(
+        REQUEST_METHOD="POST", REQUEST_URI="/project",
+        HTTP_COOKIE='trackly_session="a b"; trackly_session=x',
+        HTTP_SEC_FETCH_SITE="cross-site"))
+    write("fcgi", "signout", params(
+        REQUEST_METHOD="POST", REQUEST_URI="/user/signout",
+        HTTP_X_REQUESTED_WITH="trackly", HTTPS="on"))
     write("fcgi", "mute-post", params(
         REQUEST_METHOD="POST", REQUEST_URI="/project/mute?token=%00",
         QUERY_STRING="token=%00&token=x"))

@@ -296,6 +296,10 @@ class Deployment:
         r = self.call("POST", "/user/login",
                       json={"email": email, "password": password})
         assert r.status_code == 200, r.text
+        # Over HTTPS (nginx passes HTTPS=on) the session cookie is Secure.
+        assert r.headers["Set-Cookie"] == (
+            f"trackly_session={r.json()['token']}; Path=/; Max-Age=86400; "
+            "HttpOnly; SameSite=Strict; Secure"), r.headers["Set-Cookie"]
         return r.json()["token"]
 
 
