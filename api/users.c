@@ -282,9 +282,10 @@ int users_signout(struct request *req)
 
 int users_me(struct request *req)
 {
+  const struct config *cfg = &req->app->cfg;
   PGresult *res = NULL;
   enum db_result dr = exec_for_user(req, "user_by_id", &res);
-  cJSON *out = NULL;
+  cJSON *out = NULL, *limits;
   int rc;
 
   if(dr != DB_OK)
@@ -293,12 +294,18 @@ int users_me(struct request *req)
     rc = 404;
     goto out;
   }
+  /* limits: what POST /project enforces, so a form can check it first. */
   out = cJSON_CreateObject();
   if(!cJSON_AddNumberToObject(out, "id", (double)req->user_id) ||
      !cJSON_AddStringToObject(out, "email", PQgetvalue(res, 0, 1)) ||
      !cJSON_AddBoolToObject(out, "email_verified",
                             PQgetvalue(res, 0, 2)[0] == 't') ||
-     !cJSON_AddStringToObject(out, "created_at", PQgetvalue(res, 0, 3)))
+     !cJSON_AddStringToObject(out, "created_at", PQgetvalue(res, 0, 3)) ||
+     !(limits = cJSON_AddObjectToObject(out, "limits")) ||
+     !cJSON_AddNumberToObject(limits, "min_interval_seconds",
+                              (double)cfg->monitor_min_interval) ||
+     !cJSON_AddNumberToObject(limits, "max_projects",
+                              (double)cfg->max_projects_per_user))
     rc = reply_error(req, 500, "internal error");
   else
     rc = reply_json(req, 200, out);

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import (
     ERROR_LOGIN, assert_recent, call, expect_error, expect_json,
-    expect_unauthorized, login, login_token, random_password, register,
+    expect_unauthorized, login, login_token, max_projects, min_interval,
+    random_password, register,
 )
 
 
@@ -31,6 +32,14 @@ def test_me_shows_the_account(new_user):
     assert body["created_at"] == new_user.created_at
     assert_recent(body["created_at"])
     assert "password_hash" not in body and "token_version" not in body
+
+
+def test_me_gives_the_limits_the_create_form_checks(new_user):
+    body = expect_json(new_user.me(), 200)
+    assert body["limits"] == {"min_interval_seconds": min_interval(),
+                              "max_projects": max_projects()}
+    for value in body["limits"].values():
+        assert isinstance(value, int) and not isinstance(value, bool)
 
 
 # --- POST /user/logout -----------------------------------------------------
