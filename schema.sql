@@ -14,6 +14,8 @@
 --   1  the first schema
 --   2  mail_outbox.claimed_by: which monitor ("name:pid") holds a claim, so
 --      a restarted monitor takes back its own at once
+--   3  users.verify_sent_at, verify_sends, verify_window_start: the throttle
+--      of POST /user/verify/resend
 --
 -- Timestamps are timestamptz; the programs format them in UTC.
 
@@ -28,7 +30,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     version     integer NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;
+INSERT INTO schema_version (version) VALUES (3) ON CONFLICT DO NOTHING;
 
 -- Accounts.  Email is kept as typed (trimmed) and unique regardless of case.
 -- token_version is copied into every token as "ver"; bumping it (logout,
@@ -42,6 +44,12 @@ CREATE TABLE IF NOT EXISTS users (
     -- SHA-256 of the token in the verification link; NULL once used.
     verify_token_hash  bytea,
     verify_expires_at  timestamptz,
+    -- The resend throttle (POST /user/verify/resend): the last verification
+    -- mail queued, and how many were queued in the 24 hours from
+    -- verify_window_start.  Registration is the first.
+    verify_sent_at       timestamptz,
+    verify_sends         integer NOT NULL DEFAULT 0,
+    verify_window_start  timestamptz,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
@@ -179,7 +187,12 @@ CREATE TABLE IF NOT EXISTS login_throttle (
 -- Upgrades from earlier versions (see the top of this file).
 -- 1 -> 2:
 ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS claimed_by text;
+-- 2 -> 3 (accounts made before it may ask for a resend at once):
+ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_sent_at timestamptz;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_sends integer NOT NULL
+    DEFAULT 0;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_window_start timestamptz;
 
-UPDATE schema_version SET version = 2, applied_at = now() WHERE version < 2;
+UPDATE schema_version SET version = 3, applied_at = now() WHERE version < 3;
 
 COMMIT;

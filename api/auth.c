@@ -1,5 +1,12 @@
 /*
- * auth.c - bearer tokens; see auth.h and DESIGN §3.
+ * auth.c - session tokens; see auth.h and DESIGN §3.
+ *
+ * API clients send the token as "Authorization: Bearer".  The web client,
+ * served by nginx from the API's own origin, never sees it: login sets it
+ * in an HttpOnly cookie, and the browser sends that back.  A browser also
+ * sends cookies with requests other sites make it send, so the cookie
+ * counts only with the web client's CSRF marks (auth_same_origin);
+ * docs/security.md has the whole argument.
  */
 #include "auth.h"
 #include "log.h"
@@ -20,6 +27,93 @@ static int unauthorized(struct request *req, const char *msg)
 {
   request_add_header(req, "WWW-Authenticate", "Bearer realm=\"trackly\"");
   return reply_error(req, 401, "%s", msg);
+}
+
+bool auth_same_origin(const char *requested_with, const char *fetch_site)
+{
+  return requested_with && !strcmp(requested_with, AUTH_CSRF_HEADER_VALUE) &&
+         (!fetch_site || !strcmp(fetch_site, "same-origin"));
+}
+
+int auth_same_origin_or_reply(struct request *req)
+{
+  if(auth_same_origin(request_param(req, "HTTP_X_REQUESTED_WITH"),
+                      request_param(req, "HTTP_SEC_FETCH_SITE")))
+    return 0;
+  return reply_error(req, 403, "cross-site request refused");
+}
+
+/* RFC 6265's cookie-octet: printable ASCII but for '"', ',', ';', '\\'. */
+static bool cookie_octet(unsigned char c)
+{
+  return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) ||
+         (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+}
+
+enum auth_cookie auth_cookie_find(const char *header, const char *name,
+                                  const char **value, size_t *len)
+{
+  size_t nlen = strlen(name);
+  const char *p = header;
+
+  *value = NULL;
+  *len = 0;
+  if(!p)
+    return AUTH_COOKIE_ABSENT;
+  for(;;) {
+    const char *end, *eq;
+
+    while(*p == ' ' || *p == '\t')
+      p++;
+    end = p + strcspn(p, ";");
+    eq = memchr(p, '=', (size_t)(end - p));
+    /* A pair without '=' is skipped, as browsers do. */
+    if(eq && (size_t)(eq - p) == nlen && !memcmp(p, name, nlen)) {
+      const char *v = eq + 1;
+      size_t n = (size_t)(end - v);
+
+      if(!n)
+        return AUTH_COOKIE_ABSENT;
+      if(n > JWT_MAX_TOKEN)
+        return AUTH_COOKIE_INVALID;
+      for(size_t i = 0; i < n; i++)
+        if(!cookie_octet((unsigned char)v[i]))
+          return AUTH_COOKIE_INVALID;
+      *value = v;
+      *len = n;
+      return AUTH_COOKIE_FOUND;
+    }
+    if(!*end)
+      return AUTH_COOKIE_ABSENT;
+    p = end + 1;
+  }
+}
+
+/* Secure when the browser reached us over HTTPS (nginx's TLS site passes
+ * HTTPS=on) or the operator says the site is an https one. */
+static bool over_https(const struct request *req)
+{
+  const char *https = request_param(req, "HTTPS");
+  const char *url = req->app->cfg.public_url;
+
+  return (https && !strcasecmp(https, "on")) ||
+         (url && !strncasecmp(url, "https://", 8));
+}
+
+/* Sets the session cookie to token for max_age seconds ("" and 0 clear
+ * it).  SameSite=Strict: the browser sends it only with requests that
+ * start on this site. */
+static void set_cookie(struct request *req, const char *token,
+                       int64_t max_age)
+{
+  request_add_header(req, "Set-Cookie", AUTH_COOKIE "=%s; Path=/; "
+                     "Max-Age=%lld; HttpOnly; SameSite=Strict%s", token,
+                     (long long)max_age, over_https(req) ? "; Secure" : "");
+}
+
+void auth_clear_cookie(struct request *req)
+{
+  set_cookie(req, "", 0);
 }
 
 const char *auth_bearer(const char *header, size_t *len)
@@ -55,9 +149,18 @@ int auth_or_reply(struct request *req)
   size_t len;
   int rc;
 
+  /* A Bearer header wins; the cookie is the browser's. */
   token = auth_bearer(request_param(req, "HTTP_AUTHORIZATION"), &len);
-  if(!token)
-    return unauthorized(req, "missing bearer token");
+  if(!token) {
+    enum auth_cookie c = auth_cookie_find(request_param(req, "HTTP_COOKIE"),
+                                          AUTH_COOKIE, &token, &len);
+    if(c == AUTH_COOKIE_ABSENT)
+      return unauthorized(req, "missing bearer token");
+    if((rc = auth_same_origin_or_reply(req)))
+      return rc;
+    if(c == AUTH_COOKIE_INVALID)
+      return unauthorized(req, "invalid or expired token");
+  }
 
   jr = jwt_verify(token, len, req->app->keys, req->app->nkeys,
                   API_JWT_ISSUER, (int64_t)time(NULL), API_JWT_LEEWAY,
@@ -106,8 +209,10 @@ int auth_reply_token(struct request *req, int status, int64_t user_id,
   if(!obj || !cJSON_AddStringToObject(obj, "token", token) ||
      !cJSON_AddStringToObject(obj, "expires_at", expires))
     rc = reply_error(req, 500, "internal error");
-  else
+  else {
+    set_cookie(req, token, req->app->cfg.jwt_ttl);
     rc = reply_json(req, status, obj);
+  }
   cJSON_Delete(obj);
   explicit_bzero(token, sizeof(token));
   return rc;

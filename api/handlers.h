@@ -19,10 +19,15 @@ int metrics_get(struct request *req);
 int users_register(struct request *req);
 int users_login(struct request *req);
 int users_logout(struct request *req);
+int users_signout(struct request *req);
 int users_me(struct request *req);
 int users_change_password(struct request *req);
 int users_delete(struct request *req);
-int users_verify(struct request *req);
+
+/* verify.c */
+int verify_confirm(struct request *req);
+int verify_redirect(struct request *req);
+int verify_resend(struct request *req);
 
 /* projects.c */
 int projects_create(struct request *req);

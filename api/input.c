@@ -290,27 +290,42 @@ int input_project_timeout(int64_t interval, int64_t timeout, char *err,
   return 0;
 }
 
+bool input_link_token_valid(const char *s, size_t len)
+{
+  if(!len || len > INPUT_LINK_TOKEN_MAX)
+    return false;
+  for(size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if(!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+      return false;
+  }
+  return true;
+}
+
 /*
  * A percent-decoded query value can be any bytes, and Postgres refuses a
  * text parameter that is not valid UTF-8 with an error the API could only
- * answer with a 500.  A mute token is a fixed alphabet, so anything else
- * is simply not a token.
+ * answer with a 500; the verification link's token is also echoed in a
+ * Location header.  A token is a fixed alphabet, so anything else is simply
+ * not a token.
  */
-long input_mute_token(const char *query, char *out, size_t cap)
+long input_link_token(const char *query, char *out, size_t cap)
 {
   long len = query_param(query, "token", out, cap);
 
-  if(len <= 0)
-    goto bad;
-  for(long i = 0; i < len; i++) {
-    char c = out[i];
-    if(!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-         (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
-      goto bad;
+  if(len <= 0 || !input_link_token_valid(out, (size_t)len)) {
+    if(out && cap)
+      out[0] = '\0';
+    return -1;
   }
   return len;
-bad:
-  if(out && cap)
-    out[0] = '\0';
-  return -1;
+}
+
+int input_verify(const cJSON *body, const char **token, size_t *len,
+                 char *err, size_t errcap)
+{
+  *token = NULL;
+  *len = 0;
+  return required_string(body, "token", token, len, err, errcap);
 }

@@ -99,10 +99,25 @@ int input_project(const cJSON *body, bool create, int64_t min_interval,
 int input_project_timeout(int64_t interval, int64_t timeout, char *err,
                           size_t errcap);
 
-/* The token of a mute link (/project/mute?token=...): 1 to cap - 1 ASCII
- * letters, digits, '-' or '_' (Trackly's are 64 hex digits), written to
- * out.  Returns its length, or -1 when the query has no such token; what
- * reaches the database is then always a valid UTF-8 text parameter. */
-long input_mute_token(const char *query, char *out, size_t cap);
+/* The longest token a mail link may carry; Trackly's are 43 (verification)
+ * or 64 (mute) characters. */
+#define INPUT_LINK_TOKEN_MAX 128
+
+/* True when s[0..len) has the shape of a mail link's token: 1 to
+ * INPUT_LINK_TOKEN_MAX ASCII letters, digits, '-' or '_'.  Anything else is
+ * not a token Trackly made, and is safe neither in a header nor, being any
+ * bytes, as a text parameter to Postgres. */
+bool input_link_token_valid(const char *s, size_t len);
+
+/* The token parameter of a mail link's query (/project/mute?token=...,
+ * /user/verify?token=...), percent-decoded into out, when it has the shape
+ * above and fits in cap - 1 bytes.  Returns its length, or -1 (out is then
+ * "") when the query has no such token. */
+long input_link_token(const char *query, char *out, size_t cap);
+
+/* POST /user/verify: {token}, a string.  Whether it is a token Trackly
+ * sent is for input_link_token_valid and then the database to say. */
+int input_verify(const cJSON *body, const char **token, size_t *len,
+                 char *err, size_t errcap);
 
 #endif

@@ -507,7 +507,7 @@ int projects_mute(struct request *req)
   cJSON *out = NULL;
   int rc;
 
-  if(input_mute_token(req->query, token, sizeof(token)) < 0)
+  if(input_link_token(req->query, token, sizeof(token)) < 0)
     return reply_error(req, 400, "invalid mute link");
   dr = db_exec(&req->app->db, post ? "project_mute" : "project_by_mute_token",
                1, (const char *[]){token}, &res);

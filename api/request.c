@@ -21,6 +21,7 @@ static const struct {
   {201, "Created", NULL},
   {202, "Accepted", NULL},
   {204, "No Content", NULL},
+  {303, "See Other", NULL},
   {400, "Bad Request", "bad request"},
   {401, "Unauthorized", "authentication required"},
   {403, "Forbidden", "forbidden"},

@@ -31,7 +31,9 @@
 #define REQUEST_PATH_MAX 1024
 #define REQUEST_QUERY_MAX 8192
 #define REQUEST_MAX_IDS 2
-#define REQUEST_EXTRA_HEADERS 512
+/* Room for the extra response headers: a Set-Cookie with a token, a
+ * Location with a link token, X-Request-Id, Retry-After, ... */
+#define REQUEST_EXTRA_HEADERS 1024
 #define REQUEST_ID_MAX 64
 
 struct request {

@@ -21,10 +21,15 @@ static const struct route routes[] = {
   {"POST",   "/user/register",  false, users_register},
   {"POST",   "/user/login",     false, users_login},
   {"POST",   "/user/logout",    true,  users_logout},
+  /* Clears the browser's cookie; checks the CSRF marks itself. */
+  {"POST",   "/user/signout",   false, users_signout},
   {"GET",    "/user/me",        true,  users_me},
   {"PUT",    "/user/password",  true,  users_change_password},
   {"DELETE", "/user",           true,  users_delete},
-  {"GET",    "/user/verify",    false, users_verify},
+  {"POST",   "/user/verify",    false, verify_confirm},
+  /* The link of older mail: a redirect to the web client's verify page. */
+  {"GET",    "/user/verify",    false, verify_redirect},
+  {"POST",   "/user/verify/resend", true, verify_resend},
 
   {"POST",   "/project",                 true, projects_create},
   {"GET",    "/project",                 true, projects_list},

@@ -1,6 +1,7 @@
 /*
  * users.c - accounts: /user/register, /user/login, /user/logout, /user/me,
- * /user/password, /user (DELETE) and /user/verify.  DESIGN §2 and §3.
+ * /user/password, /user (DELETE) and /user/signout.  DESIGN §2 and §3.
+ * Confirming the address is verify.c; the session cookie, auth.c.
  *
  * Passwords are checked with Argon2id, which is deliberately slow; every
  * path that checks one (login, password change, account deletion) goes
@@ -14,6 +15,7 @@
 #include "parse.h"
 #include "password.h"
 #include "secret.h"
+#include "verify.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,19 +25,16 @@
  * written into the SQL below. */
 #define LOGIN_MAX_FAILURES 10
 #define LOGIN_WINDOW_SECONDS (15 * 60)
-/* How long a verification link works. */
-#define VERIFY_LINK_DAYS 7
-
-#define VERIFY_TOKEN_MAX 128
-
 const struct db_statement users_statements[] = {
   /* One statement, so the account and its verification mail are created
    * together or not at all. */
   {"user_register",
    "WITH u AS ("
    "  INSERT INTO users (email, password_hash, verify_token_hash,"
-   "                     verify_expires_at)"
-   "  VALUES ($1, $2, decode($3, 'hex'), now() + interval '7 days')"
+   "                     verify_expires_at, verify_sent_at, verify_sends,"
+   "                     verify_window_start)"
+   "  VALUES ($1, $2, decode($3, 'hex'), now() + interval '7 days', now(),"
+   "          1, now())"
    "  RETURNING id, email, created_at),"
    " o AS ("
    "  INSERT INTO mail_outbox (user_id, kind, recipient, payload)"
@@ -61,12 +60,6 @@ const struct db_statement users_statements[] = {
    " WHERE id = $1 RETURNING token_version"},
   {"user_delete",
    "DELETE FROM users WHERE id = $1"},
-  {"user_verify",
-   "UPDATE users SET email_verified = true, verify_token_hash = NULL,"
-   "                 verify_expires_at = NULL, updated_at = now()"
-   " WHERE verify_token_hash = decode($1, 'hex')"
-   "   AND verify_expires_at > now()"
-   " RETURNING id"},
   /* Seconds until the account may try again, when it is locked out. */
   {"throttle_check",
    "SELECT ceil(extract(epoch FROM window_start + interval '15 minutes'"
@@ -131,9 +124,7 @@ static void throttle_clear(struct request *req, const char *email)
 int users_register(struct request *req)
 {
   char hash[PASSWORD_ENCODED_MAX], err[INPUT_ERR_MAX];
-  char token[SECRET_TOKEN_LEN], digest_hex[2 * SECRET_DIGEST_LEN + 1];
-  unsigned char digest[SECRET_DIGEST_LEN];
-  char link[2300];
+  struct verify_link link;
   struct credentials_input in;
   cJSON *body, *out = NULL, *user;
   PGresult *res = NULL;
@@ -150,17 +141,13 @@ int users_register(struct request *req)
   }
 
   if(password_hash(in.password, in.password_len, hash, sizeof(hash)) ||
-     secret_token(token) ||
-     secret_digest(token, strlen(token), digest)) {
+     verify_link_new(&req->app->cfg, &link)) {
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
-  secret_hex(digest, digest_hex);
-  snprintf(link, sizeof(link), "%s/user/verify?token=%s",
-           req->app->cfg.public_url, token);
 
-  dr = db_exec(&req->app->db, "user_register", 5,
-               (const char *[]){in.email, hash, digest_hex, token, link}, &res);
+  dr = db_exec(&req->app->db, "user_register", 5, (const char *[]){
+      in.email, hash, link.digest_hex, link.token, link.url}, &res);
   if(dr == DB_CONFLICT) {
     rc = reply_error(req, 409, "email already registered");
     goto out;
@@ -184,7 +171,7 @@ int users_register(struct request *req)
   log_info("user %s registered", PQgetvalue(res, 0, 0));
   rc = reply_json(req, 201, out);
 out:
-  explicit_bzero(token, sizeof(token));
+  verify_link_clear(&link);
   PQclear(res);
   cJSON_Delete(out);
   cJSON_Delete(body);
@@ -274,14 +261,31 @@ int users_logout(struct request *req)
   PQclear(res);
   if(dr != DB_OK)
     return reply_db_error(req, dr);
+  auth_clear_cookie(req);
+  return reply_empty(req, 204);
+}
+
+/* POST /user/signout: ends the session of this browser only, by clearing
+ * its cookie; no token is revoked (logout does that).  The cookie is
+ * HttpOnly, so the page's script never held the token and cannot have
+ * leaked it.  No login needed, but the CSRF marks are, so another site
+ * cannot sign a visitor out. */
+int users_signout(struct request *req)
+{
+  int rc = auth_same_origin_or_reply(req);
+
+  if(rc)
+    return rc;
+  auth_clear_cookie(req);
   return reply_empty(req, 204);
 }
 
 int users_me(struct request *req)
 {
+  const struct config *cfg = &req->app->cfg;
   PGresult *res = NULL;
   enum db_result dr = exec_for_user(req, "user_by_id", &res);
-  cJSON *out = NULL;
+  cJSON *out = NULL, *limits;
   int rc;
 
   if(dr != DB_OK)
@@ -290,12 +294,18 @@ int users_me(struct request *req)
     rc = 404;
     goto out;
   }
+  /* limits: what POST /project enforces, so a form can check it first. */
   out = cJSON_CreateObject();
   if(!cJSON_AddNumberToObject(out, "id", (double)req->user_id) ||
      !cJSON_AddStringToObject(out, "email", PQgetvalue(res, 0, 1)) ||
      !cJSON_AddBoolToObject(out, "email_verified",
                             PQgetvalue(res, 0, 2)[0] == 't') ||
-     !cJSON_AddStringToObject(out, "created_at", PQgetvalue(res, 0, 3)))
+     !cJSON_AddStringToObject(out, "created_at", PQgetvalue(res, 0, 3)) ||
+     !(limits = cJSON_AddObjectToObject(out, "limits")) ||
+     !cJSON_AddNumberToObject(limits, "min_interval_seconds",
+                              (double)cfg->monitor_min_interval) ||
+     !cJSON_AddNumberToObject(limits, "max_projects",
+                              (double)cfg->max_projects_per_user))
     rc = reply_error(req, 500, "internal error");
   else
     rc = reply_json(req, 200, out);
@@ -413,46 +423,11 @@ int users_delete(struct request *req)
     goto out;
   }
   log_info("user %lld deleted their account", (long long)req->user_id);
+  auth_clear_cookie(req);
   rc = reply_empty(req, 204);
 out:
   PQclear(res);
   PQclear(user);
   cJSON_Delete(body);
-  return rc;
-}
-
-int users_verify(struct request *req)
-{
-  char token[VERIFY_TOKEN_MAX], digest_hex[2 * SECRET_DIGEST_LEN + 1];
-  unsigned char digest[SECRET_DIGEST_LEN];
-  PGresult *res = NULL;
-  enum db_result dr;
-  cJSON *out = NULL;
-  long len;
-  int rc;
-
-  len = query_param(req->query, "token", token, sizeof(token));
-  if(len <= 0)
-    return reply_error(req, 400, "invalid or expired verification link");
-  if(secret_digest(token, (size_t)len, digest))
-    return reply_error(req, 500, "internal error");
-  secret_hex(digest, digest_hex);
-  dr = db_exec(&req->app->db, "user_verify", 1, (const char *[]){digest_hex},
-               &res);
-  if(dr != DB_OK)
-    return reply_db_error(req, dr);
-  if(PQntuples(res) != 1) {
-    rc = reply_error(req, 400, "invalid or expired verification link");
-    goto out;
-  }
-  log_info("user %s verified their email address", PQgetvalue(res, 0, 0));
-  out = cJSON_CreateObject();
-  if(!cJSON_AddStringToObject(out, "message", "email address verified"))
-    rc = reply_error(req, 500, "internal error");
-  else
-    rc = reply_json(req, 200, out);
-out:
-  cJSON_Delete(out);
-  PQclear(res);
   return rc;
 }

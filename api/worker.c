@@ -52,6 +52,7 @@ static const struct db_statement *const statement_lists[] = {
   health_statements,
   auth_statements,
   users_statements,
+  verify_statements,
   projects_statements,
   NULL,
 };

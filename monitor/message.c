@@ -617,7 +617,7 @@ static bool facts_gather(struct facts *f, const struct message_input *in)
 
   if(*f->public_url && field_int(payload, "project_id", &id) && id > 0) {
     struct buf b = {0};
-    buf_printf(&b, "%s/project/%" PRId64, f->public_url, id);
+    buf_printf(&b, "%s/projects/%" PRId64, f->public_url, id);
     f->project_url = buf_take(&b);
     if(!f->project_url)
       return false;

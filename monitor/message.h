@@ -35,17 +35,18 @@ struct message_input {
 /*
  * Payload fields by kind (all strings unless noted; missing ones are
  * rendered as "unknown" rather than failing):
- *   verify:    link (the verification URL)
+ *   verify:    link (the web client's verify page, PUBLIC_URL/verify?token=)
  *   down:      project_id (number), project_name, link, reason, since
- *              (RFC 3339), mute_link (a page where a person confirms),
+ *              (RFC 3339), mute_link (the web client's page where a person
+ *              confirms, PUBLIC_URL/mute?token=),
  *              unsubscribe_url (the API URL that mutes on POST, for
  *              List-Unsubscribe; mute_link when absent)
  *   reminder:  as down, plus down_seconds (number)
  *   recovered: project_id, project_name, link, since, until (RFC 3339),
  *              down_seconds (number), mute_link, unsubscribe_url
  *   test:      nothing
- * The message links to the project in Trackly as
- * public_url + "/project/" + project_id where there is one.
+ * The message links to the project's page in the web client as
+ * public_url + "/projects/" + project_id where there is one.
  */
 
 /* Renders the whole message (headers and body).  Returns NULL on an unknown

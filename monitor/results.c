@@ -79,7 +79,7 @@ const struct db_statement results_statements[] = {
    "  SELECT u.user_id, u.id, r.event, us.email,"
    "    jsonb_build_object('project_id', u.id, 'project_name', u.name,"
    "      'link', u.link, 'reason', r.error,"
-   "      'mute_link', $2 || '/mute.html?token=' || u.mute_token,"
+   "      'mute_link', $2 || '/mute?token=' || u.mute_token,"
    "      'unsubscribe_url', $2 || '/project/mute?token=' || u.mute_token)"
    "    || coalesce(CASE r.event"
    "      WHEN 'down' THEN jsonb_build_object("

@@ -24,6 +24,7 @@ enum route {
   ROUTE_DELETE,
   ROUTE_CREATE,
   ROUTE_UPDATE,
+  ROUTE_VERIFY,
   ROUTE_COUNT,
 };
 
@@ -40,6 +41,8 @@ static int validate(enum route route, const cJSON *body, int64_t min_interval,
   size_t len;
 
   switch(route) {
+  case ROUTE_VERIFY:
+    return input_verify(body, &pw, &len, err, errcap);
   case ROUTE_REGISTER:
     return input_register(body, &cred, err, errcap);
   case ROUTE_LOGIN:
@@ -150,6 +153,15 @@ static void check_accepted(enum route route, const cJSON *body,
   case ROUTE_DELETE:
     FUZZ_CHECK(!input_confirm_password(body, &pw, &len, err, sizeof(err)));
     check_string(pw, len);
+    break;
+  case ROUTE_VERIFY:
+    FUZZ_CHECK(!input_verify(body, &pw, &len, err, sizeof(err)));
+    check_string(pw, len);
+    /* A token that passes the shape check is safe in a header. */
+    if(input_link_token_valid(pw, len))
+      FUZZ_CHECK(len >= 1 && len <= INPUT_LINK_TOKEN_MAX &&
+                 strspn(pw, "abcdefghijklmnopqrstuvwxyz"
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == len);
     break;
   default:
     FUZZ_CHECK(!input_project(body, route == ROUTE_CREATE, min_interval,

@@ -9,8 +9,9 @@
  * Input: lines "NAME=value" separated by '\n', then, after an empty line,
  * the request body.  A line without '=' gives its text to the next
  * parameter of a fixed list (REQUEST_METHOD, REQUEST_URI, QUERY_STRING,
- * HTTP_AUTHORIZATION, HTTP_ORIGIN, CONTENT_LENGTH, DOCUMENT_URI), so short
- * inputs already reach the router.
+ * HTTP_AUTHORIZATION, HTTP_ORIGIN, CONTENT_LENGTH, DOCUMENT_URI, HTTP_COOKIE,
+ * HTTP_X_REQUESTED_WITH, HTTP_SEC_FETCH_SITE), so short inputs already
+ * reach the router.
  *
  * The request then runs for real up to the first point that would need
  * the database: the streams are memory buffers, so the replies of
@@ -25,9 +26,10 @@
  * found matches the method and the path, its ids are positive; a 405 or
  * 204 lists methods that each find a route for the same path, and never
  * the method asked; query_param results are exactly as long as they say,
- * and a mute token that passes is of its alphabet (valid UTF-8 for the
- * database);
- * a bearer token is a suffix of the header with no leading space.
+ * and a mail link's token that passes is of its alphabet (valid UTF-8 for
+ * the database, safe in the verification redirect's Location);
+ * a bearer token is a suffix of the header with no leading space; a session
+ * cookie is a run of cookie-octets after its exact name.
  */
 #include "fuzz.h"
 
@@ -47,7 +49,8 @@
 
 static const char *const positional[] = {
   "REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "HTTP_AUTHORIZATION",
-  "HTTP_ORIGIN", "CONTENT_LENGTH", "DOCUMENT_URI",
+  "HTTP_ORIGIN", "CONTENT_LENGTH", "DOCUMENT_URI", "HTTP_COOKIE",
+  "HTTP_X_REQUESTED_WITH", "HTTP_SEC_FETCH_SITE",
 };
 
 static const char *const methods[] = {
@@ -138,9 +141,10 @@ static void check_query(const char *query)
     FUZZ_CHECK((a == -1) == (b == -1));
   }
 
-  /* The mute token goes to Postgres as text: only its alphabet passes. */
+  /* A link token goes to Postgres as text, and into a Location header:
+   * only its alphabet passes. */
   {
-    long len = input_mute_token(query, big, sizeof(big));
+    long len = input_link_token(query, big, sizeof(big));
     FUZZ_CHECK(len == -1 || (len > 0 && (size_t)len == strlen(big)));
     for(long i = 0; i < len; i++)
       FUZZ_CHECK(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -187,6 +191,34 @@ static void check_route(const struct request *req,
     FUZZ_CHECK(status == 404 && !route);
     break;
   }
+}
+
+/* The session cookie is a run of cookie-octets right after its exact name
+ * (at the start of the header or of a pair), no longer than a token; the
+ * CSRF marks pass only with X-Requested-With exactly "trackly". */
+static void check_cookie(const struct request *req)
+{
+  const char *h = request_param(req, "HTTP_COOKIE");
+  const char *xrw = request_param(req, "HTTP_X_REQUESTED_WITH");
+  const char *value = NULL;
+  size_t n = strlen(AUTH_COOKIE "="), len = 0;
+  enum auth_cookie rc = auth_cookie_find(h, AUTH_COOKIE, &value, &len);
+
+  if(auth_same_origin(xrw, request_param(req, "HTTP_SEC_FETCH_SITE")))
+    FUZZ_CHECK(xrw && !strcmp(xrw, "trackly"));
+  if(rc != AUTH_COOKIE_FOUND) {
+    FUZZ_CHECK(rc == AUTH_COOKIE_ABSENT || (h && rc == AUTH_COOKIE_INVALID));
+    FUZZ_CHECK(!value && !len);
+    return;
+  }
+  FUZZ_CHECK(h && value >= h + n && len >= 1 && len <= JWT_MAX_TOKEN);
+  FUZZ_CHECK(value + len <= h + strlen(h));
+  FUZZ_CHECK(!memcmp(value - n, AUTH_COOKIE "=", n));
+  FUZZ_CHECK(value - n == h || strchr("; \t", value[-(long)n - 1]));
+  FUZZ_CHECK(!value[len] || value[len] == ';');
+  for(size_t i = 0; i < len; i++)
+    FUZZ_CHECK(value[i] > 0x20 && value[i] < 0x7f &&
+               !strchr("\",;\\", value[i]));
 }
 
 static void check_bearer(const struct request *req)
@@ -348,6 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   check_route(&req, allow);
   check_query(req.query);
   check_bearer(&req);
+  check_cookie(&req);
 
   origin = request_param(&req, "HTTP_ORIGIN");
   FUZZ_CHECK(config_origin_allowed(&app.cfg, origin) ==

@@ -97,71 +97,84 @@ def jwt_seeds():
 
 
 def body_seeds():
-    # Route by first byte: 0 register, 1 login, 2 password, 3 delete,
-    # 4 create, 5 update (minimum interval 60 for all of '0'..'5').
+    # Route by first byte (fuzz_body.c: byte % 7 picks the route, byte / 7
+    # % 4 the minimum interval).  The seeds below spell the route as a
+    # digit, 0 register, 1 login, 2 password, 3 delete, 4 create, 5 update,
+    # 6 verify; write_body turns it into the byte '8' + digit, which gives
+    # that route with the minimum interval 60.
+    def write_body(name, data):
+        raw = data if isinstance(data, bytes) else data.encode()
+        route = raw[0] - ord("0")
+        assert 0 <= route < 7, name
+        write("body", name, bytes([ord("8") + route]) + raw[1:])
+
     cred = '{"email":"user@example.test","password":"long-enough-password"}'
-    write("body", "register", "0" + cred)
-    write("body", "register-spaces",
-          '0{"email":"  User@Example.Test\\t","password":"12345678"}')
-    write("body", "register-short-password",
-          '0{"email":"flood@example.test","password":"short"}')
-    write("body", "register-email-number", '0{"email":5,"password":"x"}')
-    write("body", "register-duplicate",
-          '0{"email":"a@example.test","email":"b@example.test",'
-          '"password":"long-enough-password"}')
-    write("body", "register-nul-escape",
-          '0{"email":"a\\u0000@example.test","password":"12345678"}')
-    write("body", "register-surrogate",
-          '0{"email":"a@example.test","password":"pass\\ud83d\\ude00word"}')
-    write("body", "register-lone-surrogate",
-          '0{"email":"a@example.test","password":"pass\\ud800word-123"}')
-    write("body", "register-overlong",
-          b'0{"email":"a@example.test","password":"pass\xc0\xafword-123"}')
-    write("body", "login", "1" + cred)
-    write("body", "login-null", '1{"email":null,"password":null}')
-    write("body", "login-long-email",
-          '1{"email":"' + "a" * 300 + '@x.test","password":"p"}')
-    write("body", "password",
-          '2{"current_password":"long-enough-password",'
-          '"new_password":"another-long-password"}')
-    write("body", "password-missing-current",
-          '2{"new_password":"another-long-password"}')
-    write("body", "delete", '3{"password":"long-enough-password"}')
-    write("body", "delete-array", '3{"password":["x"]}')
-    write("body", "create-minimal",
-          '4{"name":"My Site","link":"https://example.com/health"}')
-    write("body", "create-full",
-          '4{"name":"Shop","description":"the shop","link":'
-          '"http://shop.example:8080/x?y#z","interval_seconds":120,'
-          '"timeout_ms":5000,"expected_status":" 200 - 299 ,301,418",'
-          '"keyword":"OK","failure_threshold":3,"recovery_threshold":2,'
-          '"paused":true,"alerts_muted":false}')
-    write("body", "create-timeout-too-long",
-          '4{"name":"x","link":"https://a.example","interval_seconds":60,'
-          '"timeout_ms":60000}')
-    write("body", "create-ipv6",
-          '4{"name":"v6","link":"https://[2001:db8::1]:443/"}')
-    write("body", "create-userinfo",
-          '4{"name":"x","link":"https://user:pw@example.com/"}')
-    write("body", "create-ranges-16",
-          '4{"name":"x","link":"https://a.example","expected_status":"'
-          + ",".join(str(c) for c in range(200, 216)) + '"}')
-    write("body", "create-unicode-name",
-          '4{"name":"Caf\\u00e9 \\u2603 \\ud83d\\ude00","link":"https://a.example"}')
-    write("body", "create-big-numbers",
-          '4{"name":"x","link":"https://a.example","interval_seconds":1e3,'
-          '"timeout_ms":9.2233720368547758e18,"failure_threshold":-0}')
-    write("body", "update-keyword-null", '5{"keyword":null}')
-    write("body", "update-keyword-empty", '5{"keyword":""}')
-    write("body", "update-interval", '5{"interval_seconds":600}')
-    write("body", "update-paused", '5{"paused":"yes"}')
-    write("body", "update-muted", '5{"alerts_muted":false}')
-    write("body", "update-name", '5{"name":"first, renamed"}')
-    write("body", "update-name-spaces", '5{"name":"   "}')
-    write("body", "nested", '5{"x":' + "[" * 33 + "]" * 33 + "}")
-    write("body", "not-object", "5[1,2]")
-    write("body", "trailing", '5{"name":"x"} x')
-    write("body", "leading-zero", '5{"interval_seconds":0600}')
+    write_body("register", "0" + cred)
+    write_body("register-spaces",
+               '0{"email":"  User@Example.Test\\t","password":"12345678"}')
+    write_body("register-short-password",
+               '0{"email":"flood@example.test","password":"short"}')
+    write_body("register-email-number", '0{"email":5,"password":"x"}')
+    write_body("register-duplicate",
+               '0{"email":"a@example.test","email":"b@example.test",'
+               '"password":"long-enough-password"}')
+    write_body("register-nul-escape",
+               '0{"email":"a\\u0000@example.test","password":"12345678"}')
+    write_body("register-surrogate",
+               '0{"email":"a@example.test","password":"pass\\ud83d\\ude00word"}')
+    write_body("register-lone-surrogate",
+               '0{"email":"a@example.test","password":"pass\\ud800word-123"}')
+    write_body("register-overlong",
+               b'0{"email":"a@example.test","password":"pass\xc0\xafword-123"}')
+    write_body("login", "1" + cred)
+    write_body("login-null", '1{"email":null,"password":null}')
+    write_body("login-long-email",
+               '1{"email":"' + "a" * 300 + '@x.test","password":"p"}')
+    write_body("password",
+               '2{"current_password":"long-enough-password",'
+               '"new_password":"another-long-password"}')
+    write_body("password-missing-current",
+               '2{"new_password":"another-long-password"}')
+    write_body("delete", '3{"password":"long-enough-password"}')
+    write_body("delete-array", '3{"password":["x"]}')
+    write_body("create-minimal",
+               '4{"name":"My Site","link":"https://example.com/health"}')
+    write_body("create-full",
+               '4{"name":"Shop","description":"the shop","link":'
+               '"http://shop.example:8080/x?y#z","interval_seconds":120,'
+               '"timeout_ms":5000,"expected_status":" 200 - 299 ,301,418",'
+               '"keyword":"OK","failure_threshold":3,"recovery_threshold":2,'
+               '"paused":true,"alerts_muted":false}')
+    write_body("create-timeout-too-long",
+               '4{"name":"x","link":"https://a.example","interval_seconds":60,'
+               '"timeout_ms":60000}')
+    write_body("create-ipv6",
+               '4{"name":"v6","link":"https://[2001:db8::1]:443/"}')
+    write_body("create-userinfo",
+               '4{"name":"x","link":"https://user:pw@example.com/"}')
+    write_body("create-ranges-16",
+               '4{"name":"x","link":"https://a.example","expected_status":"'
+               + ",".join(str(c) for c in range(200, 216)) + '"}')
+    write_body("create-unicode-name",
+               '4{"name":"Caf\\u00e9 \\u2603 \\ud83d\\ude00","link":"https://a.example"}')
+    write_body("create-big-numbers",
+               '4{"name":"x","link":"https://a.example","interval_seconds":1e3,'
+               '"timeout_ms":9.2233720368547758e18,"failure_threshold":-0}')
+    write_body("update-keyword-null", '5{"keyword":null}')
+    write_body("update-keyword-empty", '5{"keyword":""}')
+    write_body("update-interval", '5{"interval_seconds":600}')
+    write_body("update-paused", '5{"paused":"yes"}')
+    write_body("update-muted", '5{"alerts_muted":false}')
+    write_body("update-name", '5{"name":"first, renamed"}')
+    write_body("update-name-spaces", '5{"name":"   "}')
+    write_body("nested", '5{"x":' + "[" * 33 + "]" * 33 + "}")
+    write_body("not-object", "5[1,2]")
+    write_body("trailing", '5{"name":"x"} x')
+    write_body("leading-zero", '5{"interval_seconds":0600}')
+    write_body("verify", '6{"token":"Qm9vdHN0cmFwLXRva2VuLWZvci10aGUtZnV6emVyLTAx"}')
+    write_body("verify-number", '6{"token":42}')
+    write_body("verify-null", '6{"token":null}')
+    write_body("verify-not-token", '6{"token":"a.b\\r\\nX: y"}')
 
 
 def link_seeds():
@@ -243,6 +256,30 @@ def fcgi_seeds():
     write("fcgi", "verify-token", params(
         REQUEST_METHOD="GET", REQUEST_URI="/user/verify?token=a%2Bb+c",
         QUERY_STRING="token=a%2Bb+c"))
+    body = '{"token":"Qm9vdHN0cmFwLXRva2VuLWZvci10aGUtZnV6emVyLTAx"}'
+    write("fcgi", "verify-post", params(
+        REQUEST_METHOD="POST", REQUEST_URI="/user/verify",
+        CONTENT_LENGTH=str(len(body))) + "\n\n" + body)
+    write("fcgi", "verify-redirect-crlf", params(
+        REQUEST_METHOD="GET", REQUEST_URI="/user/verify?token=a%0D%0AX:1",
+        QUERY_STRING="token=a%0D%0AX:1&token=ok"))
+    write("fcgi", "verify-resend", params(
+        REQUEST_METHOD="POST", REQUEST_URI="/user/verify/resend",
+        HTTP_AUTHORIZATION="Bearer x.y.z"))
+    write("fcgi", "cookie-session", params(
+        REQUEST_METHOD="GET", REQUEST_URI="/user/me",
+        HTTP_COOKIE="theme=dark; trackly_session=" + token(
+            {"alg": "HS256", "typ": "JWT"},
+            {"sub": "42", "exp": NOW + 60, "iss": "trackly", "ver": 1})
+        + "; lang=en",
+        HTTP_X_REQUESTED_WITH="trackly", HTTP_SEC_FETCH_SITE="same-origin"))
+    write("fcgi", "cookie-cross-site", params(
+        REQUEST_METHOD="POST", REQUEST_URI="/project",
+        HTTP_COOKIE='trackly_session="a b"; trackly_session=x',
+        HTTP_SEC_FETCH_SITE="cross-site"))
+    write("fcgi", "signout", params(
+        REQUEST_METHOD="POST", REQUEST_URI="/user/signout",
+        HTTP_X_REQUESTED_WITH="trackly", HTTPS="on"))
     write("fcgi", "mute-post", params(
         REQUEST_METHOD="POST", REQUEST_URI="/project/mute?token=%00",
         QUERY_STRING="token=%00&token=x"))
@@ -280,7 +317,7 @@ def mail_seeds():
     tail = ("\nowner@example.org\nTrackly <trackly@example.com>\n"
             "https://trackly.example.com\n")
     write("mail", "verify", "0" + json.dumps(
-        {"link": "https://trackly.example.com/user/verify?token=t0k3n"})
+        {"link": "https://trackly.example.com/verify?token=t0k3n"})
         + tail + "plain")
     write("mail", "down", "1" + json.dumps(down) + tail + "<b>&amp;</b>")
     write("mail", "reminder", "2" + json.dumps(

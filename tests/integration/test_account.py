@@ -1,13 +1,14 @@
 """The signed-in account: GET /user/me, POST /user/logout, PUT
-/user/password, DELETE /user, GET /user/verify, and that one user's token
-never reaches another user's account."""
+/user/password, DELETE /user, and that one user's token never reaches
+another user's account.  (Confirming the address: test_verify.py; the
+browser's cookie session: test_sessions.py.)"""
 
 import pytest
 
 from conftest import (
     ERROR_LOGIN, assert_recent, call, expect_error, expect_json,
-    expect_unauthorized, login, login_token, random_password, register,
-    verify_row,
+    expect_unauthorized, login, login_token, max_projects, min_interval,
+    random_password, register,
 )
 
 
@@ -31,6 +32,14 @@ def test_me_shows_the_account(new_user):
     assert body["created_at"] == new_user.created_at
     assert_recent(body["created_at"])
     assert "password_hash" not in body and "token_version" not in body
+
+
+def test_me_gives_the_limits_the_create_form_checks(new_user):
+    body = expect_json(new_user.me(), 200)
+    assert body["limits"] == {"min_interval_seconds": min_interval(),
+                              "max_projects": max_projects()}
+    for value in body["limits"].values():
+        assert isinstance(value, int) and not isinstance(value, bool)
 
 
 # --- POST /user/logout -----------------------------------------------------
@@ -155,51 +164,6 @@ def test_delete_without_password_is_refused(new_user):
 def test_delete_needs_a_token(new_user):
     expect_unauthorized(call("DELETE", "/user",
                              json={"password": new_user.password}))
-
-
-# --- GET /user/verify ------------------------------------------------------
-
-def verify(token):
-    return call("GET", "/user/verify", params={"token": token})
-
-
-def test_verify_email(new_user, db):
-    recipient, payload = verify_row(db, new_user.id)
-    assert recipient == new_user.email
-    token = payload["token"]
-    assert payload["link"].endswith(f"/user/verify?token={token}")
-
-    body = expect_json(verify(token), 200)
-    assert isinstance(body.get("message"), str) and body["message"]
-    assert expect_json(new_user.me(), 200)["email_verified"] is True
-    assert db.value("SELECT email_verified FROM users WHERE id = %s",
-                    (new_user.id,)) is True
-
-    expect_error(verify(token), 400)                 # a token works once
-    assert expect_json(new_user.me(), 200)["email_verified"] is True
-
-
-def test_expired_verify_token_is_400(new_user, db):
-    token = verify_row(db, new_user.id)[1]["token"]
-    db.run("UPDATE users SET verify_expires_at = now() - interval '1 hour' "
-           "WHERE id = %s", (new_user.id,))
-    expect_error(verify(token), 400)
-    assert expect_json(new_user.me(), 200)["email_verified"] is False
-
-
-@pytest.mark.parametrize("query", [
-    "", "?token=", "?token=garbage", "?token=%00", "?token=" + "A" * 5000,
-    "?other=1",
-], ids=["none", "empty", "garbage", "nul", "long", "other-param"])
-def test_bad_verify_request_is_400(query):
-    expect_error(call("GET", "/user/verify" + query), 400)
-
-
-def test_verify_token_of_one_user_does_not_verify_another(new_user,
-                                                          other_user, db):
-    token = verify_row(db, new_user.id)[1]["token"]
-    expect_json(verify(token), 200)
-    assert expect_json(other_user.me(), 200)["email_verified"] is False
 
 
 # --- isolation -------------------------------------------------------------

@@ -296,6 +296,10 @@ class Deployment:
         r = self.call("POST", "/user/login",
                       json={"email": email, "password": password})
         assert r.status_code == 200, r.text
+        # Over HTTPS (nginx passes HTTPS=on) the session cookie is Secure.
+        assert r.headers["Set-Cookie"] == (
+            f"trackly_session={r.json()['token']}; Path=/; Max-Age=86400; "
+            "HttpOnly; SameSite=Strict; Secure"), r.headers["Set-Cookie"]
         return r.json()["token"]
 
 
@@ -375,11 +379,16 @@ def test_a_person_registers_verifies_and_is_told_when_the_site_fails(
     # The verification mail, delivered by the monitor, links to PUBLIC_URL.
     [mail] = dep.sink.wait_for(to=email, timeout=STEP) or [None]
     assert mail is not None, dep.sink.describe() + dep.monitor.log()
+    # The link is the web client's verify page, which POSTs the token.
     found = re.search(re.escape(dep.public_url) +
-                      r"(/user/verify\?token=[A-Za-z0-9_%.~-]+)", mail.text)
+                      r"/verify\?token=([A-Za-z0-9_-]+)", mail.text)
     assert found, mail.text
-    dep.secrets.add(found.group(1).split("=", 1)[1])
-    assert dep.call("GET", found.group(1)).status_code == 200
+    dep.secrets.add(found.group(1))
+    page = dep.call("GET", found.group(0)[len(dep.public_url):])
+    assert page.status_code == 200, page.text
+    assert page.headers["Content-Type"].startswith("text/html")
+    r = dep.call("POST", "/user/verify", json={"token": found.group(1)})
+    assert r.status_code == 200, r.text
     token = dep.login(email, password)
     assert dep.call("GET", "/user/me", token=token).json()["email_verified"]
 
@@ -402,7 +411,9 @@ def test_a_person_registers_verifies_and_is_told_when_the_site_fails(
     eventually(lambda: status() == "DOWN", STEP, "the site never became DOWN")
     downs = dep.sink.wait_for(to=email, subject="DOWN:", timeout=STEP)
     assert [m.subject for m in downs] == [f"DOWN: {name}"], dep.sink.describe()
-    assert dep.public_url in downs[0].text, downs[0].text
+    # Its links are the web client's pages for the project and for muting.
+    assert f"{dep.public_url}/projects/{pid}" in downs[0].text, downs[0].text
+    assert f"{dep.public_url}/mute?token=" in downs[0].text, downs[0].text
     dep.target.set("/shop", "ok")
     eventually(lambda: status() == "UP", STEP, "the site never came back")
     ups = dep.sink.wait_for(to=email, subject="UP again:", timeout=STEP)

@@ -188,7 +188,7 @@ def test_passwords_and_tokens_stay_out_of_logs(new_user, db):
     login(new_user.email, wrong_password)
     expect_json(new_user.me(), 200)
     verify_token = verify_row(db, new_user.id)[1]["token"]
-    expect_json(call("GET", "/user/verify", params={"token": verify_token}),
+    expect_json(call("POST", "/user/verify", json={"token": verify_token}),
                 200)
     time.sleep(0.5)                         # let the servers write their logs
 

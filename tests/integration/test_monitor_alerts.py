@@ -192,7 +192,7 @@ def test_alert_mail_is_well_formed_and_escaped(db, monitor, smtp_server,
     by_project = {}
     for m in mails:
         for pid in (evil, uni):
-            if f"{public_url()}/project/{pid}" in m.text:
+            if f"{public_url()}/projects/{pid}" in m.text:
                 by_project[pid] = m
     assert set(by_project) == {evil, uni}, \
         "each mail should link to its project: " + \
@@ -224,11 +224,13 @@ def test_alert_mail_is_well_formed_and_escaped(db, monitor, smtp_server,
         types = [p.get_content_type() for p in msg.iter_parts()]
         assert "text/plain" in types and "text/html" in types, types
         assert m.text.strip() and m.html.strip()
-        # Links: the project in Trackly, and a way to mute it.
-        project_link = f"{public_url()}/project/{pid}"
+        # Links: the project's page in the web client, and its mute page.
+        project_link = f"{public_url()}/projects/{pid}"
         assert project_link in m.text and project_link in m.html
-        assert re.search(r"https?://\S*mute\S*", m.text, re.I), \
-            f"no mute link in the text: {m.text!r}"
+        mute_token = db.value("SELECT mute_token FROM projects WHERE id = %s",
+                              (pid,))
+        mute_link = f"{public_url()}/mute?token={mute_token}"
+        assert mute_link in m.text and mute_link in m.html, m.text
         assert msg["List-Unsubscribe"], "no List-Unsubscribe header"
         assert "<http" in str(msg["List-Unsubscribe"])
     assert by_project[evil].message["Message-ID"] != \
@@ -272,17 +274,19 @@ def test_unverified_gets_no_alerts_until_the_mailed_link_is_followed(
     assert verify.subject == VERIFY_SUBJECT
     assert verify.message["To"].addresses[0].addr_spec.lower() == \
         user.email.lower()
+    # The link leads to the web client's verify page, which POSTs the token.
     found = re.search(re.escape(public_url()) +
-                      r"(/user/verify\?token=[A-Za-z0-9_%.~-]+)", verify.text)
+                      r"/verify\?token=([A-Za-z0-9_-]+)", verify.text)
     assert found, f"no verification link in {verify.text!r}"
-    assert found.group(1) in verify.html.replace("&amp;", "&")
+    assert found.group(0) in verify.html.replace("&amp;", "&")
     [row] = outbox_rows(db, user_id=user.id, kind="verify")
     assert row["sent_at"] is not None
 
     assert smtp_server.messages(to=user.email, subject="DOWN:") == []
 
     # Following the link verifies the address ...
-    expect_json(call("GET", found.group(1)), 200)
+    expect_json(call("POST", "/user/verify",
+                     json={"token": found.group(1)}), 200)
     assert expect_json(user.me(), 200)["email_verified"] is True
 
     # ... and the next transitions bring alert mail.
@@ -356,10 +360,12 @@ def test_mute_link_in_the_mail_stops_alerts_for_that_project(
     assert mail is not None, smtp_server.describe()
     # The link in the text opens a page under PUBLIC_URL (opening it alone
     # must change nothing: mail scanners open links too) ...
-    found = re.search(re.escape(public_url()) + r"(/\S*mute\S*)", mail.text)
+    found = re.search(re.escape(public_url()) + r"(/mute\?token=\S+)",
+                      mail.text)
     assert found, f"no mute link under PUBLIC_URL in {mail.text!r}"
     page = call("GET", found.group(1))
     assert page.status_code == 200, page.status_code
+    assert page.headers["Content-Type"].startswith("text/html")
     assert project_row(db, pid)["alerts_muted"] is False, \
         "opening the mute link muted alerts without asking"
     # ... and List-Unsubscribe is the RFC 8058 one-click URL a mail client
@@ -368,7 +374,9 @@ def test_mute_link_in_the_mail_stops_alerts_for_that_project(
     unsubscribe = re.fullmatch(r"<([^<>]+)>",
                                str(mail.message["List-Unsubscribe"]).strip())
     assert unsubscribe, mail.message["List-Unsubscribe"]
-    assert unsubscribe.group(1).startswith(public_url() + "/"), unsubscribe
+    assert unsubscribe.group(1) == \
+        f"{public_url()}/project/mute?{found.group(1).split('?', 1)[1]}", \
+        unsubscribe
     if public_url().startswith("https://"):
         assert str(mail.message["List-Unsubscribe-Post"]) == \
             "List-Unsubscribe=One-Click"

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import (
     assert_recent, call, expect_error, expect_json, next_source_ip,
-    random_email, random_password, register, verify_row,
+    public_url, random_email, random_password, register, verify_row,
 )
 
 
@@ -48,7 +48,7 @@ def test_register_queues_a_verification_mail(db):
     token = payload.get("token")
     assert isinstance(token, str) and len(token) >= 16, \
         f"verification token looks weak: {token!r}"
-    assert payload.get("link", "").endswith(f"/user/verify?token={token}")
+    assert payload.get("link") == f"{public_url()}/verify?token={token}"
     stored = db.value("SELECT verify_token_hash FROM users WHERE id = %s",
                       (user_id,))
     assert stored is not None, "no verification token hash stored"

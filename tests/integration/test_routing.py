@@ -37,7 +37,8 @@ def test_unknown_api_path_is_404_json(method, path):
     ("POST", "/healthcheck", "GET"),
     ("POST", "/user/me", "GET"),
     ("GET", "/user/logout", "POST"),
-    ("POST", "/user/verify", "GET"),
+    ("PUT", "/user/verify", "POST"),
+    ("GET", "/user/verify/resend", "POST"),
 ])
 def test_wrong_method_is_405_with_allow(method, path, allowed):
     r = call(method, path, json={})

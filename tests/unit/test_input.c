@@ -162,6 +162,37 @@ static void confirm_password(void **state)
   cJSON_Delete(b);
 }
 
+static void verify_body(void **state)
+{
+  char err[INPUT_ERR_MAX] = "";
+  const char *tok;
+  size_t len;
+  cJSON *b;
+
+  (void)state;
+  b = parse("{\"token\":\"abc-DEF_1\",\"x\":1}");
+  assert_int_equal(input_verify(b, &tok, &len, err, sizeof(err)), 0);
+  assert_string_equal(tok, "abc-DEF_1");
+  assert_int_equal(len, 9);
+  cJSON_Delete(b);
+
+  /* Any string passes the body rule; its shape is checked apart. */
+  b = parse("{\"token\":\"a b\"}");
+  assert_int_equal(input_verify(b, &tok, &len, err, sizeof(err)), 0);
+  cJSON_Delete(b);
+
+  b = parse("{\"token\":null}");
+  assert_int_equal(input_verify(b, &tok, &len, err, sizeof(err)), -1);
+  assert_string_equal(err, "field 'token' is required");
+  assert_null(tok);
+  cJSON_Delete(b);
+
+  b = parse("{\"token\":42}");
+  assert_int_equal(input_verify(b, &tok, &len, err, sizeof(err)), -1);
+  assert_string_equal(err, "field 'token' must be a string");
+  cJSON_Delete(b);
+}
+
 /* --- Projects ------------------------------------------------------------- */
 
 static void create_defaults(void **state)
@@ -370,29 +401,53 @@ static void small_error_buffer(void **state)
   cJSON_Delete(b);
 }
 
+static void link_token_shape(void **state)
+{
+  char max[INPUT_LINK_TOKEN_MAX + 2];
+
+  (void)state;
+  memset(max, 'A', sizeof(max));
+  assert_true(input_link_token_valid(max, INPUT_LINK_TOKEN_MAX));
+  assert_false(input_link_token_valid(max, INPUT_LINK_TOKEN_MAX + 1));
+  assert_false(input_link_token_valid(max, 0));
+  assert_true(input_link_token_valid("_", 1));
+  assert_true(input_link_token_valid("-", 1));
+  assert_false(input_link_token_valid("a.b", 3));
+  assert_false(input_link_token_valid("a+b", 3));
+  assert_false(input_link_token_valid("a\r\nb", 4));
+  assert_false(input_link_token_valid("\xc3\xa9", 2));
+  /* The length given counts, not the NUL. */
+  assert_false(input_link_token_valid("ab\0c", 4));
+}
+
 /* Regression: "?token=%FF" reached Postgres as a text parameter that is
  * not UTF-8, and the API answered 500 instead of 400 (found while writing
  * tests/fuzz/fuzz_fcgi.c). */
-static void mute_token(void **state)
+static void link_token(void **state)
 {
-  char tok[128];
+  char tok[INPUT_LINK_TOKEN_MAX + 1];
 
   (void)state;
-  assert_int_equal(input_mute_token("token=0123abcdef", tok, sizeof(tok)),
+  assert_int_equal(input_link_token("token=0123abcdef", tok, sizeof(tok)),
                    10);
   assert_string_equal(tok, "0123abcdef");
-  assert_int_equal(input_mute_token("x=1&token=A-b_9", tok, sizeof(tok)), 5);
+  assert_int_equal(input_link_token("x=1&token=A-b_9", tok, sizeof(tok)), 5);
   assert_string_equal(tok, "A-b_9");
-  assert_int_equal(input_mute_token("token=%FF", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("token=%FF", tok, sizeof(tok)), -1);
   assert_string_equal(tok, "");
-  assert_int_equal(input_mute_token("token=%C0%AF", tok, sizeof(tok)), -1);
-  assert_int_equal(input_mute_token("token=a%20b", tok, sizeof(tok)), -1);
-  assert_int_equal(input_mute_token("token=a'b", tok, sizeof(tok)), -1);
-  assert_int_equal(input_mute_token("token=%00", tok, sizeof(tok)), -1);
-  assert_int_equal(input_mute_token("token=", tok, sizeof(tok)), -1);
-  assert_int_equal(input_mute_token("tok=x", tok, sizeof(tok)), -1);
-  assert_int_equal(input_mute_token("", tok, sizeof(tok)), -1);
-  assert_int_equal(input_mute_token("token=abc", tok, 3), -1);
+  assert_int_equal(input_link_token("token=%C0%AF", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("token=a%20b", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("token=a'b", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("token=%00", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("token=", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("tok=x", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("token=abc", tok, 3), -1);
+  assert_int_equal(input_link_token("token=a.b", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("token=a+b", tok, sizeof(tok)), -1);
+  assert_int_equal(input_link_token("token=first&token=x", tok, sizeof(tok)),
+                   5);
+  assert_string_equal(tok, "first");
 }
 
 int main(void)
@@ -403,6 +458,7 @@ int main(void)
     cmocka_unit_test(login_checks_only_types),
     cmocka_unit_test(change_password_order),
     cmocka_unit_test(confirm_password),
+    cmocka_unit_test(verify_body),
     cmocka_unit_test(create_defaults),
     cmocka_unit_test(create_full),
     cmocka_unit_test(project_rejects),
@@ -410,7 +466,8 @@ int main(void)
     cmocka_unit_test(update_is_partial),
     cmocka_unit_test(timeout_rule),
     cmocka_unit_test(small_error_buffer),
-    cmocka_unit_test(mute_token),
+    cmocka_unit_test(link_token_shape),
+    cmocka_unit_test(link_token),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,7 @@
   " \"mute_link\": \"" MUTE "\"}"
 
 #define VERIFY_PAYLOAD \
-  "{\"link\": \"https://trackly.example.com/user/verify?token=t0k3n\"}"
+  "{\"link\": \"https://trackly.example.com/verify?token=t0k3n\"}"
 
 /* --- Rendering ------------------------------------------------------------ */
 
@@ -462,11 +462,11 @@ static void down_body(void **state)
   assert_has_line(text,
                   "Since: 2026-11-27T08:21:03Z (Fri 27 Nov 2026, 08:21 UTC)");
   assert_has_line(text, "Checked link: https://site.example/health");
-  assert_has_line(text, "Project: https://trackly.example.com/project/7");
+  assert_has_line(text, "Project: https://trackly.example.com/projects/7");
   assert_has_line(text, "Mute alerts for this project: " MUTE);
   html = part(msg, "text/html");
   assert_contains(html, "<strong>My Site is DOWN.</strong>");
-  assert_contains(html, "<a href=\"https://trackly.example.com/project/7\">");
+  assert_contains(html, "<a href=\"https://trackly.example.com/projects/7\">");
   assert_contains(html, "<a href=\"" MUTE "\">");
   assert_contains(html, "connection refused");
   free(text);
@@ -502,7 +502,7 @@ static void recovered_body(void **state)
                         "(Fri 27 Nov 2026, 06:16 UTC)");
   assert_has_line(text, "Up since: 2026-11-27T08:21:03Z "
                         "(Fri 27 Nov 2026, 08:21 UTC)");
-  assert_has_line(text, "Project: https://trackly.example.com/project/7");
+  assert_has_line(text, "Project: https://trackly.example.com/projects/7");
   free(text);
   free(msg);
 }
@@ -514,12 +514,11 @@ static void verify_and_test_bodies(void **state)
 
   assert_non_null(msg);
   text = part(msg, "text/plain");
-  assert_has_line(text,
-                  "https://trackly.example.com/user/verify?token=t0k3n");
+  assert_has_line(text, "https://trackly.example.com/verify?token=t0k3n");
   assert_contains(text, "7 days");
   assert_contains(text, "did not register");
   html = part(msg, "text/html");
-  assert_contains(html, "<a href=\"https://trackly.example.com/user/verify"
+  assert_contains(html, "<a href=\"https://trackly.example.com/verify"
                         "?token=t0k3n\">");
   free(text);
   free(html);
@@ -966,7 +965,7 @@ static void missing_fields(void **state)
       assert_non_null(msg);
       check_wellformed(msg);
       text = part(msg, "text/plain");
-      assert_null(strstr(text, "/project/"));
+      assert_null(strstr(text, "/projects/"));
       if(strcmp(kinds[k], "test")) {
         assert_contains(text, "unknown");
       }

@@ -1,6 +1,6 @@
 /*
- * test_router.c - the route table lookup (api/router.c) and the bearer
- * token's extraction from the Authorization header (api/auth.c).
+ * test_router.c - the route table lookup (api/router.c).  What api/auth.c
+ * reads from headers is tests/unit/test_auth.c.
  *
  * Paths are copied to the heap at their exact length (plus the NUL), so a
  * read past the end shows under valgrind and ASan.
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
 #include "router.h"
 
 struct lookup {
@@ -70,10 +69,13 @@ static void routes_found(void **state)
   expect_route("POST", "/user/register", "/user/register", false);
   expect_route("POST", "/user/login", "/user/login", false);
   expect_route("POST", "/user/logout", "/user/logout", true);
+  expect_route("POST", "/user/signout", "/user/signout", false);
   expect_route("GET", "/user/me", "/user/me", true);
   expect_route("PUT", "/user/password", "/user/password", true);
   expect_route("DELETE", "/user", "/user", true);
   expect_route("GET", "/user/verify", "/user/verify", false);
+  expect_route("POST", "/user/verify", "/user/verify", false);
+  expect_route("POST", "/user/verify/resend", "/user/verify/resend", true);
   expect_route("POST", "/project", "/project", true);
   expect_route("GET", "/project", "/project", true);
   expect_route("GET", "/project/dashboard", "/project/dashboard", true);
@@ -129,6 +131,9 @@ static void wrong_methods(void **state)
   expect_status("get", "/project/1", 405, "GET, PUT, DELETE");
   expect_status("DELETE", "/project", 405, "POST, GET");
   expect_status("GET", "/user/login", 405, "POST");
+  expect_status("PUT", "/user/verify", 405, "POST, GET");
+  expect_status("GET", "/user/verify/resend", 405, "POST");
+  expect_status("GET", "/user/signout", 405, "POST");
   expect_status("PUT", "/project/mute", 405, "GET, POST");
   expect_status("GET", "/project/1/check", 405, "POST");
   /* /project/dashboard is not an id, so only its own GET is listed. */
@@ -143,42 +148,6 @@ static void preflights(void **state)
   expect_status("OPTIONS", "/healthcheck", 204, "GET");
 }
 
-static void bearer(void **state)
-{
-  size_t len = 99;
-
-  (void)state;
-  assert_null(auth_bearer(NULL, &len));
-  assert_int_equal(len, 0);
-  assert_null(auth_bearer("", &len));
-  assert_null(auth_bearer("Bearer", &len));
-  assert_null(auth_bearer("Bearer ", &len));
-  assert_null(auth_bearer("Bearer    ", &len));
-  assert_null(auth_bearer("Basic dXNlcjpwYXNz", &len));
-  assert_null(auth_bearer("Bearerabc", &len));
-  assert_string_equal(auth_bearer("Bearer abc.def.ghi", &len), "abc.def.ghi");
-  assert_int_equal(len, 11);
-  assert_string_equal(auth_bearer("bEARER   x y", &len), "x y");
-  assert_int_equal(len, 3);
-}
-
-static void claims_user(void **state)
-{
-  struct jwt_claims c = {.sub = "42", .has_ver = true};
-  int64_t uid = 0;
-
-  (void)state;
-  assert_true(auth_claims_user(&c, &uid));
-  assert_int_equal(uid, 42);
-  c.has_ver = false;
-  assert_false(auth_claims_user(&c, &uid));
-  c.has_ver = true;
-  memcpy(c.sub, "042", 4);
-  assert_false(auth_claims_user(&c, &uid));
-  c.sub[0] = '\0';
-  assert_false(auth_claims_user(&c, &uid));
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -187,8 +156,6 @@ int main(void)
     cmocka_unit_test(unknown_paths),
     cmocka_unit_test(wrong_methods),
     cmocka_unit_test(preflights),
-    cmocka_unit_test(bearer),
-    cmocka_unit_test(claims_user),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

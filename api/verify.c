@@ -1,0 +1,229 @@
+/*
+ * verify.c - confirming an email address: POST /user/verify, the old link
+ * GET /user/verify, and POST /user/verify/resend.  DESIGN §2 and §4.
+ *
+ * The mail links to the web client's verify page (PUBLIC_URL/verify?token=),
+ * which POSTs the token here: mail scanners open links, and opening one
+ * must not confirm anything.  Links in mail sent before that page existed
+ * pointed at GET /user/verify, which therefore only redirects to the page.
+ *
+ * Only the SHA-256 of a token is stored (users.verify_token_hash), so a
+ * resend replaces the digest and every earlier link stops working.
+ */
+#include "verify.h"
+#include "handlers.h"
+#include "input.h"
+#include "log.h"
+#include "parse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The resend throttle, per account: at most one mail per gap and
+ * VERIFY_SENDS_PER_DAY in the 24 hours from the first of them.
+ * Registration's mail counts. */
+#define VERIFY_RESEND_GAP_SECONDS 60
+#define VERIFY_SENDS_PER_DAY 5
+
+#define INVALID_LINK "invalid or expired verification link"
+
+const struct db_statement verify_statements[] = {
+  {"verify_confirm",
+   "UPDATE users SET email_verified = true, verify_token_hash = NULL,"
+   "                 verify_expires_at = NULL, updated_at = now()"
+   " WHERE verify_token_hash = decode($1, 'hex')"
+   "   AND verify_expires_at > now()"
+   " RETURNING id"},
+  /*
+   * The throttle's check and its update in one statement.  cur locks the
+   * account's row (FOR UPDATE reads its latest version), so of two
+   * concurrent resends on any workers or hosts the second waits, then
+   * sees the first one's verify_sent_at and is refused.  gap_wait and
+   * day_wait are the seconds until each limit lets a mail through (NULL:
+   * it does now).
+   */
+  {"verify_resend",
+   "WITH cur AS ("
+   "  SELECT id, email_verified,"
+   "    verify_window_start IS NULL"
+   "      OR verify_window_start <= now() - interval '24 hours' AS new_day,"
+   "    CASE WHEN verify_sent_at > now() - $5::int * interval '1 second'"
+   "      THEN ceil(extract(epoch FROM verify_sent_at"
+   "                    + $5::int * interval '1 second' - now()))::bigint"
+   "    END AS gap_wait,"
+   "    CASE WHEN verify_window_start > now() - interval '24 hours'"
+   "          AND verify_sends >= $6::int"
+   "      THEN ceil(extract(epoch FROM verify_window_start"
+   "                    + interval '24 hours' - now()))::bigint"
+   "    END AS day_wait"
+   "  FROM users WHERE id = $1 FOR UPDATE),"
+   " u AS ("
+   "  UPDATE users us SET verify_token_hash = decode($2, 'hex'),"
+   "    verify_expires_at = now() + interval '7 days',"
+   "    verify_sent_at = now(),"
+   "    verify_sends = CASE WHEN cur.new_day THEN 1"
+   "                   ELSE us.verify_sends + 1 END,"
+   "    verify_window_start = CASE WHEN cur.new_day THEN now()"
+   "                          ELSE us.verify_window_start END,"
+   "    updated_at = now()"
+   "  FROM cur"
+   "  WHERE us.id = cur.id AND NOT cur.email_verified"
+   "    AND cur.gap_wait IS NULL AND cur.day_wait IS NULL"
+   "  RETURNING us.id, us.email),"
+   " o AS ("
+   "  INSERT INTO mail_outbox (user_id, kind, recipient, payload)"
+   "  SELECT id, 'verify', email,"
+   "         jsonb_build_object('token', $3::text, 'link', $4::text)"
+   "  FROM u)"
+   " SELECT cur.email_verified, cur.gap_wait, cur.day_wait,"
+   "        (SELECT count(*) FROM u)"
+   " FROM cur"},
+  {NULL, NULL},
+};
+
+int verify_link_new(const struct config *cfg, struct verify_link *link)
+{
+  unsigned char digest[SECRET_DIGEST_LEN];
+
+  if(secret_token(link->token) ||
+     secret_digest(link->token, strlen(link->token), digest))
+    return -1;
+  secret_hex(digest, link->digest_hex);
+  snprintf(link->url, sizeof(link->url), "%s/verify?token=%s",
+           cfg->public_url, link->token);
+  return 0;
+}
+
+void verify_link_clear(struct verify_link *link)
+{
+  explicit_bzero(link, sizeof(*link));
+}
+
+/* POST /user/verify {token}: no login needed, the token is the proof. */
+int verify_confirm(struct request *req)
+{
+  static const char verified[] = "{\"message\":\"email address verified\"}";
+  char digest_hex[2 * SECRET_DIGEST_LEN + 1], err[INPUT_ERR_MAX];
+  unsigned char digest[SECRET_DIGEST_LEN];
+  PGresult *res = NULL;
+  enum db_result dr;
+  const char *token;
+  size_t len;
+  cJSON *body;
+  int rc;
+
+  body = request_json_or_reply(req, &rc);
+  if(!body)
+    return rc;
+  if(input_verify(body, &token, &len, err, sizeof(err))) {
+    rc = reply_error(req, 400, "%s", err);
+    goto out;
+  }
+  if(!input_link_token_valid(token, len)) {
+    rc = reply_error(req, 400, INVALID_LINK);
+    goto out;
+  }
+  if(secret_digest(token, len, digest)) {
+    rc = reply_error(req, 500, "internal error");
+    goto out;
+  }
+  secret_hex(digest, digest_hex);
+  dr = db_exec(&req->app->db, "verify_confirm", 1,
+               (const char *[]){digest_hex}, &res);
+  if(dr != DB_OK) {
+    rc = reply_db_error(req, dr);
+    goto out;
+  }
+  if(PQntuples(res) != 1) {
+    rc = reply_error(req, 400, INVALID_LINK);
+    goto out;
+  }
+  log_info("user %s verified their email address", PQgetvalue(res, 0, 0));
+  rc = reply_raw_json(req, 200, verified, sizeof(verified) - 1);
+out:
+  PQclear(res);
+  cJSON_Delete(body);
+  return rc;
+}
+
+/* GET /user/verify?token=...: the link of mail sent before the web client
+ * had its verify page.  It confirms nothing (a mail scanner may be the one
+ * opening it) and sends the browser to that page, which POSTs.  The token
+ * is echoed into Location, so only a token of the link alphabet is. */
+int verify_redirect(struct request *req)
+{
+  static const char body[] =
+    "{\"message\":\"open the web client's verify page to confirm your "
+    "address\"}";
+  char token[INPUT_LINK_TOKEN_MAX + 1];
+
+  if(input_link_token(req->query, token, sizeof(token)) < 0)
+    return reply_error(req, 400, INVALID_LINK);
+  request_add_header(req, "Location", "/verify?token=%s", token);
+  return reply_raw_json(req, 303, body, sizeof(body) - 1);
+}
+
+/* The 429 of a refused resend: which limit, and when it lets one through. */
+static int throttled(struct request *req, const char *gap, const char *day)
+{
+  int64_t wait;
+
+  if(*day) {
+    if(!parse_int(day, 1, 86400, &wait))
+      wait = 86400;
+    request_add_header(req, "Retry-After", "%lld", (long long)wait);
+    return reply_error(req, 429, "at most %d verification mails a day; try "
+                       "again in %lld seconds", VERIFY_SENDS_PER_DAY,
+                       (long long)wait);
+  }
+  if(!parse_int(gap, 1, 86400, &wait))
+    wait = VERIFY_RESEND_GAP_SECONDS;
+  request_add_header(req, "Retry-After", "%lld", (long long)wait);
+  return reply_error(req, 429, "a verification mail was sent less than %d "
+                     "seconds ago; try again in %lld seconds",
+                     VERIFY_RESEND_GAP_SECONDS, (long long)wait);
+}
+
+/* POST /user/verify/resend: a new link for the signed-in account, whose
+ * digest replaces the old one. */
+int verify_resend(struct request *req)
+{
+  static const char sent[] =
+    "{\"message\":\"verification mail sent; links in earlier mails no "
+    "longer work\"}";
+  char uid[24], gap[24], per_day[24];
+  struct verify_link link;
+  PGresult *res = NULL;
+  enum db_result dr;
+  int rc;
+
+  if(verify_link_new(&req->app->cfg, &link)) {
+    rc = reply_error(req, 500, "internal error");
+    goto out;
+  }
+  snprintf(uid, sizeof(uid), "%lld", (long long)req->user_id);
+  snprintf(gap, sizeof(gap), "%d", VERIFY_RESEND_GAP_SECONDS);
+  snprintf(per_day, sizeof(per_day), "%d", VERIFY_SENDS_PER_DAY);
+  dr = db_exec(&req->app->db, "verify_resend", 6, (const char *[]){
+      uid, link.digest_hex, link.token, link.url, gap, per_day}, &res);
+  if(dr != DB_OK) {
+    rc = reply_db_error(req, dr);
+    goto out;
+  }
+  if(PQntuples(res) != 1) {             /* deleted since its token passed */
+    rc = reply_error(req, 401, "invalid or expired token");
+    goto out;
+  }
+  if(PQgetvalue(res, 0, 0)[0] == 't')
+    rc = reply_error(req, 409, "email address already verified");
+  else if(strcmp(PQgetvalue(res, 0, 3), "1"))
+    rc = throttled(req, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+  else {
+    log_info("user %s asked for a new verification mail", uid);
+    rc = reply_raw_json(req, 202, sent, sizeof(sent) - 1);
+  }
+out:
+  verify_link_clear(&link);
+  PQclear(res);
+  return rc;
+}
