@@ -124,10 +124,10 @@ export async function project(ctx) {
   const say = h("p", {class: "action-status", role: "status",
                       "aria-live": "polite"});
   const lastError = h("div");
-  const uptimeBox = h("div", {class: "loading-box"}, "Loading…");
-  const chartBox = h("div", {class: "loading-box"}, "Loading…");
-  const incidentsBox = h("div", {class: "loading-box"}, "Loading…");
-  const checksBox = h("div", {class: "loading-box"}, "Loading…");
+  const uptimeBox = h("div", null, h("p", {class: "loading"}, "Loading…"));
+  const chartBox = h("div", null, h("p", {class: "loading"}, "Loading…"));
+  const incidentsBox = h("div", null, h("p", {class: "loading"}, "Loading…"));
+  const checksBox = h("div", null, h("p", {class: "loading"}, "Loading…"));
   const settingsBox = h("div");
   let incidentsAll = [];
 
@@ -343,7 +343,10 @@ export async function project(ctx) {
     loadChart().catch((e) => ctx.fail(e, chartBox)),
     loadIncidents().catch((e) => ctx.fail(e, incidentsBox)),
     loadChecks().catch((e) => ctx.fail(e, checksBox))]);
-  ctx.every(REFRESH_MS, () => refresh().catch((e) => {
+  // Until its first check, look every 2 s: someone who just added a
+  // project is waiting for it.
+  ctx.every(() => p.last_checked_at || p.paused ? REFRESH_MS : 2000,
+            () => refresh().catch((e) => {
     if (e.status === 404) notFound(ctx);
     else ctx.stale(e);
   }));

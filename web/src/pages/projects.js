@@ -38,8 +38,7 @@ function period(n) {
 export async function projects(ctx) {
   ctx.title("Projects");
   const q = h("input", {type: "search", id: "q", name: "q",
-                        autocomplete: "off", spellcheck: "false",
-                        "aria-describedby": "q-hint"});
+                        autocomplete: "off", spellcheck: "false"});
   q.value = ctx.query.get("q") || "";
   const statusSel = select("status", STATUSES, ctx.query.get("status") || "");
   const sortSel = select("sort", SORTS, ctx.query.get("sort") || "name");
@@ -208,8 +207,8 @@ export async function projects(ctx) {
 
   const controls = h("form", {class: "filters", role: "search",
                               "aria-label": "Filter projects"},
-    h("div", {class: "field"}, h("label", {for: "q"}, "Search"),
-      h("p", {class: "hint", id: "q-hint"}, "By name or link"), q),
+    h("div", {class: "field"}, h("label", {for: "q"},
+      "Search by name or link"), q),
     h("div", {class: "field"}, h("label", {for: "status"}, "Status"),
       statusSel),
     h("div", {class: "field"}, h("label", {for: "sort"}, "Sort by"),

@@ -1,0 +1,203 @@
+"""
+The web client's lists and its behaviour as an application, in a real
+browser (issue 11): the projects list with 1,000 projects seeded in SQL
+(search, status filter, sort, all in the URL), the dashboard and the status
+page over seeded data, deep links and back/forward, the original client's
+routes, pages that do not exist, and what people see when the API or its
+database is away: a clear message, never a blank page.
+"""
+
+import re
+
+from browser import assert_accessible, assert_clean, shoot
+from conftest import make_verified_user
+from webclient import seed_projects, sign_in
+
+DATABASE_DOWN = {"status": 503, "content_type": "application/json",
+                 "body": '{"error":"database unavailable"}'}
+
+
+def rows_shown(page):
+    return page.evaluate(
+        "() => [...document.querySelectorAll('tbody tr')]"
+        ".filter((r) => !r.hidden).map((r) => r.querySelector('.row-name')"
+        ".textContent)")
+
+
+def test_a_thousand_projects_search_filter_and_sort(page, db):
+    user = make_verified_user()
+    seed_projects(db, user, 1000)
+    sign_in(page, user)
+    page.goto("/projects")
+    page.locator(".list-count").wait_text("1,000 projects", timeout=20)
+    assert page.locator("tbody tr").count() == 1000
+    shown = rows_shown(page)
+    assert shown[:3] == ["seeded 0001", "seeded 0002", "seeded 0003"]
+    # Rows in view have their strip of checks drawn, each bar a tooltip.
+    first = page.locator("tbody tr").first()
+    assert first.locator(".bar.up").count() + \
+        first.locator(".bar.down").count() == 30
+    title = first.locator(".bar").last().get_attribute("title")
+    assert re.search(r"(up|down) · HTTP \d{3} · \d+ ms", title), title
+    shoot(page, "projects")
+    shoot(page, "projects", color_scheme="dark")
+    assert_accessible(page)
+
+    # Search by name or link; the URL keeps it.
+    page.get_by_label("Search by name or link").fill("seeded 012")
+    page.locator(".list-count").wait_text("Showing 10 of 1,000 projects")
+    assert rows_shown(page)[0] == "seeded 0120"
+    assert page.path() == "/projects?q=seeded+012"
+    page.get_by_label("Search by name or link").fill("shop-998.")
+    page.locator(".list-count").wait_text("Showing 1 of 1,000 projects")
+    assert rows_shown(page) == ["seeded 0998"]
+
+    # Filter by status: every 7th is down unless it is one of the paused
+    # (every 11th) or never-checked (every 13th) ones: 120 of them.
+    page.get_by_label("Search by name or link").fill("")
+    page.get_by_label("Status").select_option("down")
+    page.locator(".list-count").wait_text("Showing 120 of 1,000 projects")
+    assert all(int(n.split()[1]) % 7 == 0 for n in rows_shown(page))
+    assert page.path() == "/projects?status=down"
+
+    # Sort: status puts DOWN first, then PENDING, UP, PAUSED.
+    page.get_by_label("Status").select_option("")
+    page.get_by_label("Sort by").select_option("status")
+    statuses = page.evaluate(
+        "() => [...document.querySelectorAll('tbody tr')]"
+        ".map((r) => r.dataset.status)")
+    order = ["down", "pending", "up", "paused"]
+    assert statuses == sorted(statuses, key=order.index)
+    page.get_by_label("Sort by").select_option("uptime")
+    page.locator("tbody tr").first().locator(".pill").wait_text("DOWN")
+
+    # A deep link restores the filters; back and forward move between them.
+    page.goto("/projects?status=paused&sort=name")
+    page.locator(".list-count").wait_text("Showing 90 of 1,000 projects")
+    assert page.get_by_label("Status").input_value() == "paused"
+    page.get_by_role("link", name="seeded 0011").click()
+    page.locator("h1").wait_text("seeded 0011")
+    page.go_back()
+    page.locator(".list-count").wait_text("Showing 90 of 1,000 projects")
+    page.go_forward()
+    page.locator("h1").wait_text("seeded 0011")
+
+
+def test_dashboard_and_status_over_seeded_projects(page, db):
+    user = make_verified_user()
+    seed_projects(db, user, 24)
+    sign_in(page, user)
+    page.goto("/dashboard")
+    page.locator("[data-count=down]").wait_text("3")
+    # 24 projects: 7, 14 and 21 down, 11 and 22 paused, 13 pending.
+    assert page.locator("[data-count=up]").inner_text() == "18"
+    assert page.locator("[data-count=pending]").inner_text() == "1"
+    assert page.locator("[data-count=paused]").inner_text() == "2"
+    down = page.locator(".down-list").inner_text()
+    assert all(f"seeded 00{n:02d}" in down for n in (7, 14, 21))
+    assert "status 503" in down and "Down since" in down
+    page.locator("section[aria-labelledby=h-incidents]").wait_text(
+        "seeded 0007")
+    shoot(page, "dashboard")
+    shoot(page, "dashboard", color_scheme="dark")
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Status").click()
+    page.locator("h1").wait_text("Status")
+    table = page.locator("table")
+    table.wait_text("seeded 0024")
+    assert table.locator("tbody tr").count() == 24
+    assert "Last updated" in table.locator("thead").inner_text()
+    shoot(page, "status")
+    assert_accessible(page)
+
+
+def test_deep_links_back_forward_and_the_original_routes(page, db):
+    user = make_verified_user()
+    ids = seed_projects(db, user, 3, checks=0)
+    sign_in(page, user)
+    # The original client's routes lead to the matching page.
+    for path, heading in [("/", "Dashboard"), ("/dashboard", "Dashboard"),
+                          ("/projects", "Projects"), ("/status", "Status"),
+                          ("/account", "Account"),
+                          (f"/projects/{ids[0]}", "seeded 0001"),
+                          (f"/projects/{ids[0]}/edit", "Edit seeded 0001"),
+                          ("/projects/new", "Add a project")]:
+        page.goto(path)
+        page.locator("h1").wait_text(heading)
+    assert page.path() == "/projects/new"
+    page.go_back()
+    page.locator("h1").wait_text("Edit seeded 0001")
+    page.go_back()
+    page.locator("h1").wait_text("seeded 0001")
+    page.go_forward()
+    page.locator("h1").wait_text("Edit seeded 0001")
+
+    # In-app links keep one document: a marker survives them.
+    page.evaluate("() => { window.__stay = 1; }")
+    page.get_by_role("link", name="Projects").click()
+    page.get_by_role("link", name="seeded 0002").click()
+    page.locator("h1").wait_text("seeded 0002")
+    page.get_by_role("link", name="Change settings").click()
+    page.locator("h1").wait_text("Edit seeded 0002")
+    assert page.evaluate("() => window.__stay") == 1
+    # The heading of the new page has the focus, as after a page load.
+    assert page.focused()["tag"] == "h1"
+
+    page.goto("/no/such/page")
+    page.locator("h1").wait_text("Page not found")
+    shoot(page, "not-found")
+    assert_accessible(page)
+
+
+def test_signed_out_visitors_go_to_sign_in_and_come_back(page):
+    user = make_verified_user()
+    page.goto("/projects?status=down")
+    page.wait_for_url(re.compile(r"/login\?next=%2Fprojects%3Fstatus%3Ddown$"))
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/projects\?status=down$"))
+    assert page.get_by_label("Status").input_value() == "down"
+    # ?next= never leads off the site.
+    page.goto("/login?next=//evil.example/")
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    assert_clean(page, expected=[(401, "/user/me")])
+
+
+def test_the_api_or_its_database_away_shows_a_message(page, db):
+    user = make_verified_user()
+    seed_projects(db, user, 3, checks=0)
+    sign_in(page, user)
+
+    # The database is away when the page opens.
+    page.context.route("**/project/dashboard", **DATABASE_DOWN)
+    page.goto("/dashboard")
+    page.locator(".panel-error").wait_text("database is unavailable")
+    assert page.get_by_role("button", name="Try again").is_visible()
+    shoot(page, "dashboard-unavailable")
+    assert_accessible(page)
+    # It comes back; "Try again" shows the page.
+    page.context.unroute("**/project/dashboard")
+    page.get_by_role("button", name="Try again").click()
+    page.locator("[data-count=up]").wait_text(re.compile(r"\d"))
+
+    # Nginx answers 503 itself (the API is down) while a list is open: the
+    # data already shown stays, with a note saying it could not refresh.
+    page.goto("/status")
+    page.locator("table").wait_text("seeded 0003")
+    page.context.route("**/project/status*", status=503,
+                       content_type="application/json",
+                       body='{"error":"service unavailable"}')
+    page.locator("#stale-note").wait_text("not answering right now",
+                                          timeout=25)
+    assert page.locator("table").inner_text().count("seeded") == 3
+    shoot(page, "status-stale")
+    page.context.unroute("**/project/status*")
+
+    # No connection at all.
+    page.context.route("**/project/status*", abort="connectionrefused")
+    page.goto("/projects")
+    page.locator(".panel-error").wait_text("cannot be reached")
+    assert_clean(page, expected=[503, "connectionrefused",
+                                 "ERR_CONNECTION_REFUSED", "Failed to fetch"])
