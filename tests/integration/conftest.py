@@ -47,6 +47,11 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+# The browser harness (browser.py): the browser, page and open_page
+# fixtures and the markers of browser tests. Page tests import its helpers
+# (`from browser import shoot, assert_clean, assert_accessible`).
+pytest_plugins = ["browser"]
+
 # Seconds any single HTTP call may take before the test fails.
 TIMEOUT = 10
 ISSUER = "trackly"
