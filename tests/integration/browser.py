@@ -823,7 +823,8 @@ def shoot(page, name, *, color_scheme=None):
     are the test's to keep unique (start them with the page's name:
     "projects-empty"). The viewport and colour scheme are put back
     afterwards. Returns the paths."""
-    assert SHOT_NAME.match(name), f"screenshot name {name!r}: letters, digits, . _ -"
+    if not SHOT_NAME.match(name):
+        raise ValueError(f"screenshot name {name!r}: letters, digits, . _ -")
     before = page.viewport()
     default = page.context.color_scheme
     scheme = color_scheme or default
@@ -942,8 +943,11 @@ def assert_clean(page, expected=()):
     if warnings:
         print("browser console warnings:\n  " +
               "\n  ".join(describe(e) for e in warnings))
-    assert not bad, f"{len(bad)} problem(s) in the browser:\n  " + \
-        "\n  ".join(describe(e) for e in bad)
+    if bad:
+        # Raised, not asserted: pytest's rewriting of a plugin's assert
+        # would fold the list into its own explanation.
+        raise AssertionError(f"{len(bad)} problem(s) in the browser:\n  "
+                             + "\n  ".join(describe(e) for e in bad))
     return events
 
 
@@ -968,8 +972,9 @@ def assert_accessible(page, *, ignore=(), impact="serious", **run_options):
             lines.append(f"    {target}: {node['html'][:160]}")
         if len(v["nodes"]) > 10:
             lines.append(f"    ... and {len(v['nodes']) - 10} more")
-    assert not bad, f"accessibility violations on {page.url}:\n  " + \
-        "\n  ".join(lines)
+    if bad:
+        raise AssertionError(f"accessibility violations on {page.url}:\n  "
+                             + "\n  ".join(lines))
     return violations
 
 

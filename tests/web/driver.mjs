@@ -189,7 +189,12 @@ function registerPage(page, contextId) {
   page.on("dialog", (dialog) => {
     record(entry, { kind: "dialog", type: dialog.type(), text: dialog.message() });
     const how = entry.dialog;
-    (how.action === "accept" ? dialog.accept(how.promptText) : dialog.dismiss()).catch(() => {});
+    const answered = how.action === "accept" ? dialog.accept(how.promptText ?? undefined) : dialog.dismiss();
+    // A dialog left open would block the page, and every command after.
+    answered.catch((err) => {
+      console.error(`driver: answering a ${dialog.type()} dialog: ${err.message}`);
+      return dialog.dismiss();
+    }).catch(() => {});
   });
   page.on("crash", () => record(entry, { kind: "crash", text: "the page crashed" }));
   page.on("close", () => { entry.closed = true; });
@@ -403,7 +408,8 @@ const OPS = {
   // dialog: how the page answers alert/confirm/prompt from now on
   // ("dismiss", the default, or "accept" with an optional promptText).
   async dialog(cmd) {
-    pageEntry(cmd.page).dialog = { action: cmd.action || "dismiss", promptText: cmd.promptText };
+    if (!["accept", "dismiss"].includes(cmd.action)) throw new Error(`dialog action ${JSON.stringify(cmd.action)}: accept or dismiss`);
+    pageEntry(cmd.page).dialog = { action: cmd.action, promptText: cmd.promptText ?? undefined };
     return null;
   },
 
