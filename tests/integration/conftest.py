@@ -7,7 +7,9 @@ described in README.md.  Nothing here knows how the C code is built; the
 tests only see HTTP, SQL, signals and exit codes.
 
 Test modules import the plain helpers directly (`from conftest import ...`);
-the fixtures (`new_user`, `other_user`, `db`) need no import.
+the fixtures (`new_user`, `other_user`, `db`) need no import.  The browser
+tests' fixtures (`browser`, `page`, `open_page`) come from browser.py,
+loaded below as a plugin; their helpers are imported from there.
 
 Two things shape these helpers:
 
