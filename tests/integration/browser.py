@@ -17,7 +17,7 @@ stdout and gives the tests plain Python objects:
 and the fixtures (registered by conftest.py, `pytest_plugins`):
 
 - `browser`: one driver and one Chromium for the whole session. Starting
-  them costs about a second and a half; every test gets fresh contexts (own
+  them costs about a second; every test gets fresh contexts (own
   cookies, storage and cache), which isolate tests as well as a new browser
   would. Started only when a test asks for it, so a run without browser
   tests pays nothing; a driver that died is started again for the next test.
