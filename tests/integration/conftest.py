@@ -7,7 +7,9 @@ described in README.md.  Nothing here knows how the C code is built; the
 tests only see HTTP, SQL, signals and exit codes.
 
 Test modules import the plain helpers directly (`from conftest import ...`);
-the fixtures (`new_user`, `other_user`, `db`) need no import.
+the fixtures (`new_user`, `other_user`, `db`) need no import.  The browser
+tests' fixtures (`browser`, `page`, `open_page`) come from browser.py,
+loaded below as a plugin; their helpers are imported from there.
 
 Two things shape these helpers:
 
@@ -46,6 +48,11 @@ import psycopg2.extensions
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+
+# The browser harness (browser.py): the browser, page and open_page
+# fixtures and the markers of browser tests. Page tests import its helpers
+# (`from browser import shoot, assert_clean, assert_accessible`).
+pytest_plugins = ["browser"]
 
 # Seconds any single HTTP call may take before the test fails.
 TIMEOUT = 10

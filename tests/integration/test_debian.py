@@ -44,9 +44,11 @@ SHARE = ("schema.sql", "trackly.env.example", "trackly-tls.conf.in",
 SHLIB_PACKAGES = ("libargon2-1", "libc6", "libcjson1", "libcurl4",
                   "libesmtp6", "libfcgi0ldbl", "libpq5", "libssl3",
                   "libsystemd0")
-# What a copy of the tree leaves out: VCS data and local build output.
+# What a copy of the tree leaves out: VCS data, local build output and
+# the browser tests' npm packages.
 IGNORE = shutil.ignore_patterns(".git", "build", "build-*", ".run",
-                                "__pycache__", ".pytest_cache", "obj-*")
+                                "__pycache__", ".pytest_cache", "obj-*",
+                                "node_modules")
 
 
 @pytest.fixture(scope="module")
