@@ -22,6 +22,8 @@
 #include <string.h>
 
 #define LIST_LIMIT_MAX 1000
+/* Most checks per project that /project/status?recent= gives. */
+#define STATUS_RECENT_MAX 100
 
 /* A project as the API shows it: the columns of a row whose row_to_json
  * is the project object ("p" is the projects row). */
@@ -35,6 +37,23 @@
   " p.last_status_code, p.last_latency_ms," \
   " " SQL_RFC3339("p.last_checked_at") " AS last_checked_at," \
   " p.last_error"
+
+/* A line of /project/status ("p" is the projects row).  uptime_24h counts
+ * the current hour and the 23 before it, as the uptime windows do. */
+#define STATUS_COLUMNS \
+  "p.id, p.name, p.link," \
+  " CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END AS status," \
+  " p.last_status_code AS code, p.last_latency_ms AS latency_ms," \
+  " " SQL_RFC3339("p.last_checked_at") " AS last_checked," \
+  " " SQL_RFC3339("coalesce(p.last_checked_at, p.updated_at)") \
+  "   AS last_updated," \
+  " p.paused, p.alerts_muted, p.interval_seconds, p.last_error," \
+  " " SQL_RFC3339("coalesce(p.status_changed_at, p.created_at)") \
+  "   AS status_since," \
+  " (SELECT round(100.0 * sum(h.up) / nullif(sum(h.checks), 0), 2)" \
+  "  FROM check_hours h WHERE h.project_id = p.id" \
+  "    AND h.hour >= date_trunc('hour', now()) - interval '23 hours')" \
+  "   AS uptime_24h"
 
 /* The JSON text of one project, from a source of projects rows named p. */
 #define PROJECT_JSON_FROM(source) \
@@ -110,14 +129,31 @@ const struct db_statement projects_statements[] = {
    "  count(*) FILTER (WHERE NOT paused AND status = 'PENDING') AS pending,"
    "  count(*) FILTER (WHERE paused) AS paused"
    " FROM projects WHERE user_id = $1) t"},
+  /* One line per project.  The original service's fields come first, in
+   * their order; last_updated is the last probe (the last change before
+   * the first one). */
   {"project_status",
+   "SELECT " SQL_JSON_ARRAY("SELECT " STATUS_COLUMNS
+                            " FROM projects p WHERE p.user_id = $1", "t.id")},
+  /* The same with each project's last $2 checks, oldest first, as compact
+   * arrays [epoch, ok, status_code, latency_ms, error].  Each project's
+   * checks are one LIMIT read of checks_project_time_idx (project_id,
+   * checked_at DESC); the arrays are built as text and cast to json, which
+   * row_to_json then writes through unchanged. */
+  {"project_status_recent",
    "SELECT " SQL_JSON_ARRAY(
-     "SELECT id, name, link,"
-     "  CASE WHEN paused THEN 'PAUSED' ELSE status END AS status,"
-     "  last_status_code AS code, last_latency_ms AS latency_ms,"
-     "  " SQL_RFC3339("last_checked_at") " AS last_checked,"
-     "  " SQL_RFC3339("updated_at") " AS last_updated"
-     " FROM projects WHERE user_id = $1", "t.id")},
+     "SELECT " STATUS_COLUMNS ","
+     "  (SELECT coalesce(('[' || string_agg("
+     "      '[' || extract(epoch FROM r.checked_at)::bigint || ','"
+     "      || r.ok::int || ',' || coalesce(r.status_code::text, 'null')"
+     "      || ',' || coalesce(r.latency_ms::text, 'null') || ','"
+     "      || coalesce(to_json(r.error)::text, 'null') || ']',"
+     "      ',' ORDER BY r.checked_at) || ']')::json, '[]'::json)"
+     "   FROM (SELECT c.checked_at, c.ok, c.status_code, c.latency_ms,"
+     "                c.error"
+     "         FROM checks c WHERE c.project_id = p.id"
+     "         ORDER BY c.checked_at DESC LIMIT $2::int) r) AS recent"
+     " FROM projects p WHERE p.user_id = $1", "t.id")},
   {NULL, NULL},
 };
 
@@ -363,11 +399,22 @@ int projects_dashboard(struct request *req)
                        (const char *[]){int_text(uid, req->user_id)});
 }
 
+/* ?recent=N adds each project's last N checks, for the list's strip of
+ * recent results. */
 int projects_status(struct request *req)
 {
-  char uid[INT_TEXT_MAX];
-  return reply_db_read(req, "project_status", 1,
-                       (const char *[]){int_text(uid, req->user_id)});
+  char uid[INT_TEXT_MAX], n[INT_TEXT_MAX];
+  int64_t recent = 0;
+  int rc = request_query_int_or_reply(req, "recent", 1, STATUS_RECENT_MAX,
+                                      &recent);
+
+  if(rc < 0)
+    return -rc;
+  int_text(uid, req->user_id);
+  if(!rc)
+    return reply_db_read(req, "project_status", 1, (const char *[]){uid});
+  return reply_db_read(req, "project_status_recent", 2,
+                       (const char *[]){uid, int_text(n, recent)});
 }
 
 int projects_list(struct request *req)
