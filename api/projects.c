@@ -24,6 +24,10 @@
 #define LIST_LIMIT_MAX 1000
 /* Most checks per project that /project/status?recent= gives. */
 #define STATUS_RECENT_MAX 100
+/* The dashboard's lists: projects down now, and the latest incidents
+ * (SQL text: they are written into the statement). */
+#define DASHBOARD_DOWN_MAX "100"
+#define DASHBOARD_INCIDENTS "10"
 
 /* A project as the API shows it: the columns of a row whose row_to_json
  * is the project object ("p" is the projects row). */
@@ -115,6 +119,10 @@ const struct db_statement projects_statements[] = {
    "  " SQL_JSON_ARRAY("SELECT " PROJECT_COLUMNS " FROM projects p"
                    " WHERE p.user_id = $1 ORDER BY p.id"
                    " LIMIT $2::bigint OFFSET $3::bigint", "t.id")},
+  /* The original service's fields first, in their order, then what the
+   * web client's dashboard adds: the latest probe, the projects down now
+   * (oldest first; since when: the open incident's start, or the first
+   * failure), and the latest incidents of all the user's projects. */
   {"project_dashboard",
    "SELECT row_to_json(t) FROM (SELECT"
    "  count(*) AS total_projects,"
@@ -127,7 +135,35 @@ const struct db_statement projects_statements[] = {
    "  count(*) FILTER (WHERE NOT paused AND status = 'UP') AS up,"
    "  count(*) FILTER (WHERE NOT paused AND status = 'DOWN') AS down,"
    "  count(*) FILTER (WHERE NOT paused AND status = 'PENDING') AS pending,"
-   "  count(*) FILTER (WHERE paused) AS paused"
+   "  count(*) FILTER (WHERE paused) AS paused,"
+   "  " SQL_RFC3339("max(last_checked_at)") " AS last_checked_at,"
+   "  (SELECT coalesce(json_agg(json_build_object('id', d.id,"
+   "       'name', d.name, 'link', d.link,"
+   "       'since', " SQL_RFC3339("d.since") ", 'reason', d.last_error)"
+   "       ORDER BY d.since, d.id), '[]')"
+   "   FROM (SELECT p.id, p.name, p.link, p.last_error,"
+   "           coalesce(i.started_at, p.failing_since, p.status_changed_at)"
+   "             AS since"
+   "         FROM projects p LEFT JOIN incidents i"
+   "           ON i.project_id = p.id AND i.resolved_at IS NULL"
+   "         WHERE p.user_id = $1 AND p.status = 'DOWN' AND NOT p.paused"
+   "         ORDER BY since, p.id LIMIT " DASHBOARD_DOWN_MAX ") d)"
+   "    AS down_projects,"
+   "  (SELECT coalesce(json_agg(json_build_object('id', r.id,"
+   "       'project_id', r.project_id, 'project_name', r.name,"
+   "       'started_at', " SQL_RFC3339("r.started_at") ","
+   "       'resolved_at', " SQL_RFC3339("r.resolved_at") ","
+   "       'duration_seconds', floor(extract(epoch FROM"
+   "           coalesce(r.resolved_at, now()) - r.started_at))::bigint,"
+   "       'cause', r.reason)"
+   "       ORDER BY r.started_at DESC, r.id DESC), '[]')"
+   "   FROM (SELECT i.id, i.project_id, p.name, i.started_at,"
+   "                i.resolved_at, i.reason"
+   "         FROM incidents i JOIN projects p ON p.id = i.project_id"
+   "         WHERE p.user_id = $1"
+   "         ORDER BY i.started_at DESC, i.id DESC"
+   "         LIMIT " DASHBOARD_INCIDENTS ") r)"
+   "    AS recent_incidents"
    " FROM projects WHERE user_id = $1) t"},
   /* One line per project.  The original service's fields come first, in
    * their order; last_updated is the last probe (the last change before
