@@ -25,6 +25,14 @@
 #define SQL_RFC3339(col) \
   "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+/* SQL for a JSON array of the rows of query, in the given order of its
+ * columns (t.id, ...); "[]" when there are none.  row_to_json of a
+ * sub-select is several times cheaper in Postgres than json_build_object,
+ * and its output is compact. */
+#define SQL_JSON_ARRAY(query, order) \
+  "coalesce('[' || (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY " \
+  order ") FROM (" query ") t) || ']', '[]')"
+
 struct app {
   struct config cfg;
   struct db db;
@@ -39,5 +47,6 @@ extern const struct db_statement auth_statements[];
 extern const struct db_statement users_statements[];
 extern const struct db_statement verify_statements[];
 extern const struct db_statement projects_statements[];
+extern const struct db_statement history_statements[];
 
 #endif

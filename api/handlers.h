@@ -38,8 +38,12 @@ int projects_delete(struct request *req);
 int projects_check_now(struct request *req);
 int projects_dashboard(struct request *req);
 int projects_status(struct request *req);
-int projects_checks(struct request *req);
-int projects_uptime(struct request *req);
 int projects_mute(struct request *req);
+
+/* history.c */
+int history_checks(struct request *req);
+int history_uptime(struct request *req);
+int history_incidents(struct request *req);
+int history_series(struct request *req);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * projects.c - the sites people watch: /project, /project/{id},
- * /project/dashboard, /project/status, /project/{id}/check,
- * /project/{id}/checks and /project/{id}/uptime.  DESIGN §2.
+ * /project/dashboard, /project/status, /project/{id}/check and
+ * /project/mute.  DESIGN §2.  A project's history (checks, uptime,
+ * incidents, the chart's series) is history.c.
  *
  * Every statement is scoped by the caller's user id, so someone else's
  * project is indistinguishable from a missing one (404).  Read responses
@@ -21,13 +22,15 @@
 #include <string.h>
 
 #define LIST_LIMIT_MAX 1000
-#define CHECKS_LIMIT_DEFAULT 100
-#define CHECKS_LIMIT_MAX 1000
+/* Most checks per project that /project/status?recent= gives. */
+#define STATUS_RECENT_MAX 100
+/* The dashboard's lists: projects down now, and the latest incidents
+ * (SQL text: they are written into the statement). */
+#define DASHBOARD_DOWN_MAX "100"
+#define DASHBOARD_INCIDENTS "10"
 
 /* A project as the API shows it: the columns of a row whose row_to_json
- * is the project object ("p" is the projects row).  row_to_json of a
- * sub-select is several times cheaper in Postgres than json_build_object,
- * and its output is compact. */
+ * is the project object ("p" is the projects row). */
 #define PROJECT_COLUMNS \
   "p.id, p.name, p.description, p.link, p.user_id," \
   " " SQL_RFC3339("p.created_at") " AS created_at," \
@@ -39,15 +42,26 @@
   " " SQL_RFC3339("p.last_checked_at") " AS last_checked_at," \
   " p.last_error"
 
+/* A line of /project/status ("p" is the projects row).  uptime_24h counts
+ * the current hour and the 23 before it, as the uptime windows do. */
+#define STATUS_COLUMNS \
+  "p.id, p.name, p.link," \
+  " CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END AS status," \
+  " p.last_status_code AS code, p.last_latency_ms AS latency_ms," \
+  " " SQL_RFC3339("p.last_checked_at") " AS last_checked," \
+  " " SQL_RFC3339("coalesce(p.last_checked_at, p.updated_at)") \
+  "   AS last_updated," \
+  " p.paused, p.alerts_muted, p.interval_seconds, p.last_error," \
+  " " SQL_RFC3339("coalesce(p.status_changed_at, p.created_at)") \
+  "   AS status_since," \
+  " (SELECT round(100.0 * sum(h.up) / nullif(sum(h.checks), 0), 2)" \
+  "  FROM check_hours h WHERE h.project_id = p.id" \
+  "    AND h.hour >= date_trunc('hour', now()) - interval '23 hours')" \
+  "   AS uptime_24h"
+
 /* The JSON text of one project, from a source of projects rows named p. */
 #define PROJECT_JSON_FROM(source) \
   "SELECT row_to_json(t) FROM (SELECT " PROJECT_COLUMNS " FROM " source ") t"
-
-/* A JSON array of the rows of query, in the given order of its columns
- * (t.id, ...); "[]" when there are none. */
-#define JSON_ARRAY(query, order) \
-  "coalesce('[' || (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY " \
-  order ") FROM (" query ") t) || ']', '[]')"
 
 const struct db_statement projects_statements[] = {
   {"project_lock_owner",
@@ -102,9 +116,13 @@ const struct db_statement projects_statements[] = {
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
    "SELECT (SELECT count(*) FROM projects WHERE user_id = $1),"
-   "  " JSON_ARRAY("SELECT " PROJECT_COLUMNS " FROM projects p"
+   "  " SQL_JSON_ARRAY("SELECT " PROJECT_COLUMNS " FROM projects p"
                    " WHERE p.user_id = $1 ORDER BY p.id"
                    " LIMIT $2::bigint OFFSET $3::bigint", "t.id")},
+  /* The original service's fields first, in their order, then what the
+   * web client's dashboard adds: the latest probe, the projects down now
+   * (oldest first; since when: the open incident's start, or the first
+   * failure), and the latest incidents of all the user's projects. */
   {"project_dashboard",
    "SELECT row_to_json(t) FROM (SELECT"
    "  count(*) AS total_projects,"
@@ -117,48 +135,61 @@ const struct db_statement projects_statements[] = {
    "  count(*) FILTER (WHERE NOT paused AND status = 'UP') AS up,"
    "  count(*) FILTER (WHERE NOT paused AND status = 'DOWN') AS down,"
    "  count(*) FILTER (WHERE NOT paused AND status = 'PENDING') AS pending,"
-   "  count(*) FILTER (WHERE paused) AS paused"
+   "  count(*) FILTER (WHERE paused) AS paused,"
+   "  " SQL_RFC3339("max(last_checked_at)") " AS last_checked_at,"
+   "  (SELECT coalesce(json_agg(json_build_object('id', d.id,"
+   "       'name', d.name, 'link', d.link,"
+   "       'since', " SQL_RFC3339("d.since") ", 'reason', d.last_error)"
+   "       ORDER BY d.since, d.id), '[]')"
+   "   FROM (SELECT p.id, p.name, p.link, p.last_error,"
+   "           coalesce(i.started_at, p.failing_since, p.status_changed_at)"
+   "             AS since"
+   "         FROM projects p LEFT JOIN incidents i"
+   "           ON i.project_id = p.id AND i.resolved_at IS NULL"
+   "         WHERE p.user_id = $1 AND p.status = 'DOWN' AND NOT p.paused"
+   "         ORDER BY since, p.id LIMIT " DASHBOARD_DOWN_MAX ") d)"
+   "    AS down_projects,"
+   "  (SELECT coalesce(json_agg(json_build_object('id', r.id,"
+   "       'project_id', r.project_id, 'project_name', r.name,"
+   "       'started_at', " SQL_RFC3339("r.started_at") ","
+   "       'resolved_at', " SQL_RFC3339("r.resolved_at") ","
+   "       'duration_seconds', floor(extract(epoch FROM"
+   "           coalesce(r.resolved_at, now()) - r.started_at))::bigint,"
+   "       'cause', r.reason)"
+   "       ORDER BY r.started_at DESC, r.id DESC), '[]')"
+   "   FROM (SELECT i.id, i.project_id, p.name, i.started_at,"
+   "                i.resolved_at, i.reason"
+   "         FROM incidents i JOIN projects p ON p.id = i.project_id"
+   "         WHERE p.user_id = $1"
+   "         ORDER BY i.started_at DESC, i.id DESC"
+   "         LIMIT " DASHBOARD_INCIDENTS ") r)"
+   "    AS recent_incidents"
    " FROM projects WHERE user_id = $1) t"},
+  /* One line per project.  The original service's fields come first, in
+   * their order; last_updated is the last probe (the last change before
+   * the first one). */
   {"project_status",
-   "SELECT " JSON_ARRAY(
-     "SELECT id, name, link,"
-     "  CASE WHEN paused THEN 'PAUSED' ELSE status END AS status,"
-     "  last_status_code AS code, last_latency_ms AS latency_ms,"
-     "  " SQL_RFC3339("last_checked_at") " AS last_checked,"
-     "  " SQL_RFC3339("updated_at") " AS last_updated"
-     " FROM projects WHERE user_id = $1", "t.id")},
-  /* One row per project (so a missing one gives no row, a 404); the
-   * checks are a sub-select, so a project without checks gives []. */
-  {"project_checks",
-   "SELECT " JSON_ARRAY(
-     "SELECT c.id, " SQL_RFC3339("c.scheduled_at") " AS scheduled_at,"
-     "  " SQL_RFC3339("c.checked_at") " AS checked_at, c.ok,"
-     "  CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END AS status, c.status_code,"
-     "  c.latency_ms, c.error"
-     " FROM checks c WHERE c.project_id = p.id"
-     " ORDER BY c.checked_at DESC, c.id DESC LIMIT $3::int",
-     "t.checked_at DESC, t.id DESC")
-   " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
-  /* Each window counts the current hour and the hours before it, read
-   * from the hourly aggregates the monitor keeps (at most 720 rows). */
-  {"project_uptime",
-   "SELECT json_build_object('project_id', p.id, 'windows', ("
-   "  SELECT json_object_agg(w.label, json_build_object("
-   "    'checks', coalesce(s.checks, 0), 'up', coalesce(s.up, 0),"
-   "    'uptime_percent', CASE WHEN s.checks > 0"
-   "        THEN round(100.0 * s.up / s.checks, 3) END,"
-   "    'avg_latency_ms', CASE WHEN s.checks > 0"
-   "        THEN round(s.latency::numeric / s.checks, 1) END)"
-   "    ORDER BY w.hours)"
-   "  FROM (VALUES ('24h', 24), ('7d', 168), ('30d', 720)) AS w(label, hours)"
-   "  CROSS JOIN LATERAL ("
-   "    SELECT sum(h.checks) AS checks, sum(h.up) AS up,"
-   "           sum(h.latency_sum) AS latency"
-   "    FROM check_hours h"
-   "    WHERE h.project_id = p.id"
-   "      AND h.hour >= date_trunc('hour', now())"
-   "                    - (w.hours - 1) * interval '1 hour') s))"
-   " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
+   "SELECT " SQL_JSON_ARRAY("SELECT " STATUS_COLUMNS
+                            " FROM projects p WHERE p.user_id = $1", "t.id")},
+  /* The same with each project's last $2 checks, oldest first, as compact
+   * arrays [epoch, ok, status_code, latency_ms, error].  Each project's
+   * checks are one LIMIT read of checks_project_time_idx (project_id,
+   * checked_at DESC); the arrays are built as text and cast to json, which
+   * row_to_json then writes through unchanged. */
+  {"project_status_recent",
+   "SELECT " SQL_JSON_ARRAY(
+     "SELECT " STATUS_COLUMNS ","
+     "  (SELECT coalesce(('[' || string_agg("
+     "      '[' || extract(epoch FROM r.checked_at)::bigint || ','"
+     "      || r.ok::int || ',' || coalesce(r.status_code::text, 'null')"
+     "      || ',' || coalesce(r.latency_ms::text, 'null') || ','"
+     "      || coalesce(to_json(r.error)::text, 'null') || ']',"
+     "      ',' ORDER BY r.checked_at) || ']')::json, '[]'::json)"
+     "   FROM (SELECT c.checked_at, c.ok, c.status_code, c.latency_ms,"
+     "                c.error"
+     "         FROM checks c WHERE c.project_id = p.id"
+     "         ORDER BY c.checked_at DESC LIMIT $2::int) r) AS recent"
+     " FROM projects p WHERE p.user_id = $1", "t.id")},
   {NULL, NULL},
 };
 
@@ -173,16 +204,9 @@ static enum db_result wakeup_and_commit(struct request *req, const char *why)
   return dr == DB_OK ? db_commit(&req->app->db) : dr;
 }
 
-/* Formats n into buf and returns buf, for text parameters. */
-static const char *num(char buf[24], int64_t n)
+static const char *opt_num(char buf[INT_TEXT_MAX], bool present, int64_t n)
 {
-  snprintf(buf, 24, "%lld", (long long)n);
-  return buf;
-}
-
-static const char *opt_num(char buf[24], bool present, int64_t n)
-{
-  return present ? num(buf, n) : NULL;
+  return present ? int_text(buf, n) : NULL;
 }
 
 /* Replies with the JSON text in the first column of res. */
@@ -196,7 +220,9 @@ int projects_create(struct request *req)
 {
   const struct config *cfg = &req->app->cfg;
   struct project_input in;
-  char uid[24], iv[24], to[24], fa[24], re[24], cap[24], err[INPUT_ERR_MAX];
+  char uid[INT_TEXT_MAX], iv[INT_TEXT_MAX], to[INT_TEXT_MAX];
+  char fa[INT_TEXT_MAX], re[INT_TEXT_MAX], cap[INT_TEXT_MAX];
+  char err[INPUT_ERR_MAX];
   PGresult *res = NULL;
   enum db_result dr;
   cJSON *body;
@@ -212,7 +238,7 @@ int projects_create(struct request *req)
     goto out;
   }
 
-  num(uid, req->user_id);
+  int_text(uid, req->user_id);
   /* The owner's row lock makes the count and the insert one step, so two
    * concurrent creates cannot both take the last place. */
   if((dr = db_begin(&req->app->db)) != DB_OK ||
@@ -222,10 +248,10 @@ int projects_create(struct request *req)
   PQclear(res);
   dr = db_exec(&req->app->db, "project_insert", 12, (const char *[]){
       uid, in.name, in.description, in.link,
-      num(iv, in.interval), num(to, in.timeout), in.expected_status,
-      in.keyword, num(fa, in.failure), num(re, in.recovery),
+      int_text(iv, in.interval), int_text(to, in.timeout), in.expected_status,
+      in.keyword, int_text(fa, in.failure), int_text(re, in.recovery),
       in.paused ? "true" : "false",
-      num(cap, cfg->max_projects_per_user)}, &res);
+      int_text(cap, cfg->max_projects_per_user)}, &res);
   if(dr != DB_OK)
     goto db_fail;
   if(PQntuples(res) != 1) {
@@ -250,7 +276,9 @@ out:
 int projects_update(struct request *req)
 {
   struct project_input in;
-  char pid[24], uid[24], iv[24], to[24], fa[24], re[24], err[INPUT_ERR_MAX];
+  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX], iv[INT_TEXT_MAX];
+  char to[INT_TEXT_MAX], fa[INT_TEXT_MAX], re[INT_TEXT_MAX];
+  char err[INPUT_ERR_MAX];
   const char *paused = NULL, *muted = NULL;
   int64_t interval, timeout;
   PGresult *res = NULL;
@@ -266,8 +294,8 @@ int projects_update(struct request *req)
     rc = reply_error(req, 400, "%s", err);
     goto out;
   }
-  num(pid, req->ids[0]);
-  num(uid, req->user_id);
+  int_text(pid, req->ids[0]);
+  int_text(uid, req->user_id);
 
   if((dr = db_begin(&req->app->db)) != DB_OK ||
      (dr = db_exec(&req->app->db, "project_lock", 2,
@@ -324,7 +352,7 @@ out:
 
 int projects_delete(struct request *req)
 {
-  char pid[24], uid[24];
+  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX];
   PGresult *res = NULL;
   enum db_result dr;
   cJSON *out;
@@ -332,8 +360,9 @@ int projects_delete(struct request *req)
 
   if((dr = db_begin(&req->app->db)) != DB_OK ||
      (dr = db_exec(&req->app->db, "project_delete", 2,
-                   (const char *[]){num(pid, req->ids[0]),
-                                    num(uid, req->user_id)}, &res)) != DB_OK)
+                   (const char *[]){int_text(pid, req->ids[0]),
+                                    int_text(uid, req->user_id)},
+                   &res)) != DB_OK)
     goto db_fail;
   if(strcmp(PQcmdTuples(res), "1")) {
     rc = 404;
@@ -359,15 +388,16 @@ done:
 
 int projects_check_now(struct request *req)
 {
-  char pid[24], uid[24];
+  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX];
   PGresult *res = NULL;
   enum db_result dr;
   int rc;
 
   if((dr = db_begin(&req->app->db)) != DB_OK ||
      (dr = db_exec(&req->app->db, "project_check_now", 2,
-                   (const char *[]){num(pid, req->ids[0]),
-                                    num(uid, req->user_id)}, &res)) != DB_OK)
+                   (const char *[]){int_text(pid, req->ids[0]),
+                                    int_text(uid, req->user_id)},
+                   &res)) != DB_OK)
     goto db_fail;
   if(PQntuples(res) != 1) {
     rc = 404;
@@ -390,108 +420,55 @@ done:
   return rc;
 }
 
-/* Runs a read statement and replies with the JSON text of its single row,
- * or 404 when there is no row.  Returns the status sent. */
-static int reply_read(struct request *req, const char *stmt, int nparams,
-                      const char *const *params)
-{
-  PGresult *res = NULL;
-  enum db_result dr = db_exec(&req->app->db, stmt, nparams, params, &res);
-  int rc;
-
-  if(dr != DB_OK)
-    return reply_db_error(req, dr);
-  rc = PQntuples(res) == 1 ? reply_row(req, 200, res) : 404;
-  PQclear(res);
-  return rc;
-}
-
 int projects_get(struct request *req)
 {
-  char pid[24], uid[24];
-  return reply_read(req, "project_get", 2,
-                    (const char *[]){num(pid, req->ids[0]),
-                                     num(uid, req->user_id)});
+  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX];
+  return reply_db_read(req, "project_get", 2,
+                       (const char *[]){int_text(pid, req->ids[0]),
+                                        int_text(uid, req->user_id)});
 }
 
 int projects_dashboard(struct request *req)
 {
-  char uid[24];
-  return reply_read(req, "project_dashboard", 1,
-                    (const char *[]){num(uid, req->user_id)});
+  char uid[INT_TEXT_MAX];
+  return reply_db_read(req, "project_dashboard", 1,
+                       (const char *[]){int_text(uid, req->user_id)});
 }
 
+/* ?recent=N adds each project's last N checks, for the list's strip of
+ * recent results. */
 int projects_status(struct request *req)
 {
-  char uid[24];
-  return reply_read(req, "project_status", 1,
-                    (const char *[]){num(uid, req->user_id)});
-}
-
-int projects_uptime(struct request *req)
-{
-  char pid[24], uid[24];
-  return reply_read(req, "project_uptime", 2,
-                    (const char *[]){num(pid, req->ids[0]),
-                                     num(uid, req->user_id)});
-}
-
-/* Reads the query parameter name as an integer in [min, max].  Returns 1
- * when present, 0 when absent, or -status after replying 400. */
-static int query_int_or_reply(struct request *req, const char *name,
-                              int64_t min, int64_t max, int64_t *out)
-{
-  char buf[32];
-  long len = query_param(req->query, name, buf, sizeof(buf));
-
-  if(len == -1)
-    return 0;
-  if(len < 0 || !parse_int(buf, min, max, out))
-    return -reply_error(req, 400, "query parameter '%s' must be an integer "
-                        "from %lld to %lld", name, (long long)min,
-                        (long long)max);
-  return 1;
-}
-
-int projects_checks(struct request *req)
-{
-  char pid[24], uid[24], lim[24];
-  int64_t limit = CHECKS_LIMIT_DEFAULT;
-  int rc = query_int_or_reply(req, "limit", 1, CHECKS_LIMIT_MAX, &limit);
+  char uid[INT_TEXT_MAX], n[INT_TEXT_MAX];
+  int64_t recent = 0;
+  int rc = request_query_int_or_reply(req, "recent", 1, STATUS_RECENT_MAX,
+                                      &recent);
 
   if(rc < 0)
     return -rc;
-  return reply_read(req, "project_checks", 3,
-                    (const char *[]){num(pid, req->ids[0]),
-                                     num(uid, req->user_id),
-                                     num(lim, limit)});
+  int_text(uid, req->user_id);
+  if(!rc)
+    return reply_db_read(req, "project_status", 1, (const char *[]){uid});
+  return reply_db_read(req, "project_status_recent", 2,
+                       (const char *[]){uid, int_text(n, recent)});
 }
 
 int projects_list(struct request *req)
 {
-  char uid[24], lim[24], off[24];
+  char uid[INT_TEXT_MAX], lim[INT_TEXT_MAX], off[INT_TEXT_MAX];
   int64_t limit = 0, offset = 0;
-  PGresult *res = NULL;
-  enum db_result dr;
   int has_limit, rc;
 
-  has_limit = query_int_or_reply(req, "limit", 1, LIST_LIMIT_MAX, &limit);
+  has_limit = request_query_int_or_reply(req, "limit", 1, LIST_LIMIT_MAX,
+                                         &limit);
   if(has_limit < 0)
     return -has_limit;
-  rc = query_int_or_reply(req, "offset", 0, INT32_MAX, &offset);
+  rc = request_query_int_or_reply(req, "offset", 0, INT32_MAX, &offset);
   if(rc < 0)
     return -rc;
-
-  dr = db_exec(&req->app->db, "project_list", 3, (const char *[]){
-      num(uid, req->user_id), has_limit ? num(lim, limit) : NULL,
-      num(off, offset)}, &res);
-  if(dr != DB_OK)
-    return reply_db_error(req, dr);
-  request_add_header(req, "X-Total-Count", "%s", PQgetvalue(res, 0, 0));
-  rc = reply_raw_json(req, 200, PQgetvalue(res, 0, 1),
-                      (size_t)PQgetlength(res, 0, 1));
-  PQclear(res);
-  return rc;
+  return reply_db_page(req, "project_list", 3, (const char *[]){
+      int_text(uid, req->user_id), has_limit ? int_text(lim, limit) : NULL,
+      int_text(off, offset)});
 }
 
 /* /project/mute?token=...: the mute link of alert mail.  POST mutes (the

@@ -297,6 +297,61 @@ int request_finish(struct request *req, int status)
   return reply_error(req, status, "%s", default_message(status));
 }
 
+const char *int_text(char buf[INT_TEXT_MAX], int64_t n)
+{
+  snprintf(buf, INT_TEXT_MAX, "%lld", (long long)n);
+  return buf;
+}
+
+int request_query_int_or_reply(struct request *req, const char *name,
+                               int64_t min, int64_t max, int64_t *out)
+{
+  char buf[32];
+  long len = query_param(req->query, name, buf, sizeof(buf));
+
+  if(len == -1)
+    return 0;
+  if(len < 0 || !parse_int(buf, min, max, out))
+    return -reply_error(req, 400, "query parameter '%s' must be an integer "
+                        "from %lld to %lld", name, (long long)min,
+                        (long long)max);
+  return 1;
+}
+
+/* reply_db_read and reply_db_page: total_col is the column of the total,
+ * or -1. */
+static int reply_db(struct request *req, const char *stmt, int nparams,
+                    const char *const *params, int total_col)
+{
+  PGresult *res = NULL;
+  enum db_result dr = db_exec(&req->app->db, stmt, nparams, params, &res);
+  int col = total_col + 1, rc = 404;
+
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if(PQntuples(res) == 1) {
+    if(total_col >= 0)
+      request_add_header(req, "X-Total-Count", "%s",
+                         PQgetvalue(res, 0, total_col));
+    rc = reply_raw_json(req, 200, PQgetvalue(res, 0, col),
+                        (size_t)PQgetlength(res, 0, col));
+  }
+  PQclear(res);
+  return rc;
+}
+
+int reply_db_read(struct request *req, const char *stmt, int nparams,
+                  const char *const *params)
+{
+  return reply_db(req, stmt, nparams, params, -1);
+}
+
+int reply_db_page(struct request *req, const char *stmt, int nparams,
+                  const char *const *params)
+{
+  return reply_db(req, stmt, nparams, params, 0);
+}
+
 cJSON *request_json_or_reply(struct request *req, int *rc)
 {
   const char *cl = request_param(req, "CONTENT_LENGTH");

@@ -92,6 +92,30 @@ int reply_empty(struct request *req, int status);
  * 500 otherwise.  Returns the status. */
 int reply_db_error(struct request *req, enum db_result rc);
 
+/* Room for a 64-bit integer as decimal text, sign and NUL included. */
+#define INT_TEXT_MAX 24
+
+/* Formats n into buf and returns buf: a text parameter for SQL. */
+const char *int_text(char buf[INT_TEXT_MAX], int64_t n);
+
+/* Reads the query parameter name as an integer in [min, max].  Returns 1
+ * with *out set when it is there, 0 when it is absent (*out untouched), or
+ * -status after replying 400 naming it. */
+int request_query_int_or_reply(struct request *req, const char *name,
+                               int64_t min, int64_t max, int64_t *out);
+
+/* Runs a read statement whose single row holds the answer's JSON text in
+ * its first column (Postgres builds it) and replies 200 with it.  With no
+ * row (a project that is missing or not the caller's) it replies nothing
+ * and returns 404, for the router to answer.  Returns the status. */
+int reply_db_read(struct request *req, const char *stmt, int nparams,
+                  const char *const *params);
+
+/* The same for a page of a list: the row is (total, JSON array), and the
+ * total goes into X-Total-Count. */
+int reply_db_page(struct request *req, const char *stmt, int nparams,
+                  const char *const *params);
+
 /* Sends the standard JSON error for status unless a reply was already sent;
  * the router calls it after every handler.  Returns the status sent. */
 int request_finish(struct request *req, int status);

@@ -41,8 +41,10 @@ static const struct route routes[] = {
   {"PUT",    "/project/{id}",            true, projects_update},
   {"DELETE", "/project/{id}",            true, projects_delete},
   {"POST",   "/project/{id}/check",      true, projects_check_now},
-  {"GET",    "/project/{id}/checks",     true, projects_checks},
-  {"GET",    "/project/{id}/uptime",     true, projects_uptime},
+  {"GET",    "/project/{id}/checks",     true, history_checks},
+  {"GET",    "/project/{id}/uptime",     true, history_uptime},
+  {"GET",    "/project/{id}/incidents",  true, history_incidents},
+  {"GET",    "/project/{id}/series",     true, history_series},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

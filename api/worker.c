@@ -54,6 +54,7 @@ static const struct db_statement *const statement_lists[] = {
   users_statements,
   verify_statements,
   projects_statements,
+  history_statements,
   NULL,
 };
 

@@ -117,7 +117,8 @@ static size_t build_env(const uint8_t *data, size_t size, char **envp,
 
 static void check_query(const char *query)
 {
-  static const char *const names[] = {"limit", "offset", "token"};
+  static const char *const names[] = {"limit", "offset", "token", "range",
+                                      "recent"};
   char small[32], big[128];
 
   for(size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {

@@ -171,7 +171,8 @@ def body_seeds():
     write_body("not-object", "5[1,2]")
     write_body("trailing", '5{"name":"x"} x')
     write_body("leading-zero", '5{"interval_seconds":0600}')
-    write_body("verify", '6{"token":"Qm9vdHN0cmFwLXRva2VuLWZvci10aGUtZnV6emVyLTAx"}')
+    write_body("verify",
+               '6{"token":"Qm9vdHN0cmFwLXRva2VuLWZvci10aGUtZnV6emVyLTAx"}')
     write_body("verify-number", '6{"token":42}')
     write_body("verify-null", '6{"token":null}')
     write_body("verify-not-token", '6{"token":"a.b\\r\\nX: y"}')
@@ -253,6 +254,18 @@ def fcgi_seeds():
     write("fcgi", "checks-limit", params(
         REQUEST_METHOD="GET", REQUEST_URI="/project/7/checks?limit=1000",
         QUERY_STRING="limit=1000"))
+    write("fcgi", "checks-page", params(
+        REQUEST_METHOD="GET",
+        REQUEST_URI="/project/7/checks?limit=5&offset=100000",
+        QUERY_STRING="limit=5&offset=100000"))
+    write("fcgi", "incidents-page", params(
+        REQUEST_METHOD="GET",
+        REQUEST_URI="/project/7/incidents?limit=101&offset=-1",
+        QUERY_STRING="limit=101&offset=-1"))
+    write("fcgi", "series-range", params(
+        REQUEST_METHOD="GET",
+        REQUEST_URI="/project/7/series?range=24h&range=7d",
+        QUERY_STRING="range=24h&range=7d"))
     write("fcgi", "verify-token", params(
         REQUEST_METHOD="GET", REQUEST_URI="/user/verify?token=a%2Bb+c",
         QUERY_STRING="token=a%2Bb+c"))

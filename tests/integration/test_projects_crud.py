@@ -691,7 +691,8 @@ ROUTES = [
     ("PUT", "/project/1"), ("DELETE", "/project/1"),
     ("POST", "/project/1/check"), ("GET", "/project/1/checks"),
     ("GET", "/project/1/uptime"), ("GET", "/project/dashboard"),
-    ("GET", "/project/status"),
+    ("GET", "/project/status"), ("GET", "/project/1/incidents"),
+    ("GET", "/project/1/series?range=24h"),
 ]
 
 

@@ -1,9 +1,11 @@
 """The two summary views the web client's dashboard reads:
 GET /project/dashboard (totals and counts per status) and GET /project/status
-(one line per project from the stored results).  Results are written straight
+(one line per project from the stored results; its newer fields and
+?recent= are in test_projects_status.py).  Results are written straight
 into the database, as the monitor would; neither view may probe a site."""
 
 import datetime as dt
+import json
 import re
 import time
 
@@ -148,6 +150,126 @@ def test_dashboard_names_are_returned_verbatim(new_user):
     assert dashboard(new_user)["latest_projects"] == name
 
 
+# --- GET /project/dashboard: what the web client's dashboard adds -----------
+
+OLD_DASHBOARD_KEYS = ["total_projects", "latest_projects", "last_updated",
+                      "up", "down", "pending", "paused"]
+
+
+def test_dashboard_additions_with_no_projects(new_user):
+    body = dashboard(new_user)
+    assert body["last_checked_at"] is None
+    assert body["down_projects"] == []
+    assert body["recent_incidents"] == []
+
+
+def test_old_dashboard_fields_come_first(new_user):
+    r = call("GET", "/project/dashboard", token=new_user.token)
+    keys = [k for k, _ in json.loads(r.text, object_pairs_hook=list)]
+    assert keys == OLD_DASHBOARD_KEYS + ["last_checked_at", "down_projects",
+                                         "recent_incidents"]
+
+
+def test_last_checked_at_is_the_latest_probe(new_user, db):
+    a = create_project(new_user)
+    b = create_project(new_user)
+    set_project_state(db, a["id"], "UP", code=200, checked_ago=600)
+    set_project_state(db, b["id"], "DOWN", code=500, checked_ago=60)
+    body = dashboard(new_user)
+    assert body["last_checked_at"] == get_project(new_user,
+                                                  b["id"])["last_checked_at"]
+
+
+def test_down_projects_oldest_down_first(new_user, db):
+    n = min(4, max_projects())
+    made = [create_project(new_user, name=f"site {i}",
+                           link=f"https://example.com/{i}") for i in range(n)]
+    # 0: down 2 h (open incident), 1: down 10 min (failing_since only),
+    # 2: up, 3: down but paused.
+    set_project_state(db, made[0]["id"], "DOWN", code=503,
+                      error="status 503")
+    db.run("INSERT INTO incidents (project_id, started_at, reason) VALUES "
+           "(%s, date_trunc('second', now()) - interval '2 hours', "
+           "'status 503')", (made[0]["id"],))
+    db.run("UPDATE projects SET failing_since = now() - interval '3 hours' "
+           "WHERE id = %s", (made[0]["id"],))
+    if n > 1:
+        set_project_state(db, made[1]["id"], "DOWN", error="timeout")
+        db.run("UPDATE projects SET failing_since = date_trunc('second', "
+               "now()) - interval '10 minutes' WHERE id = %s",
+               (made[1]["id"],))
+    if n > 2:
+        set_project_state(db, made[2]["id"], "UP", code=200)
+    if n > 3:
+        set_project_state(db, made[3]["id"], "DOWN", error="timeout")
+        call("PUT", f"/project/{made[3]['id']}", token=new_user.token,
+             json={"paused": True})
+
+    down = dashboard(new_user)["down_projects"]
+    assert [d["id"] for d in down] == [p["id"] for p in made[:min(n, 2)]]
+    first = down[0]
+    assert set(first) == {"id", "name", "link", "since", "reason"}
+    assert (first["name"], first["link"], first["reason"]) == \
+        ("site 0", "https://example.com/0", "status 503")
+    # The open incident's start wins over failing_since.
+    age = time.time() - parse_time(first["since"]).timestamp()
+    assert abs(age - 7200) < 60, first
+    if n > 1:
+        assert down[1]["reason"] == "timeout"
+        age = time.time() - parse_time(down[1]["since"]).timestamp()
+        assert abs(age - 600) < 60, down[1]
+
+
+def test_down_projects_are_at_most_100(new_user, db):
+    db.run("INSERT INTO projects (user_id, name, link, status, last_error, "
+           "failing_since, next_check_at) SELECT %s, 'down ' || n, "
+           "'https://example.com/' || n, 'DOWN', 'timeout', "
+           "now() - n * interval '1 minute', now() + interval '1 day' "
+           "FROM generate_series(1, 105) AS n", (new_user.id,))
+    body = dashboard(new_user)
+    assert body["down"] == 105
+    down = body["down_projects"]
+    assert len(down) == 100
+    # Oldest down first: 105 minutes down, then 104, ...
+    assert [d["name"] for d in down[:2]] == ["down 105", "down 104"]
+    assert down[-1]["name"] == "down 6"
+
+
+def test_recent_incidents_across_projects(new_user, other_user, db):
+    a = create_project(new_user, name="alpha")
+    b = create_project(new_user, name="beta")
+    theirs = create_project(other_user, name="theirs")
+    ids = []
+    for k in range(12):
+        pid = a["id"] if k % 2 else b["id"]
+        ids.append(db.value(
+            "INSERT INTO incidents (project_id, started_at, resolved_at, "
+            "reason) VALUES (%s, date_trunc('second', now()) - "
+            "make_interval(secs => %s), date_trunc('second', now()) - "
+            "make_interval(secs => %s), %s) RETURNING id",
+            (pid, 10000 - k * 600, 10000 - k * 600 - 30, f"cause {k}")))
+    open_id = db.value(
+        "INSERT INTO incidents (project_id, started_at, reason) VALUES "
+        "(%s, date_trunc('second', now()) - interval '60 seconds', "
+        "'still down') RETURNING id", (b["id"],))
+    db.run("INSERT INTO incidents (project_id, started_at, reason) VALUES "
+           "(%s, now(), 'not yours')", (theirs["id"],))
+
+    recent = dashboard(new_user)["recent_incidents"]
+    assert [i["id"] for i in recent] == [open_id] + ids[::-1][:9]
+    newest = recent[0]
+    assert set(newest) == {"id", "project_id", "project_name", "started_at",
+                           "resolved_at", "duration_seconds", "cause"}
+    assert (newest["project_id"], newest["project_name"],
+            newest["resolved_at"], newest["cause"]) == \
+        (b["id"], "beta", None, "still down")
+    assert 58 <= newest["duration_seconds"] <= 120
+    second = recent[1]
+    assert (second["project_name"], second["cause"],
+            second["duration_seconds"]) == ("alpha", "cause 11", 30)
+    assert isinstance(second["duration_seconds"], int)
+
+
 # --- GET /project/status ---------------------------------------------------
 
 def test_status_with_no_projects(new_user):
@@ -192,8 +314,12 @@ def test_status_reports_stored_results_in_id_order(new_user, db):
             assert entry["last_checked"] == db_time(row[0])
             age = time.time() - parse_time(entry["last_checked"]).timestamp()
             assert 60 <= age <= 300, age
-        assert entry["last_updated"] == get_project(new_user,
-                                                    p["id"])["updated_at"]
+        # The time of the last probe; before the first, the last change.
+        if state == "PENDING":
+            assert entry["last_updated"] == \
+                get_project(new_user, p["id"])["updated_at"]
+        else:
+            assert entry["last_updated"] == entry["last_checked"]
 
 
 def test_status_shows_paused_whatever_was_stored(new_user, db):

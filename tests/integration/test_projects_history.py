@@ -1,7 +1,10 @@
 """A project's history: GET /project/{id}/checks (the raw checks, newest
-first) and GET /project/{id}/uptime (24 h, 7 d and 30 d windows read from
-the hourly aggregates).  The tests write checks and check_hours rows
-themselves, so the answers can be computed here."""
+first, paged with limit and offset, the total in X-Total-Count) and
+GET /project/{id}/uptime (24 h, 7 d and 30 d windows read from the hourly
+aggregates).  Incidents and the chart's series have their own files
+(test_projects_incidents.py, test_projects_series.py).  The tests write
+checks and check_hours rows themselves, so the answers can be computed
+here."""
 
 import datetime as dt
 import time
@@ -9,7 +12,7 @@ import time
 import pytest
 
 from conftest import (
-    call, create_project, expect_error, expect_json, parse_time,
+    call, create_project, env, expect_error, expect_json, parse_time,
 )
 
 CHECK_KEYS = {"id", "scheduled_at", "checked_at", "ok", "status",
@@ -116,7 +119,54 @@ def test_checks_limit(new_user, db):
 ])
 def test_checks_with_a_bad_limit_is_400(new_user, query):
     p = create_project(new_user)
-    expect_error(checks(new_user, p["id"], query), 400)
+    assert "limit" in expect_error(checks(new_user, p["id"], query), 400)
+
+
+def test_checks_are_paged_with_offset_and_counted(new_user, db):
+    p = create_project(new_user)
+    db.run("INSERT INTO checks (project_id, scheduled_at, checked_at, ok, "
+           "latency_ms) SELECT %s, "
+           "date_trunc('second', now()) - make_interval(secs => n * 60 + 1), "
+           "date_trunc('second', now()) - make_interval(secs => n * 60), "
+           "true, n FROM generate_series(1, 25) AS n", (p["id"],))
+
+    r = checks(new_user, p["id"], "?limit=10")
+    assert r.headers["X-Total-Count"] == "25"
+    assert [e["latency_ms"] for e in expect_json(r, 200)] == \
+        list(range(1, 11))
+    r = checks(new_user, p["id"], "?limit=10&offset=10")
+    assert r.headers["X-Total-Count"] == "25"
+    assert [e["latency_ms"] for e in expect_json(r, 200)] == \
+        list(range(11, 21))
+    r = checks(new_user, p["id"], "?offset=20")
+    assert [e["latency_ms"] for e in expect_json(r, 200)] == \
+        list(range(21, 26))
+    r = checks(new_user, p["id"], "?offset=100000")
+    assert expect_json(r, 200) == [] and r.headers["X-Total-Count"] == "25"
+
+
+def test_checks_of_a_project_without_any_count_zero(new_user):
+    p = create_project(new_user)
+    r = checks(new_user, p["id"])
+    assert expect_json(r, 200) == [] and r.headers["X-Total-Count"] == "0"
+
+
+def test_checks_total_is_exposed_to_cors_clients(new_user):
+    p = create_project(new_user)
+    r = call("GET", f"/project/{p['id']}/checks", token=new_user.token,
+             headers={"Origin": env("TRACKLY_CORS_ORIGIN")})
+    expect_json(r, 200)
+    assert "x-total-count" in \
+        r.headers["Access-Control-Expose-Headers"].lower()
+
+
+@pytest.mark.parametrize("query", [
+    "?offset=-1", "?offset=100001", "?offset=x", "?offset=", "?offset=1.0",
+    "?offset=99999999999999999999",
+])
+def test_checks_with_a_bad_offset_is_400(new_user, query):
+    p = create_project(new_user)
+    assert "offset" in expect_error(checks(new_user, p["id"], query), 400)
 
 
 def test_checks_belong_to_their_project(new_user, db):

@@ -24,6 +24,11 @@ ATTEMPTS = [
     ("GET", "/checks", None),
     ("GET", "/checks?limit=5", None),
     ("GET", "/uptime", None),
+    ("GET", "/incidents", None),
+    ("GET", "/incidents?limit=5&offset=0", None),
+    ("GET", "/series?range=24h", None),
+    ("GET", "/series?range=7d", None),
+    ("GET", "/series?range=30d", None),
 ]
 ATTEMPT_IDS = [f"{m}{suffix or ''}{'-' + str(i) if m == 'PUT' else ''}"
                for i, (m, suffix, _) in enumerate(ATTEMPTS)]
@@ -51,6 +56,8 @@ def add_history(db, project_id):
     db.run("INSERT INTO check_hours (project_id, hour, checks, up, "
            "latency_sum, latency_max) VALUES "
            "(%s, date_trunc('hour', now()), 2, 1, 42, 30)", (project_id,))
+    db.run("INSERT INTO incidents (project_id, started_at, reason) VALUES "
+           "(%s, now() - interval '1 minute', 'status 503')", (project_id,))
 
 
 @pytest.fixture
@@ -108,6 +115,13 @@ def test_stranger_attempts_leave_the_project_working_for_its_owner(
     uptime = expect_json(call("GET", f"/project/{owned['id']}/uptime",
                               token=new_user.token), 200)
     assert uptime["windows"]["24h"]["checks"] == 2
+    incidents = expect_json(call("GET", f"/project/{owned['id']}/incidents",
+                                 token=new_user.token), 200)
+    assert [i["cause"] for i in incidents] == ["status 503"]
+    series = expect_json(call("GET",
+                              f"/project/{owned['id']}/series?range=24h",
+                              token=new_user.token), 200)
+    assert sum(point["checks"] for point in series["points"]) == 2
 
 
 def test_lists_show_only_your_own_projects(new_user, other_user, owned, db):

@@ -56,7 +56,7 @@ def browser_login(user):
     return token
 
 
-# --- the cookie is set -------------------------------------------------------
+# --- the cookie is set ------------------------------------------------------
 
 def test_login_sets_the_session_cookie(new_user):
     r = login(new_user.email, new_user.password)
@@ -94,7 +94,7 @@ def test_password_change_sets_a_new_cookie_and_the_old_one_stops(new_user):
     assert expect_unauthorized(me(old, **CSRF)) == "invalid or expired token"
 
 
-# --- the cookie authenticates, with the CSRF marks -----------------------------
+# --- the cookie authenticates, with the CSRF marks --------------------------
 
 def test_cookie_with_the_csrf_header_authenticates(new_user):
     token = browser_login(new_user)
@@ -188,11 +188,12 @@ def test_a_forged_cookie_without_the_csrf_header_is_403(new_user):
 def test_revoked_cookie_is_401(new_user):
     token = browser_login(new_user)
     expect_json(me(token, **CSRF), 200)
-    assert call("POST", "/user/logout", token=new_user.token).status_code == 204
+    r = call("POST", "/user/logout", token=new_user.token)
+    assert r.status_code == 204
     assert expect_unauthorized(me(token, **CSRF)) == "invalid or expired token"
 
 
-# --- parsing the Cookie header ---------------------------------------------------
+# --- parsing the Cookie header ----------------------------------------------
 
 def test_the_session_cookie_is_found_among_others(new_user):
     token = browser_login(new_user)
@@ -230,7 +231,7 @@ def test_a_cookie_just_over_the_token_limit_is_401_not_read(new_user):
     assert expect_unauthorized(me(long, **CSRF)) == "invalid or expired token"
 
 
-# --- Bearer wins ----------------------------------------------------------------
+# --- Bearer wins ------------------------------------------------------------
 
 def test_a_bearer_header_wins_over_the_cookie(new_user, other_user):
     theirs = browser_login(other_user)
@@ -242,7 +243,7 @@ def test_a_bearer_header_wins_over_the_cookie(new_user, other_user):
     assert expect_unauthorized(r) == "invalid or expired token"
 
 
-# --- clearing the cookie ----------------------------------------------------------
+# --- clearing the cookie ----------------------------------------------------
 
 def test_logout_clears_the_cookie_and_revokes(new_user):
     token = browser_login(new_user)
@@ -293,7 +294,7 @@ def test_signout_is_post_only():
     assert r.headers["Allow"].startswith("POST")
 
 
-# --- CORS stays Bearer-only ----------------------------------------------------------
+# --- CORS stays Bearer-only -------------------------------------------------
 
 def test_cors_never_allows_credentials_or_the_csrf_header(new_user):
     origin = env("TRACKLY_CORS_ORIGIN")
@@ -310,7 +311,7 @@ def test_cors_never_allows_credentials_or_the_csrf_header(new_user):
     assert "Access-Control-Allow-Credentials" not in r.headers
 
 
-# --- Secure over HTTPS ----------------------------------------------------------------
+# --- Secure over HTTPS ------------------------------------------------------
 
 def private_api(**extra):
     return api_instance(binary_env(DB_URL=env("TRACKLY_DB_URL"),

@@ -49,7 +49,7 @@ def allow_resend_now(db, user):
            "WHERE id = %s", (user.id,))
 
 
-# --- the link in the mail ----------------------------------------------------
+# --- the link in the mail ---------------------------------------------------
 
 def test_mail_links_to_the_web_clients_verify_page(new_user, db):
     recipient, payload = verify_row(db, new_user.id)
@@ -70,7 +70,7 @@ def test_registration_counts_as_the_first_send(new_user, db):
     assert abs((sent_at - created).total_seconds()) < 5
 
 
-# --- POST /user/verify -------------------------------------------------------
+# --- POST /user/verify ------------------------------------------------------
 
 def test_verify_confirms_the_address_once(new_user, db):
     token = verify_row(db, new_user.id)[1]["token"]
@@ -141,7 +141,7 @@ def test_verify_with_a_malformed_body_is_400(db, raw):
                           headers={"Content-Type": "application/json"}), 400)
 
 
-# --- GET /user/verify?token=... ----------------------------------------------
+# --- GET /user/verify?token=... ---------------------------------------------
 
 def test_get_redirects_to_the_verify_page_and_verifies_nothing(new_user, db):
     token = verify_row(db, new_user.id)[1]["token"]
@@ -191,7 +191,7 @@ def test_get_uses_the_first_token_parameter():
     assert r.headers["Location"] == "/verify?token=first"
 
 
-# --- POST /user/verify/resend ------------------------------------------------
+# --- POST /user/verify/resend -----------------------------------------------
 
 def test_resend_queues_a_new_link_and_the_old_one_stops_working(
         new_user, db):

@@ -88,6 +88,9 @@ static void routes_found(void **state)
   expect_route("POST", "/project/1/check", "/project/{id}/check", true);
   expect_route("GET", "/project/1/checks", "/project/{id}/checks", true);
   expect_route("GET", "/project/1/uptime", "/project/{id}/uptime", true);
+  expect_route("GET", "/project/1/incidents", "/project/{id}/incidents",
+               true);
+  expect_route("GET", "/project/1/series", "/project/{id}/series", true);
 }
 
 static void ids_are_read(void **state)
@@ -117,6 +120,9 @@ static void unknown_paths(void **state)
   expect_status("GET", "/project/1%2F2", 404, "");
   expect_status("GET", "/project/1/2", 404, "");
   expect_status("GET", "/project/1/checks/", 404, "");
+  expect_status("GET", "/project/0/incidents", 404, "");
+  expect_status("GET", "/project/1/incidents/1", 404, "");
+  expect_status("GET", "/project/dashboard/series", 404, "");
   expect_status("GET", "/projects", 404, "");
   expect_status("GET", "/project/../user/me", 404, "");
   expect_status("GET", "/Project", 404, "");
@@ -136,6 +142,8 @@ static void wrong_methods(void **state)
   expect_status("GET", "/user/signout", 405, "POST");
   expect_status("PUT", "/project/mute", 405, "GET, POST");
   expect_status("GET", "/project/1/check", 405, "POST");
+  expect_status("POST", "/project/1/incidents", 405, "GET");
+  expect_status("DELETE", "/project/1/series", 405, "GET");
   /* /project/dashboard is not an id, so only its own GET is listed. */
   expect_status("DELETE", "/project/dashboard", 405, "GET");
 }
