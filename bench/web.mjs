@@ -51,9 +51,13 @@ async function context(browser, token, width) {
     baseURL: cfg.url,
   });
   const u = new URL(cfg.url);
+  // The session cookie /user/login sets, and the client's own note that
+  // this browser is signed in (web/src/session.js).
   await ctx.addCookies([{name: "trackly_session", value: token,
                          domain: u.hostname, path: "/", httpOnly: true,
-                         sameSite: "Strict"}]);
+                         sameSite: "Strict"},
+                        {name: "trackly_signed_in", value: "1",
+                         domain: u.hostname, path: "/", sameSite: "Strict"}]);
   await ctx.addInitScript(LONGTASKS);
   return ctx;
 }

@@ -32,7 +32,7 @@ def add_project_through_the_form(page, name, link):
     page.get_by_label("Down after this many failed checks in a row").fill("1")
     page.get_by_role("button", name="Add project").click()
     page.wait_for_url(re.compile(r"/projects/\d+$"))
-    return int(page.path().rsplit("/", 1)[1])
+    return int(page.path.rsplit("/", 1)[1])
 
 
 def check_now(page, expect):
@@ -97,9 +97,9 @@ def test_a_site_goes_up_down_and_up_again(page, open_page, db, monitor,
     check_now(page, "UP")
     page.locator("h1 .pill").wait_text("UP")
     incidents = page.locator("section[aria-labelledby=h-incidents] tbody tr")
-    incidents.first().wait_text(re.compile(r"\d+ s|\d+ min"))
-    assert "ongoing" not in incidents.first().inner_text()
-    assert "status 503" in incidents.first().inner_text()
+    incidents.first.wait_text(re.compile(r"\d+ s|\d+ min"))
+    assert "ongoing" not in incidents.first.inner_text()
+    assert "status 503" in incidents.first.inner_text()
     wait_mail(smtp_server, user.email, "UP again: Web shop")
     page.locator(".chart svg").wait_for()
     shoot(page, "project")

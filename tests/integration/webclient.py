@@ -17,6 +17,8 @@ from browser import base_url
 from conftest import claims_for, eventually, jwt_encode
 
 COOKIE = "trackly_session"
+# The client's own note that this browser was signed in (web/src/session.js).
+MARKER = "trackly_signed_in"
 LINK = re.compile(r"https?://[^\s<>\"')]+")
 
 
@@ -27,8 +29,13 @@ def session_cookie(token):
 
 
 def sign_in(page, user, token=None):
-    """Gives page's context user's session (or the given token)."""
-    page.context.add_cookies([session_cookie(token or user.token)])
+    """Gives page's context user's session (or the given token), and the
+    client's note that this browser is signed in, as the sign-in page
+    would leave them."""
+    page.context.add_cookies([
+        session_cookie(token or user.token),
+        {"name": MARKER, "value": "1", "url": base_url(),
+         "sameSite": "Strict"}])
 
 
 def expired_token(user, version=0):
@@ -54,19 +61,19 @@ def seed_projects(db, user, count, *, checks=30, prefix="seeded"):
             last_checked_at, last_error, failing_since, status_changed_at,
             next_check_at)
         SELECT %(uid)s, %(prefix)s || ' ' || lpad(g::text, 4, '0'),
-               'https://' || CASE WHEN g % 2 = 0 THEN 'shop' ELSE 'blog' END
+               'https://' || CASE WHEN mod(g, 2) = 0 THEN 'shop' ELSE 'blog' END
                    || '-' || g || '.example.com/',
                60, 10000,
-               CASE WHEN g % 13 = 0 THEN 'PENDING'
-                    WHEN g % 7 = 0 THEN 'DOWN' ELSE 'UP' END,
-               g % 11 = 0,
-               CASE WHEN g % 13 = 0 THEN NULL
-                    WHEN g % 7 = 0 THEN 503 ELSE 200 END,
-               CASE WHEN g % 13 = 0 THEN NULL ELSE 20 + (g * 37) % 900 END,
-               CASE WHEN g % 13 = 0 THEN NULL
+               CASE WHEN mod(g, 13) = 0 THEN 'PENDING'
+                    WHEN mod(g, 7) = 0 THEN 'DOWN' ELSE 'UP' END,
+               mod(g, 11) = 0,
+               CASE WHEN mod(g, 13) = 0 THEN NULL
+                    WHEN mod(g, 7) = 0 THEN 503 ELSE 200 END,
+               CASE WHEN mod(g, 13) = 0 THEN NULL ELSE 20 + mod(g * 37, 900) END,
+               CASE WHEN mod(g, 13) = 0 THEN NULL
                     ELSE now() - interval '30 seconds' END,
-               CASE WHEN g % 7 = 0 AND g % 13 <> 0 THEN 'status 503' END,
-               CASE WHEN g % 7 = 0 AND g % 13 <> 0
+               CASE WHEN mod(g, 7) = 0 AND mod(g, 13) <> 0 THEN 'status 503' END,
+               CASE WHEN mod(g, 7) = 0 AND mod(g, 13) <> 0
                     THEN now() - interval '40 minutes' END,
                now() - interval '5 hours', now() + interval '1 day'
         FROM generate_series(1, %(n)s) g
@@ -82,7 +89,7 @@ def seed_projects(db, user, count, *, checks=30, prefix="seeded"):
                    now() - k * interval '1 minute',
                    p.status <> 'DOWN' OR k > 20,
                    CASE WHEN p.status <> 'DOWN' OR k > 20 THEN 200 ELSE 503 END,
-                   20 + (p.id * k) % 400,
+                   20 + mod(p.id * k, 400),
                    CASE WHEN p.status <> 'DOWN' OR k > 20 THEN NULL
                         ELSE 'status 503' END
             FROM projects p, generate_series(1, %(checks)s) k

@@ -230,9 +230,8 @@ function renderBanner() {
         renderBanner();
         return;
       }
-      note.textContent = e.status === 429 && e.retryAfter
-        ? e.message + " (" + Math.ceil(e.retryAfter / 60) + " min)"
-        : e.message;
+      note.textContent = e.message[0].toUpperCase() + e.message.slice(1) +
+                         (e.status === 429 ? "." : "");
     } finally {
       button.disabled = false;
     }
@@ -276,6 +275,11 @@ async function render(push) {
   main.setAttribute("aria-busy", "true");
 
   if (r && !r.public && !session.current()) {
+    if (!session.wasSignedIn()) {
+      go("/login?next=" + encodeURIComponent(url.pathname + url.search),
+         {replace: true});
+      return;
+    }
     try {
       await session.load(ctx.signal);
     } catch (e) {

@@ -15,10 +15,12 @@ import * as fmt from "./format.js";
 const HEIGHT = 220;
 const PAD = {left: 56, right: 12, top: 14, bottom: 30};
 
-function niceCeil(v) {
-  if (!(v > 0)) return 100;
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+// The y axis: four steps of 1, 2 or 5 times a power of ten (at least
+// 1 ms), so every label is a whole, round number of milliseconds.
+function niceStep(max) {
+  const raw = Math.max(1, max / 4);
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
   return 10 * p;
 }
 
@@ -53,8 +55,9 @@ function draw(svg, width, data, incidents) {
   const x = (t) => PAD.left + (t - from) / (to - from) * plotW;
   const points = data.points.filter((p) => p.avg_latency_ms !== null &&
                                            p.avg_latency_ms !== undefined);
-  const ymax = niceCeil(Math.max(0, ...points.map((p) => p.avg_latency_ms)) *
-                        1.1);
+  const step = niceStep(Math.max(0, ...points.map((p) => p.avg_latency_ms)) *
+                       1.1);
+  const ymax = step * 4;
   const y = (v) => PAD.top + plotH - v / ymax * plotH;
   const parts = [];
 
@@ -77,7 +80,7 @@ function draw(svg, width, data, incidents) {
 
   // Grid and y labels.
   for (let i = 0; i <= 4; i++) {
-    const v = ymax * i / 4, yy = y(v).toFixed(1);
+    const v = step * i, yy = y(v).toFixed(1);
     parts.push(s("line", {class: "grid", x1: PAD.left, x2: PAD.left + plotW,
                           y1: yy, y2: yy}));
     parts.push(s("text", {class: "axis", x: PAD.left - 6, y: yy,
@@ -98,6 +101,14 @@ function draw(svg, width, data, incidents) {
     prev = t;
   }
   if (d) parts.push(s("path", {class: "latency", d}));
+  // Dots where there are few points, so a lone bucket shows at all.
+  if (points.length <= 100)
+    for (const p of points) {
+      const t = Date.parse(p.t) + bucket / 2;
+      parts.push(s("circle", {class: "latency-dot", r: 3,
+                              cx: x(t).toFixed(1),
+                              cy: y(p.avg_latency_ms).toFixed(1)}));
+    }
 
   // Failed checks, and a tooltip for every bucket.
   const bw = Math.max(2, bucket / (to - from) * plotW);

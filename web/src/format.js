@@ -32,6 +32,12 @@ export function time(value, seconds) {
   return (seconds ? timeSecFmt : timeFmt).format(d);
 }
 
+// True when value falls on today's date, here.
+export function sameDay(value) {
+  const d = toDate(value);
+  return !!d && d.toDateString() === new Date().toDateString();
+}
+
 export function day(value) {
   const d = toDate(value);
   return d ? dayFmt.format(d) : "";

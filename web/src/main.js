@@ -18,6 +18,10 @@ import {verify} from "./pages/verify.js";
 // (the original client's start page).
 async function home(ctx) {
   if (!session.current()) {
+    if (!session.wasSignedIn()) {
+      go("/login", {replace: true});
+      return;
+    }
     try {
       await session.load(ctx.signal);
     } catch (e) {

@@ -6,6 +6,12 @@
 
 const enc = new TextEncoder();
 
+// The server trims ASCII white space only (common/validate.c); String's
+// trim() would also take away no-break and other Unicode spaces.
+export function asciiTrim(s) {
+  return s.replace(/^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g, "");
+}
+
 export function bytes(s) {
   return enc.encode(s).length;
 }
@@ -17,13 +23,14 @@ function chars(s) {
 }
 
 export function email(v) {
-  const s = v.trim();
+  const s = asciiTrim(v);
   if (!s) return "Enter your email address";
   if (bytes(s) > 254) return "Email address must be at most 254 characters";
   // Printable ASCII without spaces or header-significant characters, one
   // @, a local part of 1 to 64 bytes and dot-separated domain labels.
+  const domain = s.slice(s.indexOf("@") + 1);
   if (/[^\x21-\x7e]|[<>()[\]\\,;:"]/.test(s) || !/^[^@]{1,64}@[^@]+$/.test(s) ||
-      /@\.|\.\.|\.$/.test(s) || s.length < 3)
+      domain.split(".").some((label) => !label) || s.length < 3)
     return "Enter an email address like name@example.com";
   return "";
 }
@@ -37,7 +44,7 @@ export function password(v) {
 }
 
 export function name(v) {
-  if (!v.trim()) return "Enter a name";
+  if (!asciiTrim(v)) return "Enter a name";
   if (chars(v) > 200) return "Name must be at most 200 characters";
   return "";
 }
@@ -49,7 +56,7 @@ export function description(v) {
 
 export function link(v) {
   const s = v;
-  if (!s.trim()) return "Enter the link to check";
+  if (!s) return "Enter the link to check";
   if (bytes(s) > 2048) return "Link must be at most 2048 bytes";
   if (/[\x00-\x20\x7f]/.test(s)) return "Link must not contain spaces";
   const m = /^(https?):\/\/([^/?#]*)/i.exec(s);
@@ -111,8 +118,9 @@ export function expectedStatus(v) {
               "like 200-399 or 200,301-302";
   if (items.length > 16) return "Expected status can have at most 16 parts";
   for (const raw of items) {
-    const item = raw.trim();
-    const m = /^(\d{3})\s*(?:-\s*(\d{3}))?$/.exec(item);
+    const item = asciiTrim(raw);
+    const m = /^(\d{3})[ \t\n\r\f\v]*(?:-[ \t\n\r\f\v]*(\d{3}))?$/
+      .exec(item);
     if (!m) return bad;
     const lo = +m[1], hi = m[2] ? +m[2] : lo;
     if (lo < 100 || hi > 599 || lo > hi) return bad;

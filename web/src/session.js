@@ -1,23 +1,22 @@
 // session.js - who is signed in, as far as this tab knows.
 //
 // The token itself lives in an HttpOnly cookie this script cannot read;
-// what the client keeps is the account it belongs to (GET /user/me) and,
-// in localStorage, one flag saying "this browser was signed in", so that a
-// 401 can tell "your session ended" (expired, revoked, signed out on
-// another device) from a first visit.
+// what the client keeps is the account it belongs to (GET /user/me) and a
+// cookie of its own, trackly_signed_in=1, saying "this browser was signed
+// in".  Without it a visitor goes straight to the sign-in page, with no
+// request that must fail first; with it, a 401 means "your session ended"
+// (expired, revoked, signed out on another device) and the page says so.
 
 import {api} from "./api.js";
 
-const MARK = "trackly.signed-in";
+const MARK = "trackly_signed_in";
+const YEAR = 365 * 86400;
 let me = null;
 
 function mark(on) {
-  try {
-    if (on) localStorage.setItem(MARK, "1");
-    else localStorage.removeItem(MARK);
-  } catch (e) {
-    // Storage may be off (private mode); the flag is only a nicety.
-  }
+  document.cookie = MARK + "=" + (on ? "1" : "") + "; Path=/; Max-Age=" +
+    (on ? YEAR : 0) + "; SameSite=Strict" +
+    (location.protocol === "https:" ? "; Secure" : "");
 }
 
 export function current() {
@@ -25,11 +24,7 @@ export function current() {
 }
 
 export function wasSignedIn() {
-  try {
-    return localStorage.getItem(MARK) === "1";
-  } catch (e) {
-    return false;
-  }
+  return document.cookie.split("; ").includes(MARK + "=1");
 }
 
 // Reads the account behind the cookie; throws the ApiError (401 when there

@@ -57,7 +57,7 @@ export async function login(ctx) {
 
   f.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const email = f.email.value.trim(), password = f.password.value;
+    const email = rules.asciiTrim(f.email.value), password = f.password.value;
     const errors = [];
     if (!email) errors.push({name: "email", message: "Enter your email address"});
     if (!password) errors.push({name: "password", message: "Enter your password"});
@@ -108,7 +108,7 @@ export async function register(ctx) {
 
   f.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const email = f.email.value.trim(), password = f.password.value;
+    const email = rules.asciiTrim(f.email.value), password = f.password.value;
     const errors = [];
     const ee = rules.email(email), pe = rules.password(password);
     if (ee) errors.push({name: "email", message: ee});

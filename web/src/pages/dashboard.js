@@ -37,8 +37,9 @@ function downNow(d) {
     h("a", {class: "down-name", href: "/projects/" + p.id}, p.name),
     h("span", {class: "down-link"}, p.link),
     h("span", {class: "down-since"}, "Down since ",
-      h("time", {datetime: p.since, title: fmt.dateTime(p.since)},
-        fmt.relative(p.since).replace(/^in a few seconds$/, "just now"))),
+      h("time", {datetime: p.since}, fmt.sameDay(p.since)
+        ? fmt.time(p.since) : fmt.dateTime(p.since)),
+      " (" + fmt.duration((Date.now() - Date.parse(p.since)) / 1000) + ")"),
     h("span", {class: "down-reason"}, p.reason || "no reason recorded"))));
 }
 

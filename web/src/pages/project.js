@@ -254,27 +254,32 @@ export async function project(ctx) {
     p.alerts_muted ? "Alert mail is on again for this project."
                    : "Alert mail is muted for this project."));
 
+  // The newest stored check's id: a result has arrived when it grows
+  // (timestamps have whole seconds, and two checks can share one).
+  const newestCheck = async () => {
+    const r = await get(base + "/checks?limit=1", opts);
+    return r.data.length ? r.data[0].id : 0;
+  };
+
   checkBtn.addEventListener("click", async () => {
-    const before = p.last_checked_at;
     checkBtn.disabled = true;
     checkBtn.textContent = "Checking…";
     try {
+      const before = await newestCheck();
       await api("POST", base + "/check", undefined, opts);
       say.textContent = "Check requested; waiting for the result…";
       const deadline = Date.now() + CHECK_WAIT_MS;
       while (ctx.alive && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 1000));
-        const now = (await get(base, opts)).data;
-        if (now.last_checked_at && now.last_checked_at !== before) {
-          p = now;
-          say.textContent = "Checked " + fmt.time(p.last_checked_at, true) +
-            ": " + (p.last_error ? "failed, " + p.last_error
-                                 : "HTTP " + p.last_status_code + " in " +
-                                   fmt.ms(p.last_latency_ms)) +
-            ". Status: " + p.status + ".";
-          await refresh();
-          return;
-        }
+        if (await newestCheck() === before) continue;
+        p = (await get(base, opts)).data;
+        say.textContent = "Checked " + fmt.time(p.last_checked_at, true) +
+          ": " + (p.last_error ? "failed, " + p.last_error
+                               : "HTTP " + p.last_status_code + " in " +
+                                 fmt.ms(p.last_latency_ms)) +
+          ". Status: " + p.status + ".";
+        await refresh();
+        return;
       }
       if (ctx.alive)
         say.textContent = "No result yet: the monitor may be busy. The " +

@@ -25,7 +25,7 @@ function validate(f, minInterval) {
   const errors = [];
   const add = (name, message) => { if (message) errors.push({name, message}); };
   add("name", rules.name(v("name")));
-  add("link", rules.link(v("link")));
+  add("link", rules.link(rules.asciiTrim(v("link"))));
   add("description", rules.description(v("description")));
   add("interval_seconds", rules.intIn("the interval", v("interval_seconds"),
                                       minInterval, 86400));
@@ -44,11 +44,11 @@ function body(f) {
   const v = (n) => input(f, n).value;
   return {
     name: v("name"),
-    link: v("link").trim(),
+    link: rules.asciiTrim(v("link")),
     description: v("description"),
     interval_seconds: Number(v("interval_seconds")),
     timeout_ms: Number(v("timeout_ms")),
-    expected_status: v("expected_status").trim(),
+    expected_status: rules.asciiTrim(v("expected_status")),
     keyword: v("keyword") === "" ? null : v("keyword"),
     failure_threshold: Number(v("failure_threshold")),
     recovery_threshold: Number(v("recovery_threshold")),

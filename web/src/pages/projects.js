@@ -16,6 +16,7 @@ import * as fmt from "../format.js";
 import {decodeRecent, strip} from "../views.js";
 
 const SLOTS = 30;
+const EAGER_STRIPS = 200;
 const ORDER = {DOWN: 0, PENDING: 1, MAINTENANCE: 2, UP: 3, PAUSED: 4};
 const STATUSES = [["", "All statuses"], ["down", "Down"], ["up", "Up"],
                   ["pending", "Pending"], ["paused", "Paused"]];
@@ -105,7 +106,10 @@ export async function projects(ctx) {
                row.latencyCell, row.uptimeCell, row.stripCell);
     row.key = (p.name + "\u0000" + p.link).toLowerCase();
     cells(row);
-    observer.observe(row.stripCell);
+    // A short list draws every strip at once; a long one draws a row's
+    // strip when it scrolls into view.
+    if (rows.size < EAGER_STRIPS) drawStrip(row);
+    else observer.observe(row.stripCell);
     return row;
   }
 
@@ -128,7 +132,7 @@ export async function projects(ctx) {
     }
     for (const [id, row] of rows) {
       if (seen.has(id)) continue;
-      observer.unobserve(row.stripCell);
+      if (!row.drawn) observer.unobserve(row.stripCell);
       row.tr.remove();
       rows.delete(id);
     }
