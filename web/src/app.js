@@ -190,8 +190,9 @@ async function signOut() {
 
 function renderNav(r) {
   const nav = document.getElementById("nav");
-  const me = session.current();
-  if (!me) {
+  const signedIn = session.current() ||
+                   (r && !r.public && session.wasSignedIn());
+  if (!signedIn) {
     mount(nav, h("ul", null,
       h("li", null, h("a", {href: "/login",
         "aria-current": r && r.nav === "login" ? "page" : null}, "Sign in")),
@@ -280,24 +281,20 @@ async function render(push) {
          {replace: true});
       return;
     }
-    try {
-      await session.load(ctx.signal);
-    } catch (e) {
-      if (!ctx.alive) return;
-      if (e instanceof ApiError && e.status === 401) {
-        if (session.wasSignedIn())
-          setFlash("Your session has ended. Sign in again to go on where " +
-                   "you were.", "warn");
-        session.forget();
-        go("/login?next=" + encodeURIComponent(url.pathname + url.search),
-           {replace: true});
-        return;
-      }
-      renderNav(null);
-      ctx.fail(e);
-      main.removeAttribute("aria-busy");
-      return;
-    }
+    // Who is signed in is asked for alongside the page's own data, not
+    // before it: one round trip less before anything useful shows.  The
+    // header and banner follow when the answer comes.
+    session.load(ctx.signal).then(() => {
+      if (ctx.alive) refreshChrome();
+    }, (e) => {
+      if (!ctx.alive || !(e instanceof ApiError) || e.status !== 401) return;
+      setFlash("Your session has ended. Sign in again to go on where you " +
+               "were.", "warn");
+      session.forget();
+      cache.clear();
+      go("/login?next=" + encodeURIComponent(url.pathname + url.search),
+         {replace: true});
+    });
   }
   refreshChrome();
   if (push) window.scrollTo(0, 0);

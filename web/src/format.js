@@ -1,17 +1,28 @@
 // format.js - dates, durations and numbers in the reader's locale and time
 // zone.  The API speaks RFC 3339 UTC; people read local time.
 
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
-  dateStyle: "medium", timeStyle: "short"});
-const dateTimeSecFmt = new Intl.DateTimeFormat(undefined, {
-  dateStyle: "medium", timeStyle: "medium"});
-const timeFmt = new Intl.DateTimeFormat(undefined, {timeStyle: "short"});
-const timeSecFmt = new Intl.DateTimeFormat(undefined, {timeStyle: "medium"});
-const dayFmt = new Intl.DateTimeFormat(undefined, {month: "short",
-                                                   day: "numeric"});
-const hourFmt = new Intl.DateTimeFormat(undefined, {hour: "numeric"});
-const relFmt = new Intl.RelativeTimeFormat(undefined, {numeric: "auto"});
-const intFmt = new Intl.NumberFormat();
+// Each formatter is made on first use: the first Intl object a fresh page
+// makes costs some 40 ms (loading the locale's data), which must not delay
+// the first screen of a page that shows no date.
+function lazy(make) {
+  let made = null;
+  return () => made || (made = make());
+}
+const dateTimeFmt = lazy(() => new Intl.DateTimeFormat(undefined, {
+  dateStyle: "medium", timeStyle: "short"}));
+const dateTimeSecFmt = lazy(() => new Intl.DateTimeFormat(undefined, {
+  dateStyle: "medium", timeStyle: "medium"}));
+const timeFmt = lazy(() => new Intl.DateTimeFormat(undefined,
+                                                   {timeStyle: "short"}));
+const timeSecFmt = lazy(() => new Intl.DateTimeFormat(undefined,
+                                                      {timeStyle: "medium"}));
+const dayFmt = lazy(() => new Intl.DateTimeFormat(undefined,
+  {month: "short", day: "numeric"}));
+const hourFmt = lazy(() => new Intl.DateTimeFormat(undefined,
+                                                   {hour: "numeric"}));
+const relFmt = lazy(() => new Intl.RelativeTimeFormat(undefined,
+                                                      {numeric: "auto"}));
+const intFmt = lazy(() => new Intl.NumberFormat());
 
 export function toDate(value) {
   if (value === null || value === undefined || value === "") return null;
@@ -23,13 +34,13 @@ export function toDate(value) {
 export function dateTime(value, seconds) {
   const d = toDate(value);
   if (!d) return "—";
-  return (seconds ? dateTimeSecFmt : dateTimeFmt).format(d);
+  return (seconds ? dateTimeSecFmt : dateTimeFmt)().format(d);
 }
 
 export function time(value, seconds) {
   const d = toDate(value);
   if (!d) return "—";
-  return (seconds ? timeSecFmt : timeFmt).format(d);
+  return (seconds ? timeSecFmt : timeFmt)().format(d);
 }
 
 // True when value falls on today's date, here.
@@ -40,12 +51,12 @@ export function sameDay(value) {
 
 export function day(value) {
   const d = toDate(value);
-  return d ? dayFmt.format(d) : "";
+  return d ? dayFmt().format(d) : "";
 }
 
 export function hour(value) {
   const d = toDate(value);
-  return d ? hourFmt.format(d) : "";
+  return d ? hourFmt().format(d) : "";
 }
 
 // "5 minutes ago", "yesterday".
@@ -55,9 +66,9 @@ export function relative(value, now) {
   const secs = Math.round((d.getTime() - (now || Date.now())) / 1000);
   const abs = Math.abs(secs);
   if (abs < 45) return secs <= 0 ? "just now" : "in a few seconds";
-  if (abs < 45 * 60) return relFmt.format(Math.round(secs / 60), "minute");
-  if (abs < 22 * 3600) return relFmt.format(Math.round(secs / 3600), "hour");
-  return relFmt.format(Math.round(secs / 86400), "day");
+  if (abs < 45 * 60) return relFmt().format(Math.round(secs / 60), "minute");
+  if (abs < 22 * 3600) return relFmt().format(Math.round(secs / 3600), "hour");
+  return relFmt().format(Math.round(secs / 86400), "day");
 }
 
 // 3725 -> "1 h 2 min"; 42 -> "42 s".
@@ -77,7 +88,7 @@ export function duration(seconds) {
 
 export function ms(value) {
   if (value === null || value === undefined) return "—";
-  return intFmt.format(Math.round(value)) + " ms";
+  return count(Math.round(value)) + " ms";
 }
 
 export function percent(value) {
@@ -89,5 +100,5 @@ export function percent(value) {
 }
 
 export function count(n) {
-  return intFmt.format(n);
+  return n < 1000 && n > -1000 ? String(n) : intFmt().format(n);
 }

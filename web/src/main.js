@@ -32,6 +32,7 @@ async function home(ctx) {
   if (ctx.alive) go("/dashboard", {replace: true});
 }
 
+performance.mark("trackly:main");
 route(/^\/$/, home, {public: true});
 route(/^\/login\/?$/, login, {public: true, nav: "login"});
 route(/^\/register\/?$/, register, {public: true, nav: "register"});

@@ -29,10 +29,32 @@ export function wasSignedIn() {
 
 // Reads the account behind the cookie; throws the ApiError (401 when there
 // is no session).
-export async function load(signal) {
-  const r = await api("GET", "/user/me", undefined, {signal, auth: false});
-  me = r.data;
-  mark(true);
+let loading = null;
+
+export function load(signal, auth) {
+  const p = api("GET", "/user/me", undefined, {signal, auth: !!auth})
+    .then((r) => {
+      me = r.data;
+      mark(true);
+      return me;
+    });
+  loading = p;
+  p.catch(() => {}).then(() => { if (loading === p) loading = null; });
+  return p;
+}
+
+// The account as the server has it now: the load in flight, or a new one
+// (a 401 ends the session as any page's request would).
+export function fresh(signal) {
+  return loading || load(signal, true);
+}
+
+// The account, once the load in flight (if any) has answered; null when
+// it failed.
+export async function ready() {
+  if (loading) {
+    try { await loading; } catch (e) { return null; }
+  }
   return me;
 }
 

@@ -44,22 +44,31 @@ export function decodeRecent(recent) {
 }
 
 // The strip of recent checks, oldest at the left.  Each bar carries its
-// check as a tooltip; the strip as a whole tells screen readers the tally.
+// check as a tooltip, written when the pointer first comes over it (a
+// list of a hundred strips would otherwise format 3,000 dates before it
+// shows); the strip as a whole tells screen readers the tally.
 export function strip(checks, slots) {
   const bars = [];
   for (let i = checks.length; i < slots; i++)
     bars.push(h("i", {class: "bar none"}));
   let down = 0;
-  for (const c of checks) {
+  checks.forEach((c, i) => {
     if (!c.ok) down++;
     bars.push(h("i", {class: "bar " + (c.ok ? "up" : "down"),
-                      title: checkLine(c)}));
-  }
+                      dataset: {i}}));
+  });
   const label = checks.length
     ? "Last " + checks.length + " checks: " + (checks.length - down) +
       " up, " + down + " down"
     : "No checks yet";
-  return h("span", {class: "strip", role: "img", "aria-label": label}, bars);
+  const el = h("span", {class: "strip", role: "img", "aria-label": label},
+               bars);
+  el.addEventListener("pointerover", (e) => {
+    const bar = e.target;
+    if (bar.dataset.i !== undefined && !bar.title)
+      bar.title = checkLine(checks[bar.dataset.i]);
+  });
+  return el;
 }
 
 export function updatedLine(lastCheck) {

@@ -12,7 +12,7 @@ import * as session from "../session.js";
 
 export async function account(ctx) {
   ctx.title("Account");
-  const me = await session.load(ctx.signal);
+  const me = await session.fresh(ctx.signal);
   if (!ctx.alive) return;
   refreshChrome();
 

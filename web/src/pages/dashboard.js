@@ -43,8 +43,9 @@ function downNow(d) {
     h("span", {class: "down-reason"}, p.reason || "no reason recorded"))));
 }
 
-function view(ctx, d, welcome) {
-  const empty = !d.total_projects;
+// The page in two steps: the heading and the counts first (no dates, so
+// nothing waits for the locale's data), then, a frame later, the lists.
+function top(d, welcome) {
   return [
     takeFlash(),
     welcome ? h("div", {class: "flash flash-info", role: "status"},
@@ -52,33 +53,43 @@ function view(ctx, d, welcome) {
     h("div", {class: "page-head"},
       h("h1", null, "Dashboard"),
       h("a", {class: "button", href: "/projects/new"}, "Add project")),
-    empty
-      ? h("div", {class: "panel empty"},
-          h("h2", null, "You are not watching any site yet"),
-          h("p", null, "Add a project with the link of a site you run. " +
-            "Trackly checks it on a schedule and mails you when it goes " +
-            "down and when it recovers."),
-          h("a", {class: "button", href: "/projects/new"},
-            "Add your first project"))
-      : [
-          counts(d),
-          h("section", {"aria-labelledby": "h-down"},
-            h("h2", {id: "h-down"}, "Down now"), downNow(d)),
-          h("section", {"aria-labelledby": "h-incidents"},
-            h("h2", {id: "h-incidents"}, "Latest incidents"),
-            (d.recent_incidents || []).length
-              ? incidentsTable(d.recent_incidents, true)
-              : h("p", null, "No incidents yet. Long may it last.")),
-        ],
+    d.total_projects ? counts(d) : null,
+  ];
+}
+
+function rest(d) {
+  if (!d.total_projects)
+    return [
+      h("div", {class: "panel empty"},
+        h("h2", null, "You are not watching any site yet"),
+        h("p", null, "Add a project with the link of a site you run. " +
+          "Trackly checks it on a schedule and mails you when it goes " +
+          "down and when it recovers."),
+        h("a", {class: "button", href: "/projects/new"},
+          "Add your first project")),
+      updatedLine(d.last_checked_at),
+    ];
+  return [
+    h("section", {"aria-labelledby": "h-down"},
+      h("h2", {id: "h-down"}, "Down now"), downNow(d)),
+    h("section", {"aria-labelledby": "h-incidents"},
+      h("h2", {id: "h-incidents"}, "Latest incidents"),
+      (d.recent_incidents || []).length
+        ? incidentsTable(d.recent_incidents, true)
+        : h("p", null, "No incidents yet. Long may it last.")),
     updatedLine(d.last_checked_at),
   ];
 }
+
+const nextFrame = () => new Promise((resolve) =>
+  requestAnimationFrame(() => setTimeout(resolve, 0)));
 
 export async function dashboard(ctx) {
   ctx.title("Dashboard");
   const welcome = ctx.query.get("welcome") === "1";
   const known = recall("dashboard");
-  if (known) mount(ctx.main, view(ctx, known, welcome));
+  if (known) mount(ctx.main, top(known, welcome), rest(known));
+  let first = !known;
 
   const load = async () => {
     const d = (await get("/project/dashboard", {signal: ctx.signal})).data;
@@ -86,12 +97,20 @@ export async function dashboard(ctx) {
     remember("dashboard", d);
     const active = document.activeElement;
     const focusId = active && ctx.main.contains(active) ? active.id : null;
-    mount(ctx.main, view(ctx, d, welcome));
+    if (first) {
+      first = false;
+      mount(ctx.main, top(d, welcome));
+      await nextFrame();
+      performance.mark("trackly:dashboard-counts");
+      if (!ctx.alive) return;
+      ctx.main.append(...rest(d).filter(Boolean));
+    } else {
+      mount(ctx.main, top(d, welcome), rest(d));
+    }
     if (focusId) {
       const el = document.getElementById(focusId);
       if (el) el.focus({preventScroll: true});
     }
-    performance.mark("trackly:dashboard-counts");
   };
   try {
     await load();

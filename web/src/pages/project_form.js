@@ -59,6 +59,8 @@ function body(f) {
 
 export async function projectForm(ctx) {
   const id = ctx.params[0] || null;
+  await session.ready();
+  if (!ctx.alive) return;
   const {minInterval, maxProjects} = session.limits();
   let p = defaults(minInterval);
   if (id) {
