@@ -29,10 +29,17 @@ static int unauthorized(struct request *req, const char *msg)
   return reply_error(req, 401, "%s", msg);
 }
 
+/* A browser that says where a request started (Sec-Fetch-Site) must say
+ * it started on this origin. */
+static bool fetch_from_here(const char *fetch_site)
+{
+  return !fetch_site || !strcmp(fetch_site, "same-origin");
+}
+
 bool auth_same_origin(const char *requested_with, const char *fetch_site)
 {
   return requested_with && !strcmp(requested_with, AUTH_CSRF_HEADER_VALUE) &&
-         (!fetch_site || !strcmp(fetch_site, "same-origin"));
+         fetch_from_here(fetch_site);
 }
 
 int auth_same_origin_or_reply(struct request *req)
@@ -210,7 +217,13 @@ int auth_reply_token(struct request *req, int status, int64_t user_id,
      !cJSON_AddStringToObject(obj, "expires_at", expires))
     rc = reply_error(req, 500, "internal error");
   else {
-    set_cookie(req, token, req->app->cfg.jwt_ttl);
+    /* Not for a request the browser marks as started on another site: a
+     * cross-site form can post JSON to /user/login, and the cookie from
+     * its answer would sign the victim's browser into the attacker's
+     * account (login CSRF).  The body's token is there for other
+     * clients. */
+    if(fetch_from_here(request_param(req, "HTTP_SEC_FETCH_SITE")))
+      set_cookie(req, token, req->app->cfg.jwt_ttl);
     rc = reply_json(req, status, obj);
   }
   cJSON_Delete(obj);

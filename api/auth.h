@@ -66,7 +66,8 @@ bool auth_claims_user(const struct jwt_claims *claims, int64_t *uid);
 
 /* Issues a token for user_id at token version ver and replies 200 (or
  * status) with {"token", "expires_at"}, setting the session cookie to the
- * same token.  Returns the status sent. */
+ * same token unless the browser's Sec-Fetch-Site says the request started
+ * on another site.  Returns the status sent. */
 int auth_reply_token(struct request *req, int status, int64_t user_id,
                      int64_t ver);
 

@@ -25,6 +25,7 @@
  * written into the SQL below. */
 #define LOGIN_MAX_FAILURES 10
 #define LOGIN_WINDOW_SECONDS (15 * 60)
+
 const struct db_statement users_statements[] = {
   /* One statement, so the account and its verification mail are created
    * together or not at all. */

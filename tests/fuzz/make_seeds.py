@@ -266,6 +266,9 @@ def fcgi_seeds():
         REQUEST_METHOD="GET",
         REQUEST_URI="/project/7/series?range=24h&range=7d",
         QUERY_STRING="range=24h&range=7d"))
+    write("fcgi", "status-recent", params(
+        REQUEST_METHOD="GET", REQUEST_URI="/project/status?recent=30",
+        QUERY_STRING="recent=30&recent=101"))
     write("fcgi", "verify-token", params(
         REQUEST_METHOD="GET", REQUEST_URI="/user/verify?token=a%2Bb+c",
         QUERY_STRING="token=a%2Bb+c"))

@@ -67,6 +67,36 @@ def test_login_sets_the_session_cookie(new_user):
                                  f"Max-Age={TTL}; HttpOnly; SameSite=Strict")
 
 
+@pytest.mark.parametrize("fetch_site,cookie", [
+    ("same-origin", True), ("cross-site", False), ("same-site", False),
+    ("none", False),
+])
+def test_login_started_on_another_site_sets_no_cookie(new_user, fetch_site,
+                                                      cookie):
+    """Login CSRF: a form on another site can post JSON (as text/plain) to
+    /user/login; the browser marks that request Sec-Fetch-Site: cross-site,
+    and no cookie comes back to sign the visitor in as someone else."""
+    r = login(new_user.email, new_user.password,
+              headers={"Sec-Fetch-Site": fetch_site})
+    body = expect_json(r, 200)
+    SECRETS_USED.add(body["token"])
+    assert set(body) == {"token", "expires_at"}
+    assert (session_cookie(r) is not None) == cookie
+
+
+def test_a_text_plain_form_post_is_read_as_json_but_sets_no_cookie(new_user):
+    """What such a form sends, byte for byte."""
+    name = ('{"email":"%s","password":"%s","x":"' %
+            (new_user.email, new_user.password))
+    r = call("POST", "/user/login", data=(name + '=x"}').encode(),
+             headers={"Content-Type": "text/plain",
+                      "Sec-Fetch-Site": "cross-site",
+                      "Origin": "http://evil.test"})
+    SECRETS_USED.add(expect_json(r, 200)["token"])
+    assert session_cookie(r) is None
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
 def test_failed_login_sets_no_cookie(new_user):
     r = login(new_user.email, "wrong-" + random_password())
     expect_error(r, 401)
