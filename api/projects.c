@@ -40,7 +40,9 @@
   " CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END AS status," \
   " p.last_status_code, p.last_latency_ms," \
   " " SQL_RFC3339("p.last_checked_at") " AS last_checked_at," \
-  " p.last_error"
+  " p.last_error," \
+  " " SQL_RFC3339("coalesce(p.status_changed_at, p.created_at)") \
+  "   AS status_since"
 
 /* A line of /project/status ("p" is the projects row).  uptime_24h counts
  * the current hour and the 23 before it, as the uptime windows do. */
@@ -72,8 +74,9 @@ const struct db_statement projects_statements[] = {
    "WITH p AS ("
    " INSERT INTO projects (user_id, name, description, link,"
    "   interval_seconds, timeout_ms, expected_status, keyword,"
-   "   failure_threshold, recovery_threshold, paused, next_check_at)"
-   " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+   "   failure_threshold, recovery_threshold, paused, alerts_muted,"
+   "   next_check_at)"
+   " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13,"
    "        now() + random() * $5::int * interval '1 second'"
    " WHERE (SELECT count(*) FROM projects WHERE user_id = $1) < $12::bigint"
    " RETURNING *) " PROJECT_JSON_FROM("p")},
@@ -246,12 +249,13 @@ int projects_create(struct request *req)
                    (const char *[]){uid}, &res)) != DB_OK)
     goto db_fail;
   PQclear(res);
-  dr = db_exec(&req->app->db, "project_insert", 12, (const char *[]){
+  dr = db_exec(&req->app->db, "project_insert", 13, (const char *[]){
       uid, in.name, in.description, in.link,
       int_text(iv, in.interval), int_text(to, in.timeout), in.expected_status,
       in.keyword, int_text(fa, in.failure), int_text(re, in.recovery),
       in.paused ? "true" : "false",
-      int_text(cap, cfg->max_projects_per_user)}, &res);
+      int_text(cap, cfg->max_projects_per_user),
+      in.has_muted && in.muted ? "true" : "false"}, &res);
   if(dr != DB_OK)
     goto db_fail;
   if(PQntuples(res) != 1) {

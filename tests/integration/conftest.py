@@ -688,14 +688,15 @@ PROJECT_KEYS = frozenset({
     "updated_at", "interval_seconds", "timeout_ms", "expected_status",
     "keyword", "failure_threshold", "recovery_threshold", "paused", "status",
     "last_status_code", "last_latency_ms", "last_checked_at", "last_error",
+    "alerts_muted", "status_since",
 })
 
 # What a project created with only a name and a link holds.
 PROJECT_DEFAULTS = {
     "description": "", "interval_seconds": 300, "timeout_ms": 10000,
     "expected_status": "200-399", "keyword": None, "failure_threshold": 2,
-    "recovery_threshold": 1, "paused": False, "status": "PENDING",
-    "last_status_code": None, "last_latency_ms": None,
+    "recovery_threshold": 1, "paused": False, "alerts_muted": False,
+    "status": "PENDING", "last_status_code": None, "last_latency_ms": None,
     "last_checked_at": None, "last_error": None,
 }
 
@@ -753,6 +754,8 @@ def assert_project_shape(project):
         f"status {project['status']} with paused {project['paused']}"
     parse_time(project["created_at"])
     parse_time(project["updated_at"])
+    parse_time(project["status_since"])
+    assert isinstance(project["alerts_muted"], bool), project["alerts_muted"]
     if project["last_checked_at"] is not None:
         parse_time(project["last_checked_at"])
     return project

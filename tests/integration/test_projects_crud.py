@@ -219,6 +219,26 @@ def test_create_with_every_field(new_user):
     assert p["status"] == "PAUSED"
 
 
+def test_create_stores_alerts_muted(new_user, db):
+    """alerts_muted given at creation is kept (it was once accepted and
+    dropped, so a project created muted still sent alert mail)."""
+    p = create_project(new_user, alerts_muted=True)
+    assert p["alerts_muted"] is True
+    assert db.value("SELECT alerts_muted FROM projects WHERE id = %s",
+                    (p["id"],)) is True
+
+
+def test_status_since_is_when_the_status_last_changed(new_user, db):
+    """status_since: when the project's status last changed, or its
+    creation before any change (the project page's "Up since")."""
+    p = create_project(new_user)
+    assert p["status_since"] == p["created_at"]
+    db.run("UPDATE projects SET status = 'UP', status_changed_at ="
+           " '2026-01-02T03:04:05Z' WHERE id = %s", (p["id"],))
+    assert get_project(new_user, p["id"])["status_since"] == \
+        "2026-01-02T03:04:05Z"
+
+
 def test_created_project_reads_back_the_same(new_user):
     p = create_project(new_user, description="about it", keyword="ok")
     assert get_project(new_user, p["id"]) == p
