@@ -97,7 +97,7 @@ async function bytes(page) {
 }
 
 async function dashboard(browser) {
-  const times = [], fcps = [];
+  const times = [], fcps = [], steps = [];
   let sizes = null;
   for (let i = 0; i < cfg.runs; i++) {
     const ctx = await context(browser, cfg.small.token);
@@ -110,6 +110,19 @@ async function dashboard(browser) {
     });
     await page.waitForLoadState("load");
     if (i === 0) sizes = await bytes(page);
+    steps.push(await page.evaluate(() => {
+      const nav = performance.getEntriesByType("navigation")[0];
+      const res = performance.getEntriesByType("resource");
+      const find = (re) => res.find((e) => re.test(new URL(e.name).pathname));
+      const js = find(/\.js$/), me = find(/^\/user\/me$/),
+            dash = find(/^\/project\/dashboard$/);
+      return {html: nav.responseEnd, js: js ? js.responseEnd : null,
+              dom: nav.domContentLoadedEventEnd,
+              me_start: me ? me.startTime : null,
+              me_end: me ? me.responseEnd : null,
+              data_start: dash ? dash.startTime : null,
+              data_end: dash ? dash.responseEnd : null};
+    }));
     times.push(t);
     if (fcp !== null) fcps.push(fcp);
     await ctx.close();
@@ -117,11 +130,38 @@ async function dashboard(browser) {
   return {runs: times.length, counts_ms: {median: round(median(times)),
     p90: round(pct(times, 90)), min: round(Math.min(...times)),
     max: round(Math.max(...times))},
-    fcp_ms: fcps.length ? {median: round(median(fcps))} : null, sizes};
+    fcp_ms: fcps.length ? {median: round(median(fcps))} : null, sizes,
+    // Where the time goes: medians, from the navigation's start.
+    steps_ms: Object.fromEntries(Object.keys(steps[0]).map((k) =>
+      [k, round(median(steps.map((x) => x[k]).filter((v) => v !== null)))]))};
+}
+
+// The floor on this machine: the sign-in page (no request to the API, no
+// session) in a fresh context, navigation to first paint.  What the
+// browser itself costs before any of Trackly's work can show.
+async function floor(browser) {
+  const fcps = [];
+  for (let i = 0; i < cfg.runs; i++) {
+    const ctx = await browser.newContext({viewport: {width: 1280,
+                                                     height: 800},
+                                          baseURL: cfg.url});
+    const page = await ctx.newPage();
+    await page.goto("/login", {waitUntil: "load"});
+    await page.locator("h1").waitFor();
+    const fcp = await page.evaluate(() => {
+      const e = performance.getEntriesByName("first-contentful-paint")[0];
+      return e ? e.startTime : null;
+    });
+    if (fcp !== null) fcps.push(fcp);
+    await ctx.close();
+  }
+  return {runs: fcps.length, fcp_ms: {median: round(median(fcps)),
+                                      min: round(Math.min(...fcps))}};
 }
 
 async function list(browser) {
   const times = [], longest = [], blocking = [], sortMs = [], filterMs = [];
+  const steps = [];
   let heap = null, rows = 0;
   for (let i = 0; i < cfg.listRuns; i++) {
     const ctx = await context(browser, cfg.large.token);
@@ -131,6 +171,16 @@ async function list(browser) {
     // Let strips of rows in view draw and any trailing work finish.
     await page.waitForTimeout(1000);
     const lt = await page.evaluate(() => window.__longtasks);
+    steps.push(await page.evaluate(() => {
+      const res = performance.getEntriesByType("resource");
+      const list = res.find((e) => new URL(e.name).pathname ===
+                                   "/project/status");
+      const js = res.find((e) => /\.js$/.test(new URL(e.name).pathname));
+      return {js: js ? js.responseEnd : null,
+              data_start: list ? list.startTime : null,
+              data_end: list ? list.responseEnd : null,
+              data_kb: list ? list.encodedBodySize / 1024 : null};
+    }));
     rows = await page.locator("tbody tr").count();
     // Interactions: a sort and a status filter are applied synchronously
     // in their change handlers; timed from dispatch to the next frame.
@@ -162,13 +212,16 @@ async function list(browser) {
     total_blocking_ms: {median: round(median(blocking))},
     sort_ms: {median: round(median(sortMs))},
     filter_ms: {median: round(median(filterMs))},
-    js_heap_mib: heap};
+    js_heap_mib: heap,
+    steps_ms: Object.fromEntries(Object.keys(steps[0]).map((k) =>
+      [k, round(median(steps.map((x) => x[k]).filter((v) => v !== null)))]))};
 }
 
 const browser = await chromium.launch({executablePath: cfg.chromium ||
                                        "/usr/bin/chromium", args: ARGS});
 try {
   const result = {chromium: browser.version(),
+                  floor: await floor(browser),
                   dashboard: await dashboard(browser),
                   projects: await list(browser)};
   console.log(JSON.stringify(result));

@@ -138,23 +138,45 @@ def test_uptime_24h_of_a_project_always_down(new_user, db):
 
 # --- ?recent=N --------------------------------------------------------------
 
+def decode(entry):
+    """recent as (checked_at epoch, ok, code, latency, error): the times
+    are seconds before last_checked."""
+    base = int(parse_time(entry["last_checked"]).timestamp()) \
+        if entry["last_checked"] else None
+    out = []
+    for c in entry["recent"]:
+        assert len(c) in (4, 5), c
+        assert isinstance(c[0], int) and c[1] in (0, 1), c
+        out.append((base - c[0], c[1], c[2], c[3], c[4] if len(c) == 5
+                    else None))
+    return out
+
+
 def test_recent_checks_oldest_first_as_compact_arrays(new_user, db):
     p = create_project(new_user)
     rows = [(300, True, 200, 87, None), (240, False, None, None, "timeout"),
             (180, False, 503, 41, "status 503"), (120, True, 204, 5, None),
             (60, True, 200, 12, None)]
     times = insert_checks(db, p["id"], rows)
+    # The monitor sets last_checked_at with the newest check.
+    db.run("UPDATE projects SET last_checked_at = to_timestamp(%s)"
+           " WHERE id = %s", (times[-1], p["id"]))
 
     [entry] = status(new_user, "?recent=3")
-    want = [[t, int(ok), code, latency, error]
+    want = [(t, int(ok), code, latency, error)
             for t, (_, ok, code, latency, error) in zip(times, rows)][-3:]
-    assert entry["recent"] == want
-    for check in entry["recent"]:
-        assert isinstance(check[0], int) and check[1] in (0, 1)
+    assert decode(entry) == want
+    # Seconds before the last check: the newest is 0; a good check has no
+    # fifth element, a failed one its error.
+    assert entry["recent"] == [
+        [times[-1] - times[-3], 0, 503, 41, "status 503"],
+        [times[-1] - times[-2], 1, 204, 5],
+        [0, 1, 200, 12]]
 
     [entry] = status(new_user, "?recent=100")
-    assert [c[0] for c in entry["recent"]] == times
-    assert entry["recent"][1] == [times[1], 0, None, None, "timeout"]
+    assert [c[0] for c in decode(entry)] == times
+    assert entry["recent"][1] == [times[-1] - times[1], 0, None, None,
+                                  "timeout"]
 
 
 def test_recent_of_a_project_without_checks_is_empty(new_user):
@@ -178,6 +200,9 @@ def test_recent_is_per_project_and_per_user(new_user, other_user, db):
         assert [c[3] for c in entry["recent"]] == [100 * i + 2, 100 * i + 1]
     [entry] = status(other_user, "?recent=2")
     assert [c[4] for c in entry["recent"]] == ["status 500"]
+    # Without a last_checked (these checks came from SQL) the base is the
+    # time of the answer: the checks are 60 s and more before it.
+    assert all(c[0] >= 10 for c in entry["recent"])
 
 
 def test_error_text_in_recent_is_returned_verbatim(new_user, db):
@@ -186,6 +211,7 @@ def test_error_text_in_recent_is_returned_verbatim(new_user, db):
     insert_checks(db, p["id"], [(30, False, 200, 9, error)])
     [entry] = status(new_user, "?recent=1")
     assert entry["recent"][0][4] == error
+    assert len(entry["recent"][0]) == 5
 
 
 @pytest.mark.parametrize("query", [

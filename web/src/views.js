@@ -36,11 +36,15 @@ export function checkLine(c) {
   return parts.join(" · ");
 }
 
-// recent: [[epoch, ok, code, ms, error], …] oldest first (GET
-// /project/status?recent=N) -> [{t, ok, code, ms, error}].
-export function decodeRecent(recent) {
-  return (recent || []).map((r) => ({t: r[0], ok: !!r[1], code: r[2],
-                                     ms: r[3], error: r[4]}));
+// recent: [[seconds before last_checked, ok, code, ms(, error)], …]
+// oldest first (GET /project/status?recent=N) -> [{t, ok, code, ms,
+// error}] with t in epoch seconds.
+export function decodeRecent(recent, lastChecked) {
+  const base = lastChecked ? Date.parse(lastChecked) / 1000
+                           : Date.now() / 1000;
+  return (recent || []).map((r) => ({t: base - r[0], ok: !!r[1],
+                                     code: r[2], ms: r[3],
+                                     error: r.length > 4 ? r[4] : null}));
 }
 
 // The strip of recent checks, oldest at the left.  Each bar carries its
@@ -48,21 +52,23 @@ export function decodeRecent(recent) {
 // list of a hundred strips would otherwise format 3,000 dates before it
 // shows); the strip as a whole tells screen readers the tally.
 export function strip(checks, slots) {
-  const bars = [];
+  // Markup of fixed words and numbers only (nothing from a user), so a
+  // string is safe here, and a hundred strips of thirty bars are made in
+  // a fraction of the time of 3,000 createElement calls.
+  let html = "", down = 0;
   for (let i = checks.length; i < slots; i++)
-    bars.push(h("i", {class: "bar none"}));
-  let down = 0;
+    html += '<i class="bar none"></i>';
   checks.forEach((c, i) => {
     if (!c.ok) down++;
-    bars.push(h("i", {class: "bar " + (c.ok ? "up" : "down"),
-                      dataset: {i}}));
+    html += '<i class="bar ' + (c.ok ? "up" : "down") + '" data-i="' + i +
+            '"></i>';
   });
   const label = checks.length
     ? "Last " + checks.length + " checks: " + (checks.length - down) +
       " up, " + down + " down"
     : "No checks yet";
-  const el = h("span", {class: "strip", role: "img", "aria-label": label},
-               bars);
+  const el = h("span", {class: "strip", role: "img", "aria-label": label});
+  el.innerHTML = html;
   el.addEventListener("pointerover", (e) => {
     const bar = e.target;
     if (bar.dataset.i !== undefined && !bar.title)

@@ -19,13 +19,12 @@ import * as fmt from "../format.js";
 import {decodeRecent, strip} from "../views.js";
 
 const SLOTS = 30;
-const PAGE = 100;             // rows added to the page at a time
+const PAGE = 50;              // rows added to the page at a time
 const ORDER = {DOWN: 0, PENDING: 1, MAINTENANCE: 2, UP: 3, PAUSED: 4};
 const STATUSES = [["", "All statuses"], ["down", "Down"], ["up", "Up"],
                   ["pending", "Pending"], ["paused", "Paused"]];
 const SORTS = [["name", "Name"], ["status", "Status (down first)"],
                ["uptime", "Uptime (lowest first)"]];
-let collator = null;         // made on first use (Intl is slow to start)
 
 // One row, cloned for every project (cloneNode is several times cheaper
 // than building the same elements one call at a time).
@@ -59,9 +58,8 @@ function sig(p) {
 }
 
 function compare(sort) {
-  collator = collator || new Intl.Collator(undefined, {numeric: true,
-                                                       sensitivity: "base"});
-  const byName = (a, b) => collator.compare(a.p.name, b.p.name) ||
+  const names = fmt.collator();
+  const byName = (a, b) => names.compare(a.p.name, b.p.name) ||
                            a.p.id - b.p.id;
   if (sort === "status")
     return (a, b) => (ORDER[a.p.status] ?? 9) - (ORDER[b.p.status] ?? 9) ||
@@ -118,7 +116,8 @@ export async function projects(ctx) {
     row.latency.textContent = fmt.ms(p.latency_ms);
     row.uptime.textContent = fmt.percent(p.uptime_24h);
     row.tr.dataset.status = String(p.status).toLowerCase();
-    mount(row.stripCell, strip(decodeRecent(p.recent), SLOTS));
+    mount(row.stripCell,
+          strip(decodeRecent(p.recent, p.last_checked), SLOTS));
   }
 
   // The row's elements, made the first time the row is shown.
@@ -275,6 +274,7 @@ export async function projects(ctx) {
 
   const known = recall("projects");
   if (known) show(known);
+  else setTimeout(fmt.warmForLists, 0);   // while the request is out
   const load = async () => {
     const list = (await get("/project/status?recent=" + SLOTS,
                             {signal: ctx.signal})).data;
@@ -282,6 +282,10 @@ export async function projects(ctx) {
     remember("projects", list);
     const note = document.getElementById("stale-note");
     if (note) note.remove();
+    // Reading a thousand projects' JSON is one task, showing them the
+    // next: neither keeps the page from answering for long.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (!ctx.alive) return;
     show(list);
     performance.mark("trackly:projects-rendered");
   };
