@@ -205,10 +205,15 @@ export async function projects(ctx) {
     const row = order[first];
     if (row && row.name) row.name.focus();
   });
-  // Scrolling near the end of the table adds rows by itself.
+  // Scrolling near the end of the table adds rows by itself.  After each
+  // addition the button is watched afresh: an observer only reports a
+  // change, and the end may still be near.
   const sentinel = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting) && shown < order.length)
-      showMore();
+    if (!entries.some((e) => e.isIntersecting) || shown >= order.length)
+      return;
+    showMore();
+    sentinel.unobserve(moreBox);
+    sentinel.observe(moreBox);
   }, {rootMargin: "800px 0px"});
   sentinel.observe(moreBox);
   ctx.onLeave(() => sentinel.disconnect());
