@@ -346,6 +346,25 @@ def test_https_serves_the_installed_web_client_and_the_api(deployment):
     page = deployment.call("GET", "/")
     assert page.status_code == 200
     assert page.content == (deployment.share / "web" / "index.html").read_bytes()
+    # The client's pages carry the strict CSP (no inline script, no eval,
+    # no framing); a client route is the same page; its hashed script and
+    # stylesheet are cached for a year and sent gzipped to who asks.
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe" not in csp
+    assert page.headers["Cache-Control"] == "no-cache"
+    route = deployment.call("GET", "/projects/12/edit")
+    assert route.status_code == 200 and route.content == page.content
+    assets = re.findall(r'(?:src|href)="(/app\.[0-9a-f]{12}\.(?:js|css))"',
+                        page.text)
+    assert len(assets) == 2, page.text
+    for path in assets:
+        r = deployment.call("GET", path, headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200, path
+        assert r.headers["Content-Encoding"] == "gzip", path
+        assert "immutable" in r.headers["Cache-Control"], path
+        assert r.content == (deployment.share / "web" /
+                             path.lstrip("/")).read_bytes(), path
     r = deployment.call("GET", "/healthcheck")
     assert r.status_code == 200 and r.json()["status"] == "ok", r.text
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")

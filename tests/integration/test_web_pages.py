@@ -11,7 +11,7 @@ import re
 
 from browser import assert_accessible, assert_clean, shoot
 from conftest import make_verified_user, wait_until
-from webclient import seed_projects, sign_in
+from webclient import SITES, seed_projects, sign_in
 
 DATABASE_DOWN = {"status": 503, "content_type": "application/json",
                  "body": '{"error":"database unavailable"}'}
@@ -110,25 +110,28 @@ def test_a_thousand_projects_search_filter_and_sort(page, db):
 
 def test_dashboard_and_status_over_seeded_projects(page, db):
     user = make_verified_user()
-    seed_projects(db, user, 24)
+    seed_projects(db, user, 24, names=SITES)
     sign_in(page, user)
     page.goto("/dashboard")
     page.locator("[data-count=down]").wait_text("3")
-    # 24 projects: 7, 14 and 21 down, 11 and 22 paused, 13 pending.
+    # 24 projects: the 7th, 14th and 21st down, the 11th and 22nd paused,
+    # the 13th pending.
     assert page.locator("[data-count=up]").inner_text() == "18"
     assert page.locator("[data-count=pending]").inner_text() == "1"
     assert page.locator("[data-count=paused]").inner_text() == "2"
     down = page.locator(".down-list").inner_text()
-    assert all(f"seeded 00{n:02d}" in down for n in (7, 14, 21))
+    assert all(SITES[n - 1][0] in down for n in (7, 14, 21))
     assert "status 503" in down and "Down since" in down
     page.locator("section[aria-labelledby=h-incidents]").wait_text(
-        "seeded 0007")
+        SITES[6][0])
     shoot(page, "dashboard")
     shoot(page, "dashboard", color_scheme="dark")
     assert_accessible(page)
 
     page.locator("#nav").get_by_role("link", name="Projects").click()
     page.locator(".list-count").wait_text("24 projects")
+    # Natural order by name: "Analytics" first, "Wiki" last.
+    assert rows_shown(page)[0] == "Analytics"
     shoot(page, "projects")
     shoot(page, "projects", color_scheme="dark")
     assert_accessible(page)
@@ -136,10 +139,46 @@ def test_dashboard_and_status_over_seeded_projects(page, db):
     page.locator("#nav").get_by_role("link", name="Status").click()
     page.locator("h1").wait_text("Status")
     table = page.locator("table")
-    table.wait_text("seeded 0024")
+    table.wait_text("Landing page")
     assert table.locator("tbody tr").count() == 24
     assert "Last updated" in table.locator("thead").inner_text()
     shoot(page, "status")
+    assert_accessible(page)
+
+    # A project of its own, with its chart over a day of hourly history.
+    shop = db.value("SELECT id FROM projects WHERE user_id = %s AND "
+                    "name = 'Shop'", (user.id,))
+    # A day of checks every 5 minutes, busier (slower) in the afternoon,
+    # down for 25 minutes six hours ago.
+    db.run("""
+        INSERT INTO checks (project_id, scheduled_at, checked_at, ok,
+                            status_code, latency_ms, error)
+        SELECT %(id)s, t, t, NOT down, CASE WHEN down THEN 502 ELSE 200 END,
+               (120 + 60 * sin(extract(epoch FROM t) / 9000)
+                    + mod(extract(epoch FROM t)::bigint / 300, 7) * 9)::int,
+               CASE WHEN down THEN 'status 502' END
+        FROM (SELECT t, t BETWEEN now() - interval '6 hours 25 minutes'
+                              AND now() - interval '6 hours' AS down
+              FROM generate_series(now() - interval '24 hours',
+                                   now() - interval '31 minutes',
+                                   interval '5 minutes') t) s
+        """, {"id": shop})
+    db.run("DELETE FROM check_hours WHERE project_id = %s", (shop,))
+    db.run("""
+        INSERT INTO check_hours (project_id, hour, checks, up, latency_sum,
+                                 latency_max)
+        SELECT project_id, date_trunc('hour', checked_at), count(*),
+               count(*) FILTER (WHERE ok), sum(latency_ms), max(latency_ms)
+        FROM checks WHERE project_id = %s GROUP BY 1, 2
+        """, (shop,))
+    db.run("INSERT INTO incidents (project_id, started_at, resolved_at, "
+           "reason) VALUES (%s, now() - interval '6 hours 25 minutes', "
+           "now() - interval '6 hours', 'status 502')", (shop,))
+    page.goto(f"/projects/{shop}")
+    page.locator(".chart svg").wait_for()
+    page.locator("section[aria-labelledby=h-incidents]").wait_text(
+        "status 502")
+    shoot(page, "project-history")
     assert_accessible(page)
 
 

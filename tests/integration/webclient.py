@@ -46,14 +46,45 @@ def expired_token(user, version=0):
                                  exp=now - 60))
 
 
-def seed_projects(db, user, count, *, checks=30, prefix="seeded"):
+# Names and links that read like someone's real sites, for the pages whose
+# screenshots go into the README (seed_projects(..., names=SITES)).
+SITES = [
+    ("Blog", "https://blog.example.com/"),
+    ("Shop", "https://shop.example.com/"),
+    ("Shop API", "https://api.shop.example.com/health"),
+    ("Docs", "https://docs.example.com/"),
+    ("Status page", "https://status.example.com/"),
+    ("Marketing site", "https://www.example.com/"),
+    ("Payments webhook", "https://pay.example.com/hooks/ping"),
+    ("Search", "https://search.example.com/healthz"),
+    ("CDN origin", "https://origin.example.net/ok.txt"),
+    ("Mail relay web UI", "https://mail.example.org/"),
+    ("Staging", "https://staging.example.com/"),
+    ("Wiki", "https://wiki.example.org/"),
+    ("Image resizer", "https://img.example.net/health"),
+    ("Auth service", "https://auth.example.com/.well-known/openid-configuration"),
+    ("Grafana", "https://grafana.example.org/api/health"),
+    ("Forum", "https://forum.example.org/"),
+    ("Newsletter signup", "https://news.example.com/subscribe"),
+    ("Careers page", "https://jobs.example.com/"),
+    ("Mobile API", "https://m-api.example.com/v2/ping"),
+    ("Partner portal", "https://partners.example.com/"),
+    ("Analytics", "https://stats.example.net/"),
+    ("Support desk", "https://help.example.com/"),
+    ("Backups dashboard", "https://backup.example.org/"),
+    ("Landing page", "https://launch.example.com/"),
+]
+
+
+def seed_projects(db, user, count, *, checks=30, prefix="seeded",
+                  names=None):
     """count projects for user straight into SQL (the API's per-user cap
     does not apply), a spread of statuses and latencies, each with `checks`
     one-minute checks, their hourly totals, and an open incident for each
     DOWN one. Nothing is due for a day, so no monitor touches them. Names
-    are "<prefix> NNNN" (zero-padded, so they sort as numbers do); every
-    7th is DOWN, every 11th paused, every 13th still PENDING. Returns the
-    ids in order."""
+    are "<prefix> NNNN" (zero-padded, so they sort as numbers do), or the
+    (name, link) pairs of names; every 7th is DOWN, every 11th paused,
+    every 13th still PENDING. Returns the ids in order."""
     ids = [row[0] for row in db.all(
         """
         INSERT INTO projects (user_id, name, link, interval_seconds,
@@ -80,6 +111,9 @@ def seed_projects(db, user, count, *, checks=30, prefix="seeded"):
         ORDER BY g
         RETURNING id
         """, {"uid": user.id, "n": count, "prefix": prefix})]
+    for pid, (name, link) in zip(ids, names or []):
+        db.run("UPDATE projects SET name = %s, link = %s WHERE id = %s",
+               (name, link, pid))
     if checks:
         db.run(
             """
