@@ -158,7 +158,7 @@ class PageContext {
   }
 }
 
-export function errorPanel(err, retry) {
+function errorPanel(err, retry) {
   const outage = err instanceof ApiError && err.outage;
   return h("div", {class: "panel panel-error", role: "alert"},
     h("h2", null, outage ? "Trackly is unavailable" : "Something went wrong"),

@@ -59,12 +59,3 @@ export function pill(status) {
   return h("span", {class: "pill pill-" + st.toLowerCase()}, st);
 }
 
-// Text only screen readers read.
-export function srOnly(text) {
-  return h("span", {class: "sr-only"}, text);
-}
-
-// A message that screen readers announce when it changes.
-export function liveRegion(cls) {
-  return h("p", {class: cls || "live", role: "status", "aria-live": "polite"});
-}

@@ -14,6 +14,7 @@ import {incidentsTable} from "../views.js";
 const REFRESH_MS = 10000;
 const CHECKS_PAGE = 25;
 const INCIDENTS_PAGE = 10;
+const INCIDENTS_KEPT = 100;   // the latest, for the chart and first pages
 const RANGES = [["24h", "24 hours"], ["7d", "7 days"], ["30d", "30 days"]];
 const CHECK_WAIT_MS = 30000;
 
@@ -129,7 +130,9 @@ export async function project(ctx) {
   const incidentsBox = h("div", null, h("p", {class: "loading"}, "Loading…"));
   const checksBox = h("div", null, h("p", {class: "loading"}, "Loading…"));
   const settingsBox = h("div");
-  let incidentsAll = [];
+  // The latest incidents, read once per refresh: the chart's down bands
+  // and the incidents table's pages within them both come from here.
+  let incidents = [], incidentsTotal = 0;
 
   const checkBtn = h("button", {type: "button", class: "button"},
                      "Check now");
@@ -185,31 +188,45 @@ export async function project(ctx) {
     if (ctx.alive) mount(uptimeBox, uptimeCards(u));
   }
 
+  async function loadIncidents() {
+    const r = await get(base + "/incidents?limit=" + INCIDENTS_KEPT, opts);
+    if (!ctx.alive) return;
+    incidents = r.data;
+    incidentsTotal = Number(r.headers.get("X-Total-Count")) || r.data.length;
+  }
+
   let fig = null;
   async function loadChart() {
     const want = range;
-    const [series, inc] = await Promise.all([
-      get(base + "/series?range=" + want, opts),
-      get(base + "/incidents?limit=100", opts)]);
+    const series = await get(base + "/series?range=" + want, opts);
     if (!ctx.alive || want !== range) return;
     if (fig && fig.disconnect) fig.disconnect();
-    fig = chart(series.data, inc.data);
+    fig = chart(series.data, incidents);
     mount(chartBox, fig);
   }
   ctx.onLeave(() => { if (fig && fig.disconnect) fig.disconnect(); });
 
-  async function loadIncidents() {
-    const r = await get(base + "/incidents?limit=" + INCIDENTS_PAGE +
-                        "&offset=" + incidentsOffset, opts);
+  // The table's page: from the latest incidents when they cover it, asked
+  // for only beyond them.
+  async function showIncidents() {
+    const end = incidentsOffset + INCIDENTS_PAGE;
+    let page = incidents.slice(incidentsOffset, end);
+    if (end > incidents.length && incidents.length < incidentsTotal)
+      page = (await get(base + "/incidents?limit=" + INCIDENTS_PAGE +
+                        "&offset=" + incidentsOffset, opts)).data;
     if (!ctx.alive) return;
-    incidentsAll = r.data;
-    const total = Number(r.headers.get("X-Total-Count")) || r.data.length;
-    mount(incidentsBox, incidentsAll.length ? incidentsTable(incidentsAll)
-                                            : h("p", null, "No incidents."),
-      pager(incidentsOffset, INCIDENTS_PAGE, total, (o) => {
+    mount(incidentsBox, page.length ? incidentsTable(page)
+                                    : h("p", null, "No incidents."),
+      pager(incidentsOffset, INCIDENTS_PAGE, incidentsTotal, (o) => {
         incidentsOffset = o;
-        loadIncidents().catch((e) => ctx.fail(e, incidentsBox));
+        showIncidents().catch((e) => ctx.fail(e, incidentsBox));
       }, "Incidents"));
+  }
+
+  // Incidents first, then what is drawn from them.
+  async function loadHistory() {
+    await loadIncidents();
+    await Promise.all([loadChart(), showIncidents()]);
   }
 
   async function loadChecks() {
@@ -230,8 +247,7 @@ export async function project(ctx) {
     const note = document.getElementById("stale-note");
     if (note) note.remove();
     renderProject();
-    await Promise.all([loadUptime(), loadChart(),
-                       incidentsOffset === 0 ? loadIncidents() : null,
+    await Promise.all([loadUptime(), loadHistory(),
                        checksOffset === 0 ? loadChecks() : null]);
   }
 
@@ -345,8 +361,10 @@ export async function project(ctx) {
 
   await Promise.all([
     loadUptime().catch((e) => ctx.fail(e, uptimeBox)),
-    loadChart().catch((e) => ctx.fail(e, chartBox)),
-    loadIncidents().catch((e) => ctx.fail(e, incidentsBox)),
+    loadHistory().catch((e) => {
+      ctx.fail(e, chartBox);
+      ctx.fail(e, incidentsBox);
+    }),
     loadChecks().catch((e) => ctx.fail(e, checksBox))]);
   // Until its first check, look every 2 s: someone who just added a
   // project is waiting for it.
