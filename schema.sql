@@ -16,6 +16,8 @@
 --      a restarted monitor takes back its own at once
 --   3  users.verify_sent_at, verify_sends, verify_window_start: the throttle
 --      of POST /user/verify/resend
+--   4  verify_mail_log: verification mail per address, across accounts;
+--      users_unverified_idx: finding unverified accounts by age
 --
 -- Timestamps are timestamptz; the programs format them in UTC.
 
@@ -30,7 +32,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     version     integer NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO schema_version (version) VALUES (3) ON CONFLICT DO NOTHING;
+INSERT INTO schema_version (version) VALUES (4) ON CONFLICT DO NOTHING;
 
 -- Accounts.  Email is kept as typed (trimmed) and unique regardless of case.
 -- token_version is copied into every token as "ver"; bumping it (logout,
@@ -56,6 +58,10 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON users (lower(email));
 CREATE UNIQUE INDEX IF NOT EXISTS users_verify_token_key
     ON users (verify_token_hash) WHERE verify_token_hash IS NOT NULL;
+-- Unverified accounts by age: the monitor deletes those older than
+-- UNVERIFIED_ACCOUNT_DAYS.
+CREATE INDEX IF NOT EXISTS users_unverified_idx
+    ON users (created_at) WHERE NOT email_verified;
 
 -- The sites people watch, with their monitoring settings and the monitor's
 -- view of them.  next_check_at is the slot on the project's fixed grid; the
@@ -184,6 +190,17 @@ CREATE TABLE IF NOT EXISTS login_throttle (
     window_start  timestamptz NOT NULL
 );
 
+-- Verification mail queued per address (lower-cased), whichever account
+-- asked: registration and POST /user/verify/resend count here, and the row
+-- outlives the account, so deleting an account and registering the
+-- address again does not start a new count.  A row older than the 24-hour
+-- window counts as zero and is reset by the next mail.
+CREATE TABLE IF NOT EXISTS verify_mail_log (
+    email         text PRIMARY KEY,
+    sends         integer NOT NULL,
+    window_start  timestamptz NOT NULL
+);
+
 -- Upgrades from earlier versions (see the top of this file).
 -- 1 -> 2:
 ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS claimed_by text;
@@ -192,7 +209,14 @@ ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_sent_at timestamptz;
 ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_sends integer NOT NULL
     DEFAULT 0;
 ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_window_start timestamptz;
+-- 3 -> 4 (verify_mail_log and users_unverified_idx are created above; the
+-- mail accounts sent in the last 24 hours count for their addresses):
+INSERT INTO verify_mail_log (email, sends, window_start)
+    SELECT lower(email), verify_sends, verify_window_start FROM users
+    WHERE verify_sends > 0
+      AND verify_window_start > now() - interval '24 hours'
+    ON CONFLICT DO NOTHING;
 
-UPDATE schema_version SET version = 3, applied_at = now() WHERE version < 3;
+UPDATE schema_version SET version = 4, applied_at = now() WHERE version < 4;
 
 COMMIT;

@@ -15,6 +15,7 @@
 #include "parse.h"
 #include "password.h"
 #include "secret.h"
+#include "validate.h"
 #include "verify.h"
 
 #include <stdio.h>
@@ -27,22 +28,50 @@
 #define LOGIN_WINDOW_SECONDS (15 * 60)
 
 const struct db_statement users_statements[] = {
-  /* One statement, so the account and its verification mail are created
-   * together or not at all. */
+  /*
+   * One statement, so the account and its verification mail are created
+   * together or not at all.  gone: an unverified account of the same
+   * address older than the grace ($7 hours) gives way; its projects, mail
+   * and tokens (which name its id) go with it.  A verified account, or an
+   * unverified one within the grace, stays, and the insert meets the
+   * unique index: 409.  u's WHERE reads gone's count, so the delete is
+   * done before the insert looks for a duplicate (an unused count would
+   * be planned away, and the old row would still be in the way).  a counts the mail against the
+   * address; past the address's daily limit the account is still made,
+   * without a mail or a link (verify_sends 0, so a resend may go as soon
+   * as the address's window lets it).  wait: seconds until then.
+   */
   {"user_register",
-   "WITH u AS ("
+   "WITH gone AS ("
+   "  DELETE FROM users"
+   "  WHERE lower(email) = lower($1) AND NOT email_verified"
+   "    AND created_at <= now() - $7::int * interval '1 hour'"
+   "  RETURNING id),"
+   " a AS (" VERIFY_MAIL_LOG_COUNT("VALUES (lower($1), 1, now())", "$6") "),"
+   " u AS ("
    "  INSERT INTO users (email, password_hash, verify_token_hash,"
    "                     verify_expires_at, verify_sent_at, verify_sends,"
    "                     verify_window_start)"
-   "  VALUES ($1, $2, decode($3, 'hex'), now() + interval '7 days', now(),"
-   "          1, now())"
-   "  RETURNING id, email, created_at),"
+   "  SELECT $1, $2,"
+   "    CASE WHEN m.mailed THEN decode($3, 'hex') END,"
+   "    CASE WHEN m.mailed THEN now() + interval '7 days' END,"
+   "    CASE WHEN m.mailed THEN now() END, m.mailed::int,"
+   "    CASE WHEN m.mailed THEN now() END"
+   "  FROM (SELECT EXISTS (SELECT 1 FROM a) AS mailed,"
+   "               (SELECT count(*) FROM gone) AS replaced) m"
+   "  WHERE m.replaced >= 0"         /* always; makes gone run first */
+   "  RETURNING id, email, created_at, verify_sends = 1 AS mailed),"
    " o AS ("
    "  INSERT INTO mail_outbox (user_id, kind, recipient, payload)"
    "  SELECT id, 'verify', email,"
    "         jsonb_build_object('token', $4::text, 'link', $5::text)"
-   "  FROM u)"
-   " SELECT id, email, " SQL_RFC3339("created_at") " FROM u"},
+   "  FROM u WHERE mailed)"
+   " SELECT id, email, " SQL_RFC3339("created_at") ", mailed,"
+   "   (SELECT count(*) FROM gone),"
+   "   (SELECT ceil(extract(epoch FROM window_start + interval '24 hours'"
+   "                              - now()))::bigint"
+   "    FROM verify_mail_log WHERE email = lower($1)) AS wait"
+   " FROM u"},
   {"user_by_email",
    "SELECT id, password_hash, token_version FROM users"
    " WHERE lower(email) = lower($1)"},
@@ -122,17 +151,65 @@ static void throttle_clear(struct request *req, const char *email)
   PQclear(res);
 }
 
+/* The answer to a registration: the account, and whether its
+ * verification mail went (it does not when the address has had
+ * VERIFY_SENDS_PER_DAY today, whichever accounts asked). */
+static int registered(struct request *req, PGresult *res)
+{
+  bool mailed = PQgetvalue(res, 0, 3)[0] == 't';
+  const char *id = PQgetvalue(res, 0, 0);
+  char message[256];
+  cJSON *out = cJSON_CreateObject(), *user;
+  int64_t uid, wait = 0;
+  int rc;
+
+  if(mailed)
+    snprintf(message, sizeof(message), "registered; check your email for "
+             "the verification link");
+  else {
+    if(!parse_int(PQgetvalue(res, 0, 5), 0, 86400, &wait))
+      wait = 86400;
+    snprintf(message, sizeof(message), "registered, but no verification mail "
+             "was sent: at most %d a day go to one address; ask for one "
+             "(POST /user/verify/resend) in %lld seconds",
+             VERIFY_SENDS_PER_DAY, (long long)wait);
+  }
+  if(!cJSON_AddStringToObject(out, "message", message) ||
+     !cJSON_AddBoolToObject(out, "verification_mail_sent", mailed) ||
+     (!mailed && !cJSON_AddNumberToObject(out, "resend_after_seconds",
+                                          (double)wait)) ||
+     !(user = cJSON_AddObjectToObject(out, "user")) ||
+     !parse_id(id, strlen(id), &uid) ||
+     !cJSON_AddNumberToObject(user, "id", (double)uid) ||
+     !cJSON_AddStringToObject(user, "email", PQgetvalue(res, 0, 1)) ||
+     !cJSON_AddStringToObject(user, "created_at", PQgetvalue(res, 0, 2))) {
+    rc = reply_error(req, 500, "internal error");
+    goto out;
+  }
+  if(strcmp(PQgetvalue(res, 0, 4), "0"))
+    log_info("user %s registered, replacing an unverified account", id);
+  else
+    log_info("user %s registered%s", id, mailed ? "" :
+             " (no verification mail: the address's daily limit)");
+  rc = reply_json(req, 201, out);
+out:
+  cJSON_Delete(out);
+  return rc;
+}
+
 int users_register(struct request *req)
 {
   char hash[PASSWORD_ENCODED_MAX], err[INPUT_ERR_MAX];
+  char per_day[24], grace[24];
+  const struct config *cfg = &req->app->cfg;
   struct verify_link link;
   struct credentials_input in;
-  cJSON *body, *out = NULL, *user;
+  cJSON *body;
   PGresult *res = NULL;
   enum db_result dr;
-  int64_t uid;
   int rc;
 
+  memset(&link, 0, sizeof(link));
   body = request_json_or_reply(req, &rc);
   if(!body)
     return rc;
@@ -140,15 +217,25 @@ int users_register(struct request *req)
     rc = reply_error(req, 400, "%s", err);
     goto out;
   }
+  if(!cfg->email_allow_local_domains &&
+     !email_domain_public(in.email, strlen(in.email))) {
+    rc = reply_error(req, 400, "field 'email' must be an address at a public "
+                     "domain name, not a single-label name or an IP address");
+    goto out;
+  }
 
   if(password_hash(in.password, in.password_len, hash, sizeof(hash)) ||
-     verify_link_new(&req->app->cfg, &link)) {
+     verify_link_new(cfg, &link)) {
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
 
-  dr = db_exec(&req->app->db, "user_register", 5, (const char *[]){
-      in.email, hash, link.digest_hex, link.token, link.url}, &res);
+  snprintf(per_day, sizeof(per_day), "%d", VERIFY_SENDS_PER_DAY);
+  snprintf(grace, sizeof(grace), "%lld",
+           (long long)cfg->unverified_replace_hours);
+  dr = db_exec(&req->app->db, "user_register", 7, (const char *[]){
+      in.email, hash, link.digest_hex, link.token, link.url, per_day, grace},
+      &res);
   if(dr == DB_CONFLICT) {
     rc = reply_error(req, 409, "email already registered");
     goto out;
@@ -157,24 +244,10 @@ int users_register(struct request *req)
     rc = reply_db_error(req, dr);
     goto out;
   }
-
-  out = cJSON_CreateObject();
-  if(!cJSON_AddStringToObject(out, "message", "registered; check your "
-                              "email for the verification link") ||
-     !(user = cJSON_AddObjectToObject(out, "user")) ||
-     !parse_id(PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)), &uid) ||
-     !cJSON_AddNumberToObject(user, "id", (double)uid) ||
-     !cJSON_AddStringToObject(user, "email", PQgetvalue(res, 0, 1)) ||
-     !cJSON_AddStringToObject(user, "created_at", PQgetvalue(res, 0, 2))) {
-    rc = reply_error(req, 500, "internal error");
-    goto out;
-  }
-  log_info("user %s registered", PQgetvalue(res, 0, 0));
-  rc = reply_json(req, 201, out);
+  rc = registered(req, res);
 out:
   verify_link_clear(&link);
   PQclear(res);
-  cJSON_Delete(out);
   cJSON_Delete(body);
   return rc;
 }

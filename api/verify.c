@@ -19,12 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The resend throttle, per account: at most one mail per gap and
- * VERIFY_SENDS_PER_DAY in the 24 hours from the first of them.
- * Registration's mail counts. */
-#define VERIFY_RESEND_GAP_SECONDS 60
-#define VERIFY_SENDS_PER_DAY 5
-
 #define INVALID_LINK "invalid or expired verification link"
 
 const struct db_statement verify_statements[] = {
@@ -38,13 +32,16 @@ const struct db_statement verify_statements[] = {
    * The throttle's check and its update in one statement.  cur locks the
    * account's row (FOR UPDATE reads its latest version), so of two
    * concurrent resends on any workers or hosts the second waits, then
-   * sees the first one's verify_sent_at and is refused.  gap_wait and
-   * day_wait are the seconds until each limit lets a mail through (NULL:
-   * it does now).
+   * sees the first one's verify_sent_at and is refused.  gap_wait,
+   * day_wait and addr_wait are the seconds until each limit lets a mail
+   * through (NULL: it does now).  a counts the mail against the address
+   * (verify_mail_log) when the account's limits pass; its upsert is
+   * atomic, so the address's limit holds against registrations of the
+   * same address running at the same time as well.
    */
   {"verify_resend",
    "WITH cur AS ("
-   "  SELECT id, email_verified,"
+   "  SELECT id, email, email_verified,"
    "    verify_window_start IS NULL"
    "      OR verify_window_start <= now() - interval '24 hours' AS new_day,"
    "    CASE WHEN verify_sent_at > now() - $5::int * interval '1 second'"
@@ -55,8 +52,16 @@ const struct db_statement verify_statements[] = {
    "          AND verify_sends >= $6::int"
    "      THEN ceil(extract(epoch FROM verify_window_start"
    "                    + interval '24 hours' - now()))::bigint"
-   "    END AS day_wait"
+   "    END AS day_wait,"
+   "    (SELECT ceil(extract(epoch FROM l.window_start"
+   "                     + interval '24 hours' - now()))::bigint"
+   "     FROM verify_mail_log l"
+   "     WHERE l.email = lower(users.email) AND l.sends >= $6::int"
+   "       AND l.window_start > now() - interval '24 hours') AS addr_wait"
    "  FROM users WHERE id = $1 FOR UPDATE),"
+   " a AS (" VERIFY_MAIL_LOG_COUNT("SELECT lower(email), 1, now() FROM cur"
+   "  WHERE NOT email_verified AND gap_wait IS NULL AND day_wait IS NULL",
+   "$6") "),"
    " u AS ("
    "  UPDATE users us SET verify_token_hash = decode($2, 'hex'),"
    "    verify_expires_at = now() + interval '7 days',"
@@ -67,8 +72,7 @@ const struct db_statement verify_statements[] = {
    "                          ELSE us.verify_window_start END,"
    "    updated_at = now()"
    "  FROM cur"
-   "  WHERE us.id = cur.id AND NOT cur.email_verified"
-   "    AND cur.gap_wait IS NULL AND cur.day_wait IS NULL"
+   "  WHERE us.id = cur.id AND EXISTS (SELECT 1 FROM a)"
    "  RETURNING us.id, us.email),"
    " o AS ("
    "  INSERT INTO mail_outbox (user_id, kind, recipient, payload)"
@@ -76,7 +80,7 @@ const struct db_statement verify_statements[] = {
    "         jsonb_build_object('token', $3::text, 'link', $4::text)"
    "  FROM u)"
    " SELECT cur.email_verified, cur.gap_wait, cur.day_wait,"
-   "        (SELECT count(*) FROM u)"
+   "        (SELECT count(*) FROM u), cur.addr_wait"
    " FROM cur"},
   {NULL, NULL},
 };
@@ -163,11 +167,23 @@ int verify_redirect(struct request *req)
   return reply_raw_json(req, 303, body, sizeof(body) - 1);
 }
 
-/* The 429 of a refused resend: which limit, and when it lets one through. */
-static int throttled(struct request *req, const char *gap, const char *day)
+/* The 429 of a refused resend: which limit, and when it lets one through.
+ * All three empty means the address's count moved between the statement's
+ * read and its update (a registration at that moment): the address's
+ * limit, for a minute. */
+static int throttled(struct request *req, const char *gap, const char *day,
+                     const char *addr)
 {
   int64_t wait;
 
+  if(*addr || (!*day && !*gap)) {
+    if(!parse_int(addr, 1, 86400, &wait))
+      wait = VERIFY_RESEND_GAP_SECONDS;
+    request_add_header(req, "Retry-After", "%lld", (long long)wait);
+    return reply_error(req, 429, "at most %d verification mails a day go to "
+                       "one address; try again in %lld seconds",
+                       VERIFY_SENDS_PER_DAY, (long long)wait);
+  }
   if(*day) {
     if(!parse_int(day, 1, 86400, &wait))
       wait = 86400;
@@ -217,7 +233,8 @@ int verify_resend(struct request *req)
   if(PQgetvalue(res, 0, 0)[0] == 't')
     rc = reply_error(req, 409, "email address already verified");
   else if(strcmp(PQgetvalue(res, 0, 3), "1"))
-    rc = throttled(req, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    rc = throttled(req, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                   PQgetvalue(res, 0, 4));
   else {
     log_info("user %s asked for a new verification mail", uid);
     rc = reply_raw_json(req, 202, sent, sizeof(sent) - 1);

@@ -8,6 +8,31 @@
 #include "config.h"
 #include "secret.h"
 
+/* The throttle of verification mail.  Per account: at most one mail per
+ * gap and VERIFY_SENDS_PER_DAY in the 24 hours from the first of them
+ * (POST /user/verify/resend).  Per address, across accounts (table
+ * verify_mail_log, which outlives them): VERIFY_SENDS_PER_DAY in 24 hours,
+ * registrations and resends alike.  Registration's mail is the first. */
+#define VERIFY_RESEND_GAP_SECONDS 60
+#define VERIFY_SENDS_PER_DAY 5
+
+/* SQL counting one verification mail against an address: source is a
+ * VALUES or SELECT giving rows (lower-cased email, 1, now()); per_day the
+ * parameter holding the daily limit ("$6").  A row comes back (RETURNING 1)
+ * for each mail that may go; none when the address already had per_day in
+ * its 24-hour window.  The upsert is atomic, so concurrent registrations
+ * and resends of one address cannot pass the limit together. */
+#define VERIFY_MAIL_LOG_COUNT(source, per_day) \
+  "INSERT INTO verify_mail_log AS l (email, sends, window_start) " source \
+  " ON CONFLICT (email) DO UPDATE SET" \
+  "  sends = CASE WHEN l.window_start <= now() - interval '24 hours'" \
+  "          THEN 1 ELSE l.sends + 1 END," \
+  "  window_start = CASE WHEN l.window_start <= now() - interval '24 hours'" \
+  "                 THEN now() ELSE l.window_start END" \
+  " WHERE l.window_start <= now() - interval '24 hours'" \
+  "    OR l.sends < " per_day "::int" \
+  " RETURNING 1"
+
 /* Room for PUBLIC_URL (config caps it well below) and the link's path. */
 #define VERIFY_URL_MAX 2300
 

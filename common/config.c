@@ -329,6 +329,27 @@ static int get_email(struct config *cfg, char *err, size_t errcap)
   return 0;
 }
 
+/* The bounds on accounts (issue 12): which addresses registration takes,
+ * and how long an unverified account holds its address.  The grace before
+ * a new registration may replace an unverified account is within its
+ * lifetime, or the monitor's purge would make the grace meaningless. */
+static int get_accounts(struct config *cfg, char *err, size_t errcap)
+{
+  if(get_bool("EMAIL_ALLOW_LOCAL_DOMAINS", false,
+              &cfg->email_allow_local_domains, err, errcap) ||
+     get_int("UNVERIFIED_ACCOUNT_DAYS", 1, 3650, 7,
+             &cfg->unverified_account_days, err, errcap) ||
+     get_int("UNVERIFIED_REPLACE_HOURS", 1, 3650 * 24, 24,
+             &cfg->unverified_replace_hours, err, errcap))
+    return -1;
+  if(cfg->unverified_replace_hours > cfg->unverified_account_days * 24)
+    return fail(err, errcap, "UNVERIFIED_REPLACE_HOURS (%lld) must be at "
+                "most UNVERIFIED_ACCOUNT_DAYS x 24 (%lld)",
+                (long long)cfg->unverified_replace_hours,
+                (long long)cfg->unverified_account_days * 24);
+  return 0;
+}
+
 int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
 {
   const char *fmt;
@@ -367,7 +388,8 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
      get_int("CHECK_RETENTION_DAYS", 1, 36500, 30,
              &cfg->check_retention_days, err, errcap) ||
      get_int("ALERT_REMINDER_MINUTES", 0, 525600, 0,
-             &cfg->alert_reminder_minutes, err, errcap))
+             &cfg->alert_reminder_minutes, err, errcap) ||
+     get_accounts(cfg, err, errcap))
     goto fail;
 
   fmt = env("LOG_FORMAT");

@@ -47,6 +47,9 @@ struct config {
 
   int api_workers;               /* default: online CPUs */
   int64_t max_projects_per_user; /* default 100 */
+  bool email_allow_local_domains;/* a@localhost, a@127.0.0.1: default no */
+  int64_t unverified_account_days; /* deleted after, default 7 */
+  int64_t unverified_replace_hours;/* replaceable after, default 24 */
 
   int monitor_concurrency;       /* default 256 */
   int64_t monitor_min_interval;  /* seconds, default 60 */

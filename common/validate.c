@@ -58,6 +58,23 @@ bool email_valid(const char *s, size_t len)
   return true;
 }
 
+bool email_domain_public(const char *s, size_t len)
+{
+  const char *at = memchr(s, '@', len), *end = s + len, *last;
+
+  if(!at)
+    return false;
+  last = end;
+  while(last > at + 1 && last[-1] != '.')
+    last--;
+  if(last == at + 1 || last == end)
+    return false;                       /* one label, or an empty one */
+  for(const char *p = last; p < end; p++)
+    if(*p < '0' || *p > '9')
+      return true;
+  return false;                         /* 127.0.0.1 and its kin */
+}
+
 bool password_length_valid(size_t len)
 {
   return len >= PASSWORD_MIN && len <= PASSWORD_MAX;

@@ -25,6 +25,14 @@ const char *trim_space(const char *s, size_t *len);
  * accepted (they would need SMTPUTF8 end to end). */
 bool email_valid(const char *s, size_t len);
 
+/* True when the domain of s (an address email_valid accepted) is a public
+ * domain name: at least two labels, the last of them not all digits.  That
+ * refuses single-label names (a@b, postmaster@localhost) and numeric
+ * domains, which are IP literals in some form (a@127.0.0.1, a@127.1); the
+ * bracketed form a@[127.0.0.1] never passes email_valid.  Public DNS has
+ * no all-numeric top-level domain (RFC 3696 section 2). */
+bool email_domain_public(const char *s, size_t len);
+
 /* 8 to 1024 bytes; any bytes the JSON layer let through. */
 bool password_length_valid(size_t len);
 

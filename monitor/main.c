@@ -39,6 +39,7 @@
 #define DB_RETRY_MS 1000
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_BATCH 5000
+#define PURGE_ACCOUNTS_BATCH 50  /* unverified accounts deleted per minute */
 #define MAX_UNWRITTEN 50000      /* results kept while the database is away */
 #define STATEMENT_TIMEOUT_MS 15000
 #define ONCE_DB_WAIT_MS 30000
@@ -221,6 +222,13 @@ static void prune(struct daemon *d)
   if(total)
     log_info("deleted %ld checks older than %lld days", total,
              (long long)d->cfg.check_retention_days);
+  /* One small batch a minute: each account may take its projects' checks
+   * with it. */
+  n = scheduler_purge_unverified(&d->db, d->cfg.unverified_account_days,
+                                 PURGE_ACCOUNTS_BATCH);
+  if(n > 0)
+    log_info("deleted %ld accounts still unverified after %lld days", n,
+             (long long)d->cfg.unverified_account_days);
 }
 
 /* Reads pending signals; SIGTERM and SIGINT start the stop. */

@@ -71,10 +71,20 @@ const struct db_statement scheduler_statements[] = {
   {"sched_prune_misc",
    "WITH t AS (DELETE FROM login_throttle"
    "           WHERE window_start < now() - interval '1 day'),"
+   " v AS (DELETE FROM verify_mail_log"
+   "       WHERE window_start < now() - interval '1 day'),"
    " m AS (DELETE FROM mail_outbox WHERE id IN ("
    "   SELECT id FROM mail_outbox"
    "   WHERE sent_at < now() - $1 * interval '1 day' LIMIT $2))"
    " SELECT 1"},
+  /* An account verified meanwhile is not deleted: the row is re-read under
+   * its lock. */
+  {"sched_purge_unverified",
+   "DELETE FROM users WHERE id IN ("
+   "  SELECT id FROM users"
+   "  WHERE NOT email_verified AND created_at < now() - $1 * interval '1 day'"
+   "  ORDER BY created_at LIMIT $2)"
+   " AND NOT email_verified"},
   {NULL, NULL},
 };
 
@@ -276,5 +286,22 @@ long scheduler_prune(struct db *db, int64_t days, int batch)
   if(db_exec(db, "sched_prune_misc", 2, (const char *[]){d, b}, &res) ==
      DB_OK)
     PQclear(res);
+  return (long)n;
+}
+
+long scheduler_purge_unverified(struct db *db, int64_t days, int batch)
+{
+  char d[24], b[16];
+  PGresult *res = NULL;
+  int64_t n;
+
+  snprintf(d, sizeof(d), "%lld", (long long)days);
+  snprintf(b, sizeof(b), "%d", batch);
+  if(db_exec(db, "sched_purge_unverified", 2, (const char *[]){d, b}, &res) !=
+     DB_OK)
+    return -1;
+  if(!parse_int(PQcmdTuples(res), 0, INT32_MAX, &n))
+    n = 0;
+  PQclear(res);
   return (long)n;
 }

@@ -1366,6 +1366,7 @@ def db_fingerprint(db):
         "       (SELECT count(*) FROM projects),"
         "       (SELECT max(updated_at) FROM projects),"
         "       (SELECT count(*) FROM mail_outbox),"
+        "       (SELECT sum(sends) FROM verify_mail_log),"
         "       (SELECT count(*) FROM checks),"
         "       (SELECT count(*) FROM incidents)")
 

@@ -193,5 +193,6 @@ def test_link_tokens_with_metacharacters_are_400(db, value):
 
 def test_tables_are_intact(db):
     for table in ("users", "projects", "checks", "check_hours", "incidents",
-                  "mail_outbox", "login_throttle", "schema_version"):
+                  "mail_outbox", "login_throttle", "schema_version",
+                  "verify_mail_log"):
         assert db.value(f"SELECT count(*) >= 0 FROM {table}") is True

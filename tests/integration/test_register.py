@@ -8,8 +8,9 @@ import uuid
 import pytest
 
 from conftest import (
-    assert_recent, call, expect_error, expect_json, next_source_ip,
-    public_url, random_email, random_password, register, verify_row,
+    GOOD_SECRET, api_instance, assert_recent, binary_env, call, env,
+    expect_error, expect_json, fcgi_request, next_source_ip, public_url,
+    random_email, random_password, register, verify_row, wait_until,
 )
 
 
@@ -156,6 +157,58 @@ def test_email_of_254_bytes_is_accepted():
 def test_invalid_email_is_400(email):
     message = expect_error(register(email, random_password()), 400)
     assert "email" in message.lower()
+
+
+# Issue 12 item 11: addresses at this host or at a bare IP were accepted and
+# mailed (the mail server delivers them locally, or wherever the IP is).
+LOCAL_DOMAINS = ["b", "localhost", "127.0.0.1", "127.1", "0x7f.1",
+                 "2130706433", "[127.0.0.1]"]
+
+
+@pytest.mark.parametrize("domain", LOCAL_DOMAINS)
+@pytest.mark.parametrize("local", ["u", "a%b", "postmaster"])
+def test_single_label_and_ip_domains_are_400_and_mail_nothing(db, local,
+                                                              domain):
+    email = f"{local}-{uuid.uuid4().hex[:8]}@{domain}"
+    message = expect_error(register(email, random_password()), 400)
+    assert "field 'email'" in message, message
+    assert db.value("SELECT count(*) FROM users WHERE lower(email) = %s",
+                    (email.lower(),)) == 0
+    assert db.value("SELECT count(*) FROM mail_outbox WHERE recipient = %s",
+                    (email,)) == 0
+
+
+@pytest.mark.parametrize("domain", ["127.0.0.1.nip.io", "x.y1", "1e100.net"])
+def test_names_that_merely_hold_digits_are_accepted(domain):
+    expect_json(register(f"u-{uuid.uuid4().hex}@{domain}",
+                         random_password()), 201)
+
+
+def test_an_operator_may_allow_local_domains(db):
+    """EMAIL_ALLOW_LOCAL_DOMAINS=1 (a single-host install mailing its own
+    users) lifts the rule; bracketed literals stay refused."""
+    with api_instance(binary_env(DB_URL=env("TRACKLY_DB_URL"),
+                                 JWT_SECRET=GOOD_SECRET,
+                                 EMAIL_ALLOW_LOCAL_DOMAINS="1")) as (proc,
+                                                                     sock):
+        assert wait_until(sock.exists, timeout=10), proc.err_path.read_text()
+        for email, status in [(f"ops-{uuid.uuid4().hex}@localhost", 201),
+                              (f"ops-{uuid.uuid4().hex}@127.0.0.1", 201),
+                              (f"ops-{uuid.uuid4().hex}@[127.0.0.1]", 400)]:
+            body = ('{"email": "%s", "password": "%s"}' %
+                    (email, random_password())).encode()
+            got = None
+
+            def answered():
+                nonlocal got
+                try:
+                    got = fcgi_request(sock, "POST", "/user/register",
+                                       body=body)
+                except OSError:
+                    return False
+                return True
+            assert wait_until(answered, timeout=10)
+            assert got[0] == status, (email, got)
 
 
 # --- required fields and types -------------------------------------------

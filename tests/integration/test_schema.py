@@ -14,7 +14,7 @@ from conftest import (Database, apply_schema, binary_env, db_connect, db_dsn,
                       env, schema_sql, scratch_database)
 
 TABLES = {"schema_version", "users", "mail_outbox", "login_throttle",
-          "projects", "checks", "check_hours", "incidents"}
+          "projects", "checks", "check_hours", "incidents", "verify_mail_log"}
 
 
 def tables(database):
@@ -104,7 +104,7 @@ def indexes(database):
         "WHERE schemaname = 'public'"))
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_database_is_upgraded_in_place(db, version):
     """The operator's upgrade (docs/operations.md, "Upgrade with schema
     changes"): a database made by an earlier release's schema.sql (kept in
@@ -130,6 +130,16 @@ def test_an_older_database_is_upgraded_in_place(db, version):
             old.run("INSERT INTO mail_outbox (user_id, kind, recipient, "
                     "claimed_until) VALUES (%s, 'test', "
                     "'upgrade@example.test', now())", (uid,))
+            if version >= 3:
+                # Two verification mails in the last day, and an account
+                # whose mail is from last week.
+                old.run("UPDATE users SET verify_sends = 2, verify_sent_at ="
+                        " now(), verify_window_start = now() - interval "
+                        "'1 hour' WHERE id = %s", (uid,))
+                old.run("INSERT INTO users (email, password_hash, "
+                        "verify_sends, verify_sent_at, verify_window_start) "
+                        "VALUES ('Old-Mail@example.test', 'x', 5, now() - "
+                        "interval '7 days', now() - interval '7 days')")
         finally:
             conn.close()
 
@@ -158,9 +168,16 @@ def test_an_older_database_is_upgraded_in_place(db, version):
                                   (pid,)) == "kept"
             assert upgraded.value("SELECT claimed_by FROM mail_outbox "
                                   "WHERE user_id = %s", (uid,)) is None
-            # Version 3: an account from before may ask for a resend.
-            assert upgraded.one(
-                "SELECT verify_sent_at, verify_sends, verify_window_start "
-                "FROM users WHERE id = %s", (uid,)) == (None, 0, None)
+            if version < 3:
+                # Version 3: an account from before may ask for a resend.
+                assert upgraded.one(
+                    "SELECT verify_sent_at, verify_sends, verify_window_start"
+                    " FROM users WHERE id = %s", (uid,)) == (None, 0, None)
+            # Version 4: the mail of the last 24 hours counts for the
+            # address, older mail does not.
+            log = upgraded.all("SELECT email, sends FROM verify_mail_log "
+                               "ORDER BY email")
+            assert log == ([("upgrade@example.test", 2)] if version >= 3
+                           else []), log
         finally:
             conn.close()

@@ -133,7 +133,9 @@ def test_emails_and_passwords():
               f"{u}i@example.com.", f"{u} j@example.com",
               f'{u}"k@example.com', f"{u}l@", "@example.com",
               "l" * 65 + "@example.com", "m" * 64 + f"@{u}.example.com",
-              f"{u}n@exa(mple.com", f"{u}ö@example.com", "a@"]
+              f"{u}n@exa(mple.com", f"{u}ö@example.com", "a@",
+              f"{u}o@localhost", f"{u}p@127.0.0.1", f"{u}q%r@127.0.0.1",
+              f"{u}s@127.1", f"{u}t@127.0.0.1.nip.io", f"{u}v@x.y1"]
     passwords = ["1234567", "12345678", "é" * 4, "é" * 3 + "1", "p" * 1024,
                  "p" * 1025]
     cases = [({"rule": "email", "args": [e]},

@@ -24,7 +24,8 @@ static const char *const vars[] = {
   "TRACKLY_ALLOW_PRIVATE_TARGETS", "CHECK_RETENTION_DAYS",
   "ALERT_REMINDER_MINUTES", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USER",
   "EMAIL_PASS", "EMAIL_FROM", "EMAIL_TLS", "LOG_FORMAT",
-  "TRACKLY_ALLOWED_NETWORKS", NULL,
+  "TRACKLY_ALLOWED_NETWORKS", "EMAIL_ALLOW_LOCAL_DOMAINS",
+  "UNVERIFIED_ACCOUNT_DAYS", "UNVERIFIED_REPLACE_HOURS", NULL,
 };
 
 static int clean_env(void **state)
@@ -58,6 +59,9 @@ static void defaults(void **state)
   assert_false(cfg.allow_private_targets);
   assert_int_equal(cfg.check_retention_days, 30);
   assert_int_equal(cfg.alert_reminder_minutes, 0);
+  assert_false(cfg.email_allow_local_domains);
+  assert_int_equal(cfg.unverified_account_days, 7);
+  assert_int_equal(cfg.unverified_replace_hours, 24);
   assert_null(cfg.email_host);
   assert_int_equal(cfg.email_port, 587);
   assert_int_equal(cfg.email_tls, EMAIL_TLS_STARTTLS);
@@ -109,6 +113,12 @@ static void bad_values(void **state)
                "TRACKLY_ALLOWED_NETWORKS");
   expect_error("TRACKLY_ALLOWED_NETWORKS", "example.com",
                "TRACKLY_ALLOWED_NETWORKS");
+  expect_error("EMAIL_ALLOW_LOCAL_DOMAINS", "sometimes",
+               "EMAIL_ALLOW_LOCAL_DOMAINS");
+  expect_error("UNVERIFIED_ACCOUNT_DAYS", "0", "UNVERIFIED_ACCOUNT_DAYS");
+  expect_error("UNVERIFIED_REPLACE_HOURS", "0", "UNVERIFIED_REPLACE_HOURS");
+  /* The default 7 days are 168 hours. */
+  expect_error("UNVERIFIED_REPLACE_HOURS", "169", "UNVERIFIED_REPLACE_HOURS");
 }
 
 static void values(void **state)
@@ -126,7 +136,13 @@ static void values(void **state)
   setenv("JWT_SECRET_PREVIOUS", SECRET "-old", 1);
   setenv("EMAIL_HOST", "", 1);   /* empty counts as unset */
   setenv("TRACKLY_ALLOWED_NETWORKS", " 10.1.2.3/24, ::1 ,", 1);
+  setenv("EMAIL_ALLOW_LOCAL_DOMAINS", "yes", 1);
+  setenv("UNVERIFIED_ACCOUNT_DAYS", "2", 1);
+  setenv("UNVERIFIED_REPLACE_HOURS", "48", 1);
   assert_int_equal(config_load(&cfg, need, err, sizeof(err)), 0);
+  assert_true(cfg.email_allow_local_domains);
+  assert_int_equal(cfg.unverified_account_days, 2);
+  assert_int_equal(cfg.unverified_replace_hours, 48);
   assert_int_equal(cfg.jwt_ttl, 12 * 3600);
   assert_string_equal(cfg.public_url, "https://trackly.example");
   assert_int_equal(cfg.cors_count, 2);

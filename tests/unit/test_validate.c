@@ -60,6 +60,35 @@ static void emails(void **state)
   assert_false(email(longest));
 }
 
+static bool public_domain(const char *s)
+{
+  return email_valid(s, strlen(s)) && email_domain_public(s, strlen(s));
+}
+
+/* Issue 12 item 11: addresses that route to this host or a bare IP are
+ * refused unless the operator allows them (EMAIL_ALLOW_LOCAL_DOMAINS). */
+static void email_domains(void **state)
+{
+  (void)state;
+
+  assert_true(public_domain("a@b.example"));
+  assert_true(public_domain("a@mail.example.co.uk"));
+  assert_true(public_domain("a@127.0.0.1.nip.io"));  /* a real DNS name */
+  assert_true(public_domain("a@1e100.net"));
+  assert_true(public_domain("a@x.y1"));
+  assert_false(public_domain("a@b"));
+  assert_false(public_domain("postmaster@localhost"));
+  assert_false(public_domain("a%b@127.0.0.1"));
+  assert_false(public_domain("a@127.0.0.1"));
+  assert_false(public_domain("a@127.1"));
+  assert_false(public_domain("a@0x7f.1"));
+  assert_false(public_domain("a@2130706433"));
+  assert_false(public_domain("a@[127.0.0.1]"));       /* not even valid */
+  assert_false(public_domain("a@[IPv6:::1]"));
+  assert_false(email_domain_public("no-at", 5));
+  assert_false(email_domain_public("a@b.", 4));
+}
+
 static void trimming(void **state)
 {
   size_t len;
@@ -210,6 +239,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(emails),
+    cmocka_unit_test(email_domains),
     cmocka_unit_test(trimming),
     cmocka_unit_test(passwords),
     cmocka_unit_test(links),

@@ -29,9 +29,17 @@ export function email(v) {
   // Printable ASCII without spaces or header-significant characters, one
   // @, a local part of 1 to 64 bytes and dot-separated domain labels.
   const domain = s.slice(s.indexOf("@") + 1);
+  const labels = domain.split(".");
   if (/[^\x21-\x7e]|[<>()[\]\\,;:"]/.test(s) || !/^[^@]{1,64}@[^@]+$/.test(s) ||
-      domain.split(".").some((label) => !label) || s.length < 3)
+      labels.some((label) => !label) || s.length < 3)
     return "Enter an email address like name@example.com";
+  // The server's default (email_domain_public): a domain of two labels or
+  // more whose last is not all digits, so no a@localhost, no a@127.0.0.1.
+  // An operator's EMAIL_ALLOW_LOCAL_DOMAINS=1 lifts it on the server only;
+  // this form keeps refusing them (docs/operations.md).
+  if (labels.length < 2 || /^[0-9]+$/.test(labels[labels.length - 1]))
+    return "Enter an address at a domain name, like name@example.com " +
+           "(not a single name such as localhost, nor an IP address)";
   return "";
 }
 

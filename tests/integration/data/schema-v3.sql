@@ -1,0 +1,198 @@
+-- Trackly database schema (DESIGN §2, §4).
+--
+-- Creates everything from nothing, and is harmless to run again on a
+-- database it already set up: every statement is IF NOT EXISTS or
+-- ON CONFLICT DO NOTHING.  Apply with
+--     psql -v ON_ERROR_STOP=1 -f schema.sql "$DB_URL"
+-- Both programs refuse to start unless schema_version holds the version
+-- they were built for (TRACKLY_SCHEMA_VERSION in meson.build).
+--
+-- Upgrades: a database made by an earlier version gets what changed
+-- through idempotent statements (ADD COLUMN IF NOT EXISTS, ...) in the
+-- "Upgrades" part at the end, which then raises the version row, all in
+-- this one transaction.  History:
+--   1  the first schema
+--   2  mail_outbox.claimed_by: which monitor ("name:pid") holds a claim, so
+--      a restarted monitor takes back its own at once
+--   3  users.verify_sent_at, verify_sends, verify_window_start: the throttle
+--      of POST /user/verify/resend
+--
+-- Timestamps are timestamptz; the programs format them in UTC.
+
+SET client_min_messages = warning;   -- no "already exists, skipping"
+BEGIN;
+
+-- Two concurrent applies (say, two hosts starting at once) take turns.
+DO $$ BEGIN PERFORM pg_advisory_xact_lock(7286133259); END $$;
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    version     integer NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO schema_version (version) VALUES (3) ON CONFLICT DO NOTHING;
+
+-- Accounts.  Email is kept as typed (trimmed) and unique regardless of case.
+-- token_version is copied into every token as "ver"; bumping it (logout,
+-- password change) revokes all tokens issued before.
+CREATE TABLE IF NOT EXISTS users (
+    id                 bigserial PRIMARY KEY,
+    email              text NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
+    password_hash      text NOT NULL,
+    email_verified     boolean NOT NULL DEFAULT false,
+    token_version      integer NOT NULL DEFAULT 0,
+    -- SHA-256 of the token in the verification link; NULL once used.
+    verify_token_hash  bytea,
+    verify_expires_at  timestamptz,
+    -- The resend throttle (POST /user/verify/resend): the last verification
+    -- mail queued, and how many were queued in the 24 hours from
+    -- verify_window_start.  Registration is the first.
+    verify_sent_at       timestamptz,
+    verify_sends         integer NOT NULL DEFAULT 0,
+    verify_window_start  timestamptz,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON users (lower(email));
+CREATE UNIQUE INDEX IF NOT EXISTS users_verify_token_key
+    ON users (verify_token_hash) WHERE verify_token_hash IS NOT NULL;
+
+-- The sites people watch, with their monitoring settings and the monitor's
+-- view of them.  next_check_at is the slot on the project's fixed grid; the
+-- lease columns let several monitors share the work (FOR UPDATE SKIP LOCKED
+-- picks, the lease keeps a claimed project from being claimed twice while
+-- its probe runs).
+CREATE TABLE IF NOT EXISTS projects (
+    id                     bigserial PRIMARY KEY,
+    user_id                bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name                   text NOT NULL,
+    description            text NOT NULL DEFAULT '',
+    link                   text NOT NULL,
+    interval_seconds       integer NOT NULL DEFAULT 300
+                           CHECK (interval_seconds BETWEEN 1 AND 86400),
+    timeout_ms             integer NOT NULL DEFAULT 10000
+                           CHECK (timeout_ms BETWEEN 1 AND 86400000),
+    CONSTRAINT projects_timeout_below_interval
+        CHECK (timeout_ms < interval_seconds * 1000),
+    expected_status        text NOT NULL DEFAULT '200-399',
+    keyword                text,
+    failure_threshold      smallint NOT NULL DEFAULT 2
+                           CHECK (failure_threshold BETWEEN 1 AND 10),
+    recovery_threshold     smallint NOT NULL DEFAULT 1
+                           CHECK (recovery_threshold BETWEEN 1 AND 10),
+    paused                 boolean NOT NULL DEFAULT false,
+    alerts_muted           boolean NOT NULL DEFAULT false,
+    -- The secret in the mute link of alert mail (256 bits from Postgres'
+    -- strong random source).  Kept as is: the mailer must put it in mail.
+    mute_token             text NOT NULL DEFAULT
+                           replace(gen_random_uuid()::text
+                                   || gen_random_uuid()::text, '-', ''),
+    status                 text NOT NULL DEFAULT 'PENDING'
+                           CHECK (status IN ('PENDING', 'UP', 'DOWN')),
+    consecutive_failures   integer NOT NULL DEFAULT 0,
+    consecutive_successes  integer NOT NULL DEFAULT 0,
+    last_status_code       integer,
+    last_latency_ms        integer,
+    last_checked_at        timestamptz,
+    last_error             text,
+    -- Time of the first failure of the current run of failures: when a
+    -- DOWN incident says the site went down.
+    failing_since          timestamptz,
+    status_changed_at      timestamptz,
+    last_alert_at          timestamptz,
+    next_check_at          timestamptz NOT NULL DEFAULT now(),
+    lease_owner            text,
+    lease_expires_at       timestamptz,
+    created_at             timestamptz NOT NULL DEFAULT now(),
+    updated_at             timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS projects_user_idx ON projects (user_id, id);
+CREATE INDEX IF NOT EXISTS projects_due_idx ON projects (next_check_at)
+    WHERE NOT paused;
+CREATE UNIQUE INDEX IF NOT EXISTS projects_mute_token_key
+    ON projects (mute_token);
+CREATE INDEX IF NOT EXISTS projects_lease_idx ON projects (lease_expires_at)
+    WHERE lease_expires_at IS NOT NULL;
+
+-- Every check, kept CHECK_RETENTION_DAYS.
+CREATE TABLE IF NOT EXISTS checks (
+    id            bigserial PRIMARY KEY,
+    project_id    bigint NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    scheduled_at  timestamptz NOT NULL,
+    checked_at    timestamptz NOT NULL,
+    ok            boolean NOT NULL,
+    status_code   integer,
+    latency_ms    integer,
+    error         text
+);
+CREATE INDEX IF NOT EXISTS checks_project_time_idx
+    ON checks (project_id, checked_at DESC);
+CREATE INDEX IF NOT EXISTS checks_time_idx ON checks (checked_at);
+
+-- Per-hour totals, kept for good: 30 days of uptime is at most 720 rows.
+CREATE TABLE IF NOT EXISTS check_hours (
+    project_id   bigint NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    hour         timestamptz NOT NULL,
+    checks       integer NOT NULL DEFAULT 0,
+    up           integer NOT NULL DEFAULT 0,
+    latency_sum  bigint NOT NULL DEFAULT 0,
+    latency_max  integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (project_id, hour)
+);
+
+-- A stretch of downtime; at most one open per project.
+CREATE TABLE IF NOT EXISTS incidents (
+    id           bigserial PRIMARY KEY,
+    project_id   bigint NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    started_at   timestamptz NOT NULL,
+    resolved_at  timestamptz,
+    reason       text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS incidents_project_idx
+    ON incidents (project_id, started_at DESC);
+CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_key
+    ON incidents (project_id) WHERE resolved_at IS NULL;
+
+-- Mail waiting to be sent, written in the same transaction as whatever
+-- caused it.  The mailer renders the message from kind and payload, claims
+-- rows with FOR UPDATE SKIP LOCKED and a lease, and sets sent_at once.
+CREATE TABLE IF NOT EXISTS mail_outbox (
+    id               bigserial PRIMARY KEY,
+    user_id          bigint REFERENCES users (id) ON DELETE CASCADE,
+    project_id       bigint REFERENCES projects (id) ON DELETE CASCADE,
+    kind             text NOT NULL
+                     CHECK (kind IN ('verify', 'down', 'recovered', 'reminder', 'test')),
+    recipient        text NOT NULL,
+    payload          jsonb NOT NULL DEFAULT '{}',
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    attempts         integer NOT NULL DEFAULT 0,
+    last_error       text,
+    claimed_until    timestamptz,
+    claimed_by       text,            -- the claiming monitor, "name:pid"
+    sent_at          timestamptz
+);
+CREATE INDEX IF NOT EXISTS mail_outbox_pending_idx
+    ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL;
+
+-- Failed logins per account (lower-cased email, so unknown addresses are
+-- throttled exactly like real ones).  A row older than the window counts
+-- as zero and is reset by the next failure.
+CREATE TABLE IF NOT EXISTS login_throttle (
+    email         text PRIMARY KEY,
+    failures      integer NOT NULL,
+    window_start  timestamptz NOT NULL
+);
+
+-- Upgrades from earlier versions (see the top of this file).
+-- 1 -> 2:
+ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS claimed_by text;
+-- 2 -> 3 (accounts made before it may ask for a resend at once):
+ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_sent_at timestamptz;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_sends integer NOT NULL
+    DEFAULT 0;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS verify_window_start timestamptz;
+
+UPDATE schema_version SET version = 3, applied_at = now() WHERE version < 3;
+
+COMMIT;
