@@ -20,10 +20,10 @@
  * stuck in a loop or a system call.  Each worker stamps in the shared pool
  * (pool.h) when it takes a request; a worker whose stamp is older than
  * API_HUNG_WORKER_SECONDS is killed with SIGKILL and so replaced at once.
- * The default, 30 s, is nginx's fastcgi_read_timeout: by then the client
- * has had nginx's 504 and the request is worth nothing, while every
- * legitimate request ends long before (statements time out after 5 s,
- * lock waits after 2 s).  Killing the worker also closes its database
+ * The default, 30 s, is nginx's fastcgi_read_timeout: by then nginx has
+ * answered the client (its 503 JSON) and the request is worth nothing,
+ * while every legitimate request ends long before (statements time out
+ * after 5 s, lock waits after 2 s).  Killing the worker also closes its database
  * connection, so the server ends its transaction and releases its locks.
  */
 #include "master.h"
