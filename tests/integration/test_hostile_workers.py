@@ -24,6 +24,7 @@ stop or kill workers run a private trackly-api on its own socket.
 
 import collections
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
@@ -41,6 +42,7 @@ from conftest import (
 )
 
 LOCK_TIMEOUT = 2.0          # common/db.h DB_LOCK_TIMEOUT_MS
+IDLE_IN_TRANSACTION = 10.0  # common/db.h DB_IDLE_IN_TRANSACTION_MS
 STATEMENT_TIMEOUT = 5.0     # api/app.h API_STATEMENT_TIMEOUT_MS
 BUSY = "the record is busy"
 HASH_BUSY = "busy checking other passwords"
@@ -269,77 +271,57 @@ def wait_for_lock_wait(conn, timeout=5):
     return wait_until(waiting, timeout=timeout, interval=0.02)
 
 
-def test_worker_stopped_mid_write_is_replaced_and_others_answer():
-    """A private instance with 2 workers and API_HUNG_WORKER_SECONDS=3.
-    Worker A takes POST /project for a user: it locks the user's row, and
-    its INSERT waits for a table lock this test holds; A is stopped there
-    (SIGSTOP), so its transaction stays open with the user's row locked.
-    Meanwhile, from worker B: reads answer 200 at once, the same user's
-    next write waits 2 s (lock_timeout) and is answered 503 'the record is
-    busy' with Retry-After, not 'database unavailable', and the master
-    kills A about 3 s after it took its request and starts another, after
-    which the user's write succeeds."""
+def stop_mid_write(api, user, locker, watcher):
+    """Worker A (the lower pid) takes POST /project for user and is stopped
+    while its transaction holds the user's row lock: B is stopped first so
+    A takes the request; A's INSERT waits for a table lock locker holds;
+    then A is stopped, B resumed and the table lock released.  Returns
+    (a, b, the request's future, when it was sent)."""
+    a, b = sorted(api.workers())
+    os.kill(b, signal.SIGSTOP)
+    locker.autocommit = False
+    with locker.cursor() as cur:
+        cur.execute("LOCK TABLE projects IN SHARE MODE")
+    started = time.monotonic()
+    stuck = background(api.request, "POST", "/project", project_body(),
+                       user.token)
+    assert wait_for_lock_wait(watcher), "the write never waited"
+    os.kill(a, signal.SIGSTOP)
+    os.kill(b, signal.SIGCONT)
+    locker.rollback()                       # A still holds the row
+    return a, b, stuck, started
+
+
+def write_is_busy(api, user):
+    """The user's next write, answered by B: 503 'busy' after the lock
+    timeout, with Retry-After."""
+    t0 = time.monotonic()
+    status, headers, payload = api.request("POST", "/project",
+                                           project_body(), user.token)
+    waited = time.monotonic() - t0
+    print(f"write: {status} after {waited:.2f} s: {payload[:100]!r}")
+    assert status == 503, payload
+    assert BUSY in json.loads(payload)["error"]
+    assert headers.get("retry-after") == "1"
+    assert LOCK_TIMEOUT - 0.2 <= waited < STATEMENT_TIMEOUT
+
+
+@contextlib.contextmanager
+def stuck_worker(api_env):
+    """A private instance with 2 workers and a user with a project; yields
+    (api, user, locker, watcher) and resumes every worker at the end."""
     user = make_user()
     expect_json(call("POST", "/project", token=user.token,
                      json=project_body()), 201)
-    with api_instance(private_env(API_HUNG_WORKER_SECONDS="3"),
-                      workers=2) as (proc, sock):
+    with api_instance(api_env, workers=2) as (proc, sock):
         api = Private(proc, sock)
-        a, b = sorted(api.workers())
-        locker = db_connect()
-        watcher = db_connect()
+        pids = api.workers()
+        locker, watcher = db_connect(), db_connect()
         watcher.autocommit = True
         try:
-            os.kill(b, signal.SIGSTOP)          # A takes the write
-            locker.autocommit = False
-            with locker.cursor() as cur:
-                cur.execute("LOCK TABLE projects IN SHARE MODE")
-            started = time.monotonic()
-            stuck = background(api.request, "POST", "/project",
-                               project_body(), user.token)
-            assert wait_for_lock_wait(watcher), "the write never waited"
-            os.kill(a, signal.SIGSTOP)
-            os.kill(b, signal.SIGCONT)
-            locker.rollback()                   # A still holds the row
-
-            # Mixed load on B while A is stuck.
-            t0 = time.monotonic()
-            status, _, payload = api.request("GET", "/project",
-                                             token=user.token)
-            assert status == 200, payload
-            assert time.monotonic() - t0 < 1.0
-            assert api.request("GET", "/healthcheck")[0] == 200
-            t0 = time.monotonic()
-            status, headers, payload = api.request(
-                "POST", "/project", project_body(), user.token)
-            waited = time.monotonic() - t0
-            print(f"second write: {status} after {waited:.2f} s: "
-                  f"{payload[:100]!r}")
-            assert status == 503, payload
-            assert BUSY in json.loads(payload)["error"]
-            assert headers.get("retry-after") == "1"
-            assert LOCK_TIMEOUT - 0.2 <= waited < STATEMENT_TIMEOUT
-
-            # The master notices A and replaces it.
-            assert wait_until(lambda: is_dead(a), timeout=6), \
-                "the stuck worker was not killed"
-            killed_after = time.monotonic() - started
-            print(f"stuck worker killed {killed_after:.1f} s after its "
-                  "request began")
-            assert killed_after < 3 + 2
-            assert wait_until(lambda: len(api.workers()) == 2, timeout=5)
-            assert_dropped(stuck)
-            status, _, payload = api.request("POST", "/project",
-                                             project_body(), user.token)
-            assert status == 201, payload
-            log = api.log()
-            assert re.search(rf"worker {a} has been in one request", log), \
-                log[-2000:]
-            assert "55P03" in log
-            m = api.metrics()
-            assert m["trackly_api_workers_hung_total"] == 1
+            yield api, user, locker, watcher
         finally:
-            for pid in (a, b):
+            for pid in pids:
                 try:
                     os.kill(pid, signal.SIGCONT)
                 except ProcessLookupError:
@@ -347,3 +329,65 @@ def test_worker_stopped_mid_write_is_replaced_and_others_answer():
             locker.rollback()
             locker.close()
             watcher.close()
+
+
+def test_worker_stopped_mid_write_is_replaced_and_others_answer():
+    """A private instance with 2 workers and API_HUNG_WORKER_SECONDS=3;
+    worker A is stopped (SIGSTOP) in the middle of POST /project, its
+    transaction holding the user's row lock.  Meanwhile, from worker B:
+    reads answer 200 at once, the same user's next write waits 2 s
+    (lock_timeout) and is answered 503 'the record is busy' with
+    Retry-After, not 'database unavailable'; and the master kills A about
+    3 s after it took its request and starts another, after which the
+    user's write succeeds."""
+    with stuck_worker(private_env(API_HUNG_WORKER_SECONDS="3")) as \
+            (api, user, locker, watcher):
+        a, b, stuck, started = stop_mid_write(api, user, locker, watcher)
+
+        # Mixed load on B while A is stuck.
+        t0 = time.monotonic()
+        status, _, payload = api.request("GET", "/project", token=user.token)
+        assert status == 200, payload
+        assert time.monotonic() - t0 < 1.0
+        assert api.request("GET", "/healthcheck")[0] == 200
+        write_is_busy(api, user)
+
+        # The master notices A and replaces it.
+        assert wait_until(lambda: is_dead(a), timeout=6), \
+            "the stuck worker was not killed"
+        killed_after = time.monotonic() - started
+        print(f"stuck worker killed {killed_after:.1f} s after its request "
+              "began")
+        assert killed_after < 3 + 2
+        assert wait_until(lambda: len(api.workers()) == 2, timeout=5)
+        assert_dropped(stuck)
+        status, _, payload = api.request("POST", "/project", project_body(),
+                                         user.token)
+        assert status == 201, payload
+        log = api.log()
+        assert re.search(rf"worker {a} has been in one request", log), \
+            log[-2000:]
+        assert "55P03" in log
+        assert api.metrics()["trackly_api_workers_hung_total"] == 1
+
+
+def test_session_idle_in_a_transaction_is_ended_by_the_server():
+    """As above, but the hung-worker bound is far away (60 s): the server
+    itself ends A's session after 10 s idle in its transaction
+    (idle_in_transaction_session_timeout), which frees the user's row, so
+    B's writes succeed again while A is still stopped.  About 12 s."""
+    with stuck_worker(private_env(API_HUNG_WORKER_SECONDS="60")) as \
+            (api, user, locker, watcher):
+        a, b, stuck, started = stop_mid_write(api, user, locker, watcher)
+        write_is_busy(api, user)
+
+        def write_ok():
+            status, _, _ = api.request("POST", "/project", project_body(),
+                                       user.token)
+            return status == 201
+        assert wait_until(write_ok, timeout=IDLE_IN_TRANSACTION + 5,
+                          interval=0.5), "the row stayed locked"
+        freed_after = time.monotonic() - started
+        print(f"row free {freed_after:.1f} s after the stuck write began")
+        assert freed_after >= IDLE_IN_TRANSACTION - 1
+        assert not is_dead(a)                   # not the master's doing
