@@ -15,10 +15,21 @@
  * its own doing counts: one killed with SIGKILL (an operator, the OOM
  * killer) or stopped on request (exit status 0) is replaced at once, or a
  * few kills in a row would leave the pool short for seconds.
+ *
+ * A worker can also hang without dying: stopped (SIGSTOP, a debugger), or
+ * stuck in a loop or a system call.  Each worker stamps in the shared pool
+ * (pool.h) when it takes a request; a worker whose stamp is older than
+ * API_HUNG_WORKER_SECONDS is killed with SIGKILL and so replaced at once.
+ * The default, 30 s, is nginx's fastcgi_read_timeout: by then nginx has
+ * answered the client (its 503 JSON) and the request is worth nothing,
+ * while every legitimate request ends long before (statements time out
+ * after 5 s, lock waits after 2 s).  Killing the worker also closes its database
+ * connection, so the server ends its transaction and releases its locks.
  */
 #include "master.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "worker.h"
 #include "trackly_build.h"
 
@@ -31,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SLOTS 520
+#define MAX_SLOTS POOL_WORKERS_MAX
 #define STOP_GRACE_MS 9500       /* SIGKILL what is left after this */
 #define RETIRE_GRACE_MS 10000
 #define QUICK_DEATH_MS 1000
@@ -44,6 +55,7 @@ struct slot {
   bool retiring;
   long started;             /* monotonic ms */
   long deadline;            /* when retiring: SIGKILL after this */
+  bool hung;                /* killed for hanging; waiting to be reaped */
 };
 
 struct master {
@@ -87,11 +99,13 @@ static void spawn(struct master *m)
     return;
   }
   if(pid == 0)
-    worker_run(m->opt->listen_fd, m->cfg, self);
+    worker_run(m->opt->listen_fd, m->cfg, self, (int)(s - m->slots));
   s->pid = pid;
   s->gen = m->gen;
   s->retiring = false;
+  s->hung = false;
   s->started = now_ms();
+  pool_worker_started((int)(s - m->slots), pid);
 }
 
 static void describe_exit(int status, char *out, size_t cap)
@@ -133,6 +147,7 @@ static void reap(struct master *m)
       if(s->pid != pid)
         continue;
       s->pid = 0;
+      pool_worker_gone(i, pid);   /* its hashing slot, if it held one */
       if(s->retiring || m->stopping)
         break;
       now = now_ms();
@@ -155,6 +170,38 @@ static void reap(struct master *m)
       break;
     }
   }
+}
+
+/* Kills every worker that has been in one request for longer than the
+ * configured bound; reap() then replaces it like any killed worker. */
+static void kill_hung(struct master *m)
+{
+  long bound = m->cfg->api_hung_worker_seconds * 1000L, now = now_ms();
+
+  for(int i = 0; i < MAX_SLOTS; i++) {
+    struct slot *s = &m->slots[i];
+    long busy;
+
+    if(!s->pid || s->hung)
+      continue;
+    busy = pool_worker_busy_ms(i, now);
+    if(busy <= bound)
+      continue;
+    log_error("worker %ld has been in one request for %ld ms (bound %ld "
+              "ms): killing it", (long)s->pid, busy, bound);
+    kill(s->pid, SIGKILL);
+    s->hung = true;
+    if(pool_shared)
+      atomic_fetch_add(&pool_shared->workers_hung, 1);
+  }
+}
+
+/* Publishes how many workers may hash at once, for the current target. */
+static void set_hash_slots(const struct master *m)
+{
+  if(pool_shared)
+    atomic_store(&pool_shared->hash_slots,
+                 pool_hash_slots_for(m->target, m->cfg->api_hashing_slots));
 }
 
 static void retire(struct slot *s)
@@ -242,6 +289,7 @@ static void reload(struct master *m)
   log_init("trackly-api", m->cfg->log_format);
   m->gen++;
   m->target = target_workers(m);
+  set_hash_slots(m);
   m->quick_deaths = 0;
   m->next_spawn = 0;
   log_info("SIGHUP: configuration reloaded; replacing workers one at a "
@@ -278,8 +326,14 @@ int master_run(const struct master_options *opt, struct config *cfg)
   if(metrics_init())
     log_warn("no shared memory for metrics (%s); /metrics shows zeros",
              strerror(errno));
-  log_info("trackly-api %s ready: %d workers", TRACKLY_VERSION,
-           m.target);
+  if(pool_init())
+    log_warn("no shared memory for the worker pool (%s); password hashing "
+             "is not bounded and hung workers are not noticed",
+             strerror(errno));
+  set_hash_slots(&m);
+  log_info("trackly-api %s ready: %d workers, %d hashing at once",
+           TRACKLY_VERSION, m.target,
+           pool_hash_slots_for(m.target, cfg->api_hashing_slots));
   for(;;) {
     struct timespec tick = {0, TICK_MS * 1000000L};
     int sig;
@@ -297,8 +351,10 @@ int master_run(const struct master_options *opt, struct config *cfg)
         m.stop_deadline = now_ms() + 1000;
       }
     }
-    else
+    else {
+      kill_hung(&m);
       maintain(&m);
+    }
     if(metrics_shared)
       atomic_store(&metrics_shared->workers_alive, live_workers(&m));
 

@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "promtext.h"
 #include "handlers.h"
+#include "pool.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -122,11 +123,14 @@ size_t metrics_render(struct metrics *m, const struct route *routes,
   render_requests(&o, m, routes, nroutes);
   render_latency(&o, m);
   promtext_family(&o, "trackly_db_errors_total", "counter",
-       "Requests that failed on the database: unavailable (answered 503) "
-       "or error (answered 500).");
+       "Requests that failed on the database: unavailable (answered 503), "
+       "busy (a lock wait timed out, answered 503) or error (answered "
+       "500).");
   promtext_put(&o, "trackly_db_errors_total{kind=\"unavailable\"} %llu\n"
+      "trackly_db_errors_total{kind=\"busy\"} %llu\n"
       "trackly_db_errors_total{kind=\"error\"} %llu\n",
       (unsigned long long)GET(m->db_errors[METRICS_DB_UNAVAILABLE]),
+      (unsigned long long)GET(m->db_errors[METRICS_DB_BUSY]),
       (unsigned long long)GET(m->db_errors[METRICS_DB_ERROR]));
   promtext_family(&o, "trackly_api_workers_restarted_total", "counter",
        "Workers that died unasked and were replaced.");
@@ -136,6 +140,7 @@ size_t metrics_render(struct metrics *m, const struct route *routes,
        "Worker processes alive.");
   promtext_put(&o, "trackly_api_workers %d\n",
       atomic_load_explicit(&m->workers_alive, memory_order_relaxed));
+  pool_render(&o);
   return o.full ? 0 : o.len;
 }
 

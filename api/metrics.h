@@ -23,13 +23,14 @@
 /* Upper bounds of the latency buckets, in microseconds (+Inf follows). */
 #define METRICS_BUCKETS 11
 
-enum metrics_db_error { METRICS_DB_UNAVAILABLE, METRICS_DB_ERROR };
+enum metrics_db_error { METRICS_DB_UNAVAILABLE, METRICS_DB_ERROR,
+                        METRICS_DB_BUSY };
 
 struct metrics {
   atomic_uint_fast64_t requests[METRICS_ROUTES_MAX][METRICS_STATUSES];
   atomic_uint_fast64_t buckets[METRICS_BUCKETS + 1];   /* not cumulative */
   atomic_uint_fast64_t duration_us;
-  atomic_uint_fast64_t db_errors[2];
+  atomic_uint_fast64_t db_errors[3];
   atomic_uint_fast64_t workers_restarted;
   atomic_int workers_alive;
 };

@@ -6,7 +6,10 @@
  * Passwords are checked with Argon2id, which is deliberately slow; every
  * path that checks one (login, password change, account deletion) goes
  * through the same per-account throttle, kept in Postgres so all workers
- * (and all API hosts) share it.
+ * (and all API hosts) share it.  Every path that hashes (those three and
+ * registration) first takes one of the pool's hashing slots (pool.h), so a
+ * flood of them from many addresses cannot occupy every worker; and
+ * registrations are counted against a rate for the whole host.
  */
 #include "auth.h"
 #include "handlers.h"
@@ -14,6 +17,7 @@
 #include "log.h"
 #include "parse.h"
 #include "password.h"
+#include "pool.h"
 #include "secret.h"
 #include "validate.h"
 #include "verify.h"
@@ -26,6 +30,10 @@
  * written into the SQL below. */
 #define LOGIN_MAX_FAILURES 10
 #define LOGIN_WINDOW_SECONDS (15 * 60)
+
+/* How long a request may wait for a hashing slot (and only while another
+ * worker is idle, see pool_hash_acquire): about two hashes' time. */
+#define HASH_WAIT_MS 250
 
 const struct db_statement users_statements[] = {
   /*
@@ -133,6 +141,32 @@ static int throttle_or_reply(struct request *req, const char *email)
   return rc;
 }
 
+/* Takes a hashing slot, or replies 429 with Retry-After and returns it.
+ * The slot is given back by pool_hash_release (the worker also does so
+ * after every request). */
+static int hashing_slot_or_reply(struct request *req)
+{
+  if(!pool_hash_acquire(HASH_WAIT_MS))
+    return 0;
+  request_add_header(req, "Retry-After", "1");
+  return reply_error(req, 429, "the server is busy checking other "
+                     "passwords; retry in a second");
+}
+
+/* 429 when registrations over the whole host passed their rate this
+ * minute; 0 when this one may go ahead (and is counted). */
+static int register_rate_or_reply(struct request *req)
+{
+  int wait = 60;
+
+  if(pool_register_allow(req->app->cfg.api_registrations_per_minute,
+                         pool_now_ms(), &wait))
+    return 0;
+  request_add_header(req, "Retry-After", "%d", wait);
+  return reply_error(req, 429, "too many accounts are being created; try "
+                     "again in %d seconds", wait);
+}
+
 /* Counts a failed password check against email.  Failing to record it is
  * logged but does not change the answer. */
 static void throttle_fail(struct request *req, const char *email)
@@ -224,11 +258,17 @@ int users_register(struct request *req)
     goto out;
   }
 
+  /* The slot first: an attempt turned away for want of one is not
+   * counted against the rate. */
+  if((rc = hashing_slot_or_reply(req)) ||
+     (rc = register_rate_or_reply(req)))
+    goto out;
   if(password_hash(in.password, in.password_len, hash, sizeof(hash)) ||
      verify_link_new(cfg, &link)) {
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
+  pool_hash_release();
 
   snprintf(per_day, sizeof(per_day), "%d", VERIFY_SENDS_PER_DAY);
   snprintf(grace, sizeof(grace), "%lld",
@@ -270,7 +310,8 @@ int users_login(struct request *req)
     rc = reply_error(req, 400, "%s", err);
     goto out;
   }
-  if((rc = throttle_or_reply(req, in.email)))
+  if((rc = throttle_or_reply(req, in.email)) ||
+     (rc = hashing_slot_or_reply(req)))
     goto out;
 
   dr = db_exec(&req->app->db, "user_by_email", 1, (const char *[]){in.email},
@@ -292,6 +333,8 @@ int users_login(struct request *req)
               PQgetvalue(res, 0, 0));
   if(ok != 1)
     goto fail;
+  if(!password_needs_rehash(stored))
+    pool_hash_release();
 
   if(!parse_id(PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)), &uid) ||
      !parse_int(PQgetvalue(res, 0, 2), INT32_MIN, INT32_MAX, &ver)) {
@@ -306,10 +349,12 @@ int users_login(struct request *req)
             (const char *[]){PQgetvalue(res, 0, 0), hash}, &r2);
     PQclear(r2);
   }
+  pool_hash_release();
   rc = auth_reply_token(req, 200, uid, ver);
   goto out;
 
 fail:
+  pool_hash_release();
   throttle_fail(req, in.email);
   rc = reply_error(req, 401, "invalid email or password");
 out:
@@ -410,9 +455,11 @@ static int confirm_password_or_reply(struct request *req, const char *name,
     goto fail;
   }
   email = PQgetvalue(*user, 0, 1);
-  if((rc = throttle_or_reply(req, email)))
+  if((rc = throttle_or_reply(req, email)) ||
+     (rc = hashing_slot_or_reply(req)))
     goto fail;
   if(password_verify(PQgetvalue(*user, 0, 4), pw, pwlen) != 1) {
+    pool_hash_release();
     throttle_fail(req, email);
     rc = reply_error(req, 403, "%s is incorrect",
                      strcmp(name, "password") ? "current password" :
@@ -451,6 +498,7 @@ int users_change_password(struct request *req)
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
+  pool_hash_release();
   snprintf(id, sizeof(id), "%lld", (long long)req->user_id);
   dr = db_exec(&req->app->db, "user_set_password", 2,
                (const char *[]){id, hash}, &res);
@@ -491,6 +539,7 @@ int users_delete(struct request *req)
   }
   if((rc = confirm_password_or_reply(req, "password", pw, pwlen, &user)))
     goto out;
+  pool_hash_release();
   dr = exec_for_user(req, "user_delete", &res);
   if(dr != DB_OK) {
     rc = reply_db_error(req, dr);

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "router.h"
 
 #include <errno.h>
@@ -101,6 +102,7 @@ static void handle(struct app *app, FCGX_Request *fcgx)
   else
     router_dispatch(&req);
   db_rollback(&app->db);    /* a handler that bailed out mid-transaction */
+  pool_hash_release();      /* a handler that bailed out mid-hash */
 
   us = elapsed_us(&req.start);
   ms = (long)(us / 1000);
@@ -155,7 +157,8 @@ static int stop_signals(void)
   return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-void worker_run(int listen_fd, const struct config *cfg, pid_t master)
+void worker_run(int listen_fd, const struct config *cfg, pid_t master,
+                int slot)
 {
   /* 64 KiB body buffer and all: static, not on the stack. */
   static struct app app;
@@ -228,7 +231,9 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master)
       continue;
     }
     failures = 0;
+    pool_request_begin(slot);
     handle(&app, &fcgx);
     FCGX_Finish_r(&fcgx);
+    pool_request_end(slot);
   }
 }

@@ -11,8 +11,9 @@
 
 /* Runs a worker on the listening socket listen_fd with a copy of cfg.
  * Called in the child right after fork; master is the parent's pid, so the
- * worker can leave if the master dies.  Never returns. */
-void worker_run(int listen_fd, const struct config *cfg, pid_t master)
-  __attribute__((noreturn));
+ * worker can leave if the master dies; slot is the worker's place in the
+ * shared pool (pool.h), where it stamps each request.  Never returns. */
+void worker_run(int listen_fd, const struct config *cfg, pid_t master,
+                int slot) __attribute__((noreturn));
 
 #endif

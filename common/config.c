@@ -376,6 +376,16 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
   if(get_int("API_WORKERS", 1, 256, cpus > 0 ? cpus : 2, &n, err, errcap))
     goto fail;
   cfg->api_workers = (int)n;
+  if(get_int("API_HASHING_SLOTS", 0, 256, 0, &n, err, errcap))
+    goto fail;
+  cfg->api_hashing_slots = (int)n;
+  if(get_int("API_REGISTRATIONS_PER_MINUTE", 1, 1000000, 60, &n, err,
+             errcap))
+    goto fail;
+  cfg->api_registrations_per_minute = (int)n;
+  if(get_int("API_HUNG_WORKER_SECONDS", 2, 3600, 30, &n, err, errcap))
+    goto fail;
+  cfg->api_hung_worker_seconds = (int)n;
   if(get_int("MONITOR_CONCURRENCY", 1, 10000, 256, &n, err, errcap))
     goto fail;
   cfg->monitor_concurrency = (int)n;

@@ -46,6 +46,9 @@ struct config {
   bool cors_any;                 /* CORS_ORIGINS=* */
 
   int api_workers;               /* default: online CPUs */
+  int api_hashing_slots;         /* 0 (default): API_WORKERS - 1, >= 1 */
+  int api_registrations_per_minute; /* default 60, per API host */
+  int api_hung_worker_seconds;   /* default 30 */
   int64_t max_projects_per_user; /* default 100 */
   bool email_allow_local_domains;/* a@localhost, a@127.0.0.1: default no */
   int64_t unverified_account_days; /* deleted after, default 7 */

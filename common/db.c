@@ -57,7 +57,7 @@ static PGconn *connect_to(const char *url, const char *app_name,
                           int statement_timeout_ms)
 {
   PGconn *conn;
-  char options[64];
+  char options[160];
   const char *keys[] = {"dbname", "connect_timeout", "application_name",
                         "options", "client_encoding", NULL};
   const char *values[] = {url, DB_CONNECT_TIMEOUT, app_name, options, "UTF8",
@@ -67,7 +67,12 @@ static PGconn *connect_to(const char *url, const char *app_name,
    * the server's time zone. */
   if(statement_timeout_ms > 0)
     snprintf(options, sizeof(options), "-c TimeZone=UTC "
-             "-c statement_timeout=%d", statement_timeout_ms);
+             "-c statement_timeout=%d -c lock_timeout=%d "
+             "-c idle_in_transaction_session_timeout=%d",
+             statement_timeout_ms,
+             statement_timeout_ms < DB_LOCK_TIMEOUT_MS ?
+               statement_timeout_ms : DB_LOCK_TIMEOUT_MS,
+             DB_IDLE_IN_TRANSACTION_MS);
   else
     snprintf(options, sizeof(options), "-c TimeZone=UTC");
   conn = PQconnectdbParams(keys, values, 1);
@@ -251,6 +256,12 @@ static enum db_result classify(struct db *db, PGresult *res,
   }
   if(!strcmp(state, "23505"))
     return DB_CONFLICT;
+  /* Someone else holds the lock: not the database's fault, and the
+   * connection (outside the aborted transaction) is fine. */
+  if(!strcmp(state, "55P03")) {
+    log_warn("database: %s waited too long for a lock (55P03)", what);
+    return DB_BUSY;
+  }
   /* Class 08 is connection trouble, 57 an operator intervention (shutdown,
    * statement timeout); 26000 means our prepared statements are gone. */
   if(!strncmp(state, "08", 2) || !strncmp(state, "57", 2) ||

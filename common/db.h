@@ -33,7 +33,22 @@ enum db_result {
   DB_UNAVAILABLE = -1,   /* no connection, lost it, or statement timeout */
   DB_ERROR = -2,         /* the statement failed; logged */
   DB_CONFLICT = -3,      /* unique violation (SQLSTATE 23505) */
+  DB_BUSY = -4,          /* a row or table lock was not granted within
+                            DB_LOCK_TIMEOUT_MS (SQLSTATE 55P03); the
+                            connection stays usable */
 };
+
+/* Bounds of every session with a statement timeout (db_init's
+ * statement_timeout_ms > 0): the API's, the monitor's, the mailer's and
+ * trackly-admin's.  A statement waits for a lock at most
+ * DB_LOCK_TIMEOUT_MS (or its statement timeout, if shorter), so a session
+ * holding a lock (a stopped process in mid-transaction) costs the others
+ * a quick DB_BUSY, not a full statement timeout; and a session that sits
+ * in an open transaction without sending anything for
+ * DB_IDLE_IN_TRANSACTION_MS is ended by the server, which releases its
+ * locks. */
+#define DB_LOCK_TIMEOUT_MS 2000
+#define DB_IDLE_IN_TRANSACTION_MS 10000
 
 struct db {
   PGconn *conn;

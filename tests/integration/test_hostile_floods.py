@@ -10,7 +10,9 @@ What must hold (nginx/trackly.conf.in, api/users.c):
   (429 from the API).  Nothing in a flood is ever a 5xx.
 - Each API worker is one single-threaded process, so it hashes at most one
   password at a time: a worker's memory stays under 64 MiB (Argon2id takes
-  19 MiB per hash) however many logins wait in the socket's queue.
+  19 MiB per hash) however many logins wait in the socket's queue.  At
+  most API_HASHING_SLOTS workers hash at once; a login that finds no slot
+  gets the API's 429 (test_hostile_workers.py).
 - At most 32 requests per client address are in progress in nginx at
   once (limit_conn); more get 429 JSON.
 """
@@ -39,6 +41,8 @@ REGISTER_RATE, REGISTER_BURST = 1, 5     # and for /user/register
 CONN_PER_ADDRESS = 32                    # nginx limit_conn
 WORKER_MEMORY_MAX_KIB = 64 * 1024
 NGINX_429 = "too many requests"          # the API's own says "attempts"
+HASHING_429 = ("the server is busy checking other passwords; retry in a "
+               "second")                 # the API's, no hashing slot free
 FLOOD_DEADLINE = 240                     # seconds; normally about 20
 
 
@@ -87,7 +91,9 @@ def test_ten_thousand_failed_logins(db):
     JSON; only what nginx lets through (5 r/s) reaches the API, and each
     address's lockout soon spares even those the Argon2id hash; the
     workers stay small.  (From many addresses, each failure would cost a
-    hash: see the next test.)  Stops after FLOOD_DEADLINE seconds at most."""
+    hash: see the next test.)  Some that reach the API find the one
+    hashing slot taken and get its 429 without a check; the lockout counts
+    the passwords checked.  Stops after FLOOD_DEADLINE seconds at most."""
     victim = make_user()
     ip = next_source_ip()
     strangers = [random_email("flood") for _ in range(8)]
@@ -139,16 +145,27 @@ def test_ten_thousand_failed_logins(db):
     assert reached_api <= allowed, \
         f"{reached_api} logins reached the API; nginx allows {allowed}"
     assert_memory_bounded(sampler)
-    # The account's own lockout engaged (ten failures within the window).
+    # Every password the API checked for the account counted; those it
+    # turned away for want of a hashing slot were never checked.  Wrong
+    # passwords one at a time from fresh addresses then reach the lockout
+    # (ten failures within the window) and stop there.
     failures = db.value("SELECT failures FROM login_throttle "
                         "WHERE email = lower(%s)", (victim.email,))
-    assert failures is not None and failures >= 10
+    assert failures is not None and failures >= 1
+    for i in range(12):
+        r = login(victim.email, f"wrong-again-{i}")
+        if r.status_code == 429:
+            break
+        expect_error(r, 401)
+    assert "too many failed attempts" in expect_error(r, 429), r.text
+    assert i == max(0, 10 - failures), (i, failures)
 
 
 def test_concurrent_logins_from_many_addresses_keep_memory_bounded():
     """Each from its own address, so nginx lets them all through and each
-    costs a dummy Argon2id hash.  The workers take them one at a time; the
-    rest wait in the socket's queue.  All are answered 401."""
+    would cost a dummy Argon2id hash.  The workers take them one at a
+    time; the rest wait in the socket's queue.  Each is answered 401, or
+    429 with Retry-After by the API when every hashing slot was taken."""
     count = 48
     start = time.monotonic()
     with MemorySampler() as sampler:
@@ -157,15 +174,24 @@ def test_concurrent_logins_from_many_addresses_keep_memory_bounded():
                 lambda _: login(random_email("many"), "wrong-password",
                                 timeout=60), range(count)))
     print(f"{count} concurrent logins in {time.monotonic() - start:.1f} s")
+    codes = collections.Counter(r.status_code for r in answers)
+    print(f"answers: {dict(codes)}")
     for r in answers:
-        expect_error(r, 401)
+        if r.status_code == 429:
+            expect_error(r, 429)
+            assert r.json()["error"] == HASHING_429
+            assert r.headers.get("Retry-After") == "1"
+        else:
+            expect_error(r, 401)
+    assert codes[401] > 0
     assert_memory_bounded(sampler)
 
 
 def test_registration_flood_from_one_address_creates_few_accounts(db):
     """40 valid registrations at once from one address: nginx lets the
-    burst and the rate through and answers the rest 429 itself; exactly
-    the accounts that got 201 exist."""
+    burst and the rate through and answers the rest 429 itself (and the
+    API answers 429 to those of its share that found the hashing slot
+    taken); exactly the accounts that got 201 exist."""
     ip = next_source_ip()
     tag = uuid.uuid4().hex[:10]
     emails = [f"flood-{tag}-{i}@example.test" for i in range(40)]
@@ -186,7 +212,7 @@ def test_registration_flood_from_one_address_creates_few_accounts(db):
     assert set(codes) <= {201, 429}, codes
     for r in answers:
         if r.status_code == 429:
-            assert expect_error(r, 429) == NGINX_429
+            assert expect_error(r, 429) in (NGINX_429, HASHING_429)
             assert r.headers.get("Retry-After", "").isdigit()
     allowed = REGISTER_BURST + 1 + REGISTER_RATE * math.ceil(elapsed) + 1
     assert 1 <= codes[201] <= allowed, codes

@@ -95,12 +95,21 @@ def test_metrics_parse_and_name_every_family():
                  "trackly_http_request_duration_seconds_count",
                  "trackly_db_errors_total",
                  "trackly_api_workers_restarted_total",
-                 "trackly_api_workers"):
+                 "trackly_api_workers", "trackly_api_workers_busy",
+                 "trackly_api_workers_hung_total",
+                 "trackly_api_hashing_slots", "trackly_api_hashing",
+                 "trackly_api_hashing_refused_total",
+                 "trackly_api_registrations_refused_total"):
         assert name in names, name
     assert value(samples, "trackly_api_workers") == api_workers()
+    # API_WORKERS - 1 hash at once, so one worker is always free.
+    assert value(samples, "trackly_api_hashing_slots") == \
+        max(1, api_workers() - 1)
+    assert value(samples, "trackly_api_workers_busy") >= 1    # this one
     assert {labels for name, labels in samples
             if name == "trackly_db_errors_total"} == \
-        {frozenset({("kind", "unavailable")}), frozenset({("kind", "error")})}
+        {frozenset({("kind", "unavailable")}), frozenset({("kind", "busy")}),
+         frozenset({("kind", "error")})}
 
 
 def test_parser_is_strict():

@@ -67,7 +67,9 @@ def test_register_same_email_again_is_409(new_user, variant):
 
 
 def test_concurrent_duplicate_registrations_create_one_account(db):
-    """Two workers racing on one address: one 201, one 409, one row."""
+    """Two workers racing on one address: one 201, the others 409 (or
+    the API's 429 when the one hashing slot of the test stack's two
+    workers was taken: api/pool.h), one row."""
     email = random_email()
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(
@@ -75,7 +77,10 @@ def test_concurrent_duplicate_registrations_create_one_account(db):
                                random_password()),
             range(4)))
     codes = sorted(r.status_code for r in answers)
-    assert codes == [201, 409, 409, 409], codes
+    assert codes[0] == 201 and set(codes[1:]) <= {409, 429}, codes
+    for r in answers:
+        if r.status_code == 429:
+            assert "busy checking other passwords" in r.json()["error"]
     assert db.value("SELECT count(*) FROM users WHERE lower(email) = %s",
                     (email.lower(),)) == 1
 

@@ -20,6 +20,8 @@
 static const char *const vars[] = {
   "DB_URL", "JWT_SECRET", "JWT_SECRET_FILE", "JWT_SECRET_PREVIOUS", "JWT_TTL",
   "PUBLIC_URL", "CORS_ORIGINS", "API_WORKERS", "MAX_PROJECTS_PER_USER",
+  "API_HASHING_SLOTS", "API_REGISTRATIONS_PER_MINUTE",
+  "API_HUNG_WORKER_SECONDS",
   "MONITOR_CONCURRENCY", "MONITOR_MIN_INTERVAL",
   "TRACKLY_ALLOW_PRIVATE_TARGETS", "CHECK_RETENTION_DAYS",
   "ALERT_REMINDER_MINUTES", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USER",
@@ -53,6 +55,9 @@ static void defaults(void **state)
   assert_int_equal(cfg.jwt_ttl, 86400);
   assert_string_equal(cfg.public_url, "http://127.0.0.1:8080");
   assert_true(cfg.api_workers >= 1);
+  assert_int_equal(cfg.api_hashing_slots, 0);
+  assert_int_equal(cfg.api_registrations_per_minute, 60);
+  assert_int_equal(cfg.api_hung_worker_seconds, 30);
   assert_int_equal(cfg.max_projects_per_user, 100);
   assert_int_equal(cfg.monitor_concurrency, 256);
   assert_int_equal(cfg.monitor_min_interval, 60);
@@ -99,6 +104,11 @@ static void bad_values(void **state)
   expect_error("API_WORKERS", "0", "API_WORKERS");
   expect_error("API_WORKERS", "4x", "API_WORKERS");
   expect_error("API_WORKERS", " 4", "API_WORKERS");
+  expect_error("API_HASHING_SLOTS", "-1", "API_HASHING_SLOTS");
+  expect_error("API_HASHING_SLOTS", "257", "API_HASHING_SLOTS");
+  expect_error("API_REGISTRATIONS_PER_MINUTE", "0",
+               "API_REGISTRATIONS_PER_MINUTE");
+  expect_error("API_HUNG_WORKER_SECONDS", "1", "API_HUNG_WORKER_SECONDS");
   expect_error("MAX_PROJECTS_PER_USER", "-1", "MAX_PROJECTS_PER_USER");
   expect_error("MONITOR_MIN_INTERVAL", "0", "MONITOR_MIN_INTERVAL");
   expect_error("TRACKLY_ALLOW_PRIVATE_TARGETS", "maybe",
