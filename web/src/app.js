@@ -241,7 +241,8 @@ function renderBanner() {
                       "aria-label": "Email address not confirmed"},
     h("p", null, h("strong", null, "Alerts are not sent until you confirm " +
                    "your address. "),
-      "We sent a link to ", h("span", {class: "nowrap"}, me.email), ". "),
+      "The confirmation link goes to ",
+      h("span", {class: "nowrap"}, me.email), ". "),
     button, note));
 }
 
