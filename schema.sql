@@ -194,13 +194,10 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
 );
 CREATE INDEX IF NOT EXISTS mail_outbox_pending_idx
     ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL;
-CREATE INDEX IF NOT EXISTS mail_outbox_counted_idx
-    ON mail_outbox (lower(recipient), counted_at)
-    WHERE counted_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS mail_outbox_unsent_recipient_idx
     ON mail_outbox (lower(recipient)) WHERE sent_at IS NULL;
-CREATE INDEX IF NOT EXISTS mail_outbox_digest_idx
-    ON mail_outbox (digest_id) WHERE digest_id IS NOT NULL;
+-- (Two more, on the columns of version 4, are made after its upgrade
+-- below, so that an older table has the columns first.)
 
 -- The mute links of alert mail: only the SHA-256 of each link's token (a
 -- fresh 256-bit token per mail, made by the mailer as it sends), the
@@ -260,6 +257,11 @@ ALTER TABLE projects ADD COLUMN IF NOT EXISTS flapping_since timestamptz;
 ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS counted_at timestamptz;
 ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS held_at timestamptz;
 ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS digest_id bigint;
+CREATE INDEX IF NOT EXISTS mail_outbox_counted_idx
+    ON mail_outbox (lower(recipient), counted_at)
+    WHERE counted_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS mail_outbox_digest_idx
+    ON mail_outbox (digest_id) WHERE digest_id IS NOT NULL;
 ALTER TABLE mail_outbox DROP CONSTRAINT IF EXISTS mail_outbox_kind_check;
 ALTER TABLE mail_outbox ADD CONSTRAINT mail_outbox_kind_check
     CHECK (kind IN ('verify', 'down', 'recovered', 'reminder', 'test',

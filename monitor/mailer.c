@@ -120,7 +120,7 @@ static const struct db_statement mailer_statements[] = {
    "        'reason', i.payload->'reason', 'phase', i.payload->'phase',"
    "        'status', i.payload->'status',"
    "        'at', " RFC3339("i.created_at") ")"
-   "        ORDER BY i.created_at, i.id) FROM items), '[]'::jsonb))"
+   "        ORDER BY i.created_at, i.id) FROM items i), '[]'::jsonb))"
    " WHERE d.id = $1"
    " RETURNING d.payload::text, (SELECT count(*) FROM items)"},
   /* A digest that finds no free place waits for one ($2). */
