@@ -541,6 +541,15 @@ static enum gate gate(struct mailer *m, struct db *db, const char *id,
       PQclear(built);
       goto out;
     }
+    /* The alerts it was for went with their projects: nothing to say. */
+    if(!strcmp(PQgetvalue(built, 0, 1), "0")) {
+      PQclear(built);
+      db_rollback(db);
+      record(m, db, id, SENT_REFUSED, "nothing to send: the alerts it held "
+             "went with their projects", true);
+      rc = GATE_HELD;
+      goto out;
+    }
     cJSON_Delete(*payload);
     *payload = cJSON_Parse(PQgetvalue(built, 0, 0));
     PQclear(built);

@@ -184,6 +184,35 @@ def test_the_cap_holds_across_two_monitors(db, monitor, smtp_server, target):
     assert len(outbox_rows(db, user_id=user.id, kind="digest")) == 1
 
 
+def test_a_digest_whose_alerts_went_with_their_project_is_not_sent(
+        db, monitor, smtp_server, target):
+    user = make_verified_user()
+    first = insert_project(db, user, target.set("/gone0", "fail"),
+                           name="stays")
+    monitor(users=[user], ALERT_MAIL_PER_HOUR="1")
+    smtp_server.wait_for(to=user.email, subject="DOWN: stays", timeout=STEP)
+    second = insert_project(db, user, target.set("/gone1", "fail"),
+                            name="goes")
+    [digest] = eventually(
+        lambda: outbox_rows(db, user_id=user.id, kind="digest"), STEP,
+        lambda: f"no digest queued: {outbox_rows(db, user_id=user.id)}")
+    assert [r["held_at"] is not None for r in
+            outbox_rows(db, project_id=second)] == [True]
+    call("DELETE", f"/project/{second}", token=user.token)
+    db.run("UPDATE mail_outbox SET counted_at = counted_at"
+           " - interval '1 hour' WHERE user_id = %s"
+           " AND counted_at IS NOT NULL", (user.id,))
+    db.run("UPDATE mail_outbox SET next_attempt_at = now() WHERE id = %s",
+           (digest["id"],))
+    [row] = eventually(
+        lambda: [r for r in outbox_rows(db, user_id=user.id, kind="digest")
+                 if r["last_error"]], STEP, "the empty digest was not settled")
+    assert "nothing to send" in row["last_error"]
+    assert row["sent_at"] is None and row["counted_at"] is None
+    assert [m.subject for m in alerts(smtp_server, user)] == ["DOWN: stays"]
+    assert project_row(db, first)["status"] == "DOWN"
+
+
 # --- the mute link ---------------------------------------------------------------
 
 def test_mute_link_is_a_fresh_256_bit_token_stored_as_a_digest_and_rotated(
