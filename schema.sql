@@ -17,7 +17,12 @@
 --   3  users.verify_sent_at, verify_sends, verify_window_start: the throttle
 --      of POST /user/verify/resend
 --   4  verify_mail_log: verification mail per address, across accounts;
---      users_unverified_idx: finding unverified accounts by age
+--      users_unverified_idx: finding unverified accounts by age; and (alert
+--      mail) mute links: projects.mute_token (in clear) gives way to
+--      mute_tokens (SHA-256 of per-mail tokens) and projects.mute_generation
+--      (bumped on unmute); projects.flapping_since; mail_outbox.counted_at,
+--      held_at, digest_id and the kinds 'digest' and 'flapping' (the
+--      per-recipient cap of alert mail, docs/monitoring.md)
 --
 -- Timestamps are timestamptz; the programs format them in UTC.
 
@@ -88,11 +93,13 @@ CREATE TABLE IF NOT EXISTS projects (
                            CHECK (recovery_threshold BETWEEN 1 AND 10),
     paused                 boolean NOT NULL DEFAULT false,
     alerts_muted           boolean NOT NULL DEFAULT false,
-    -- The secret in the mute link of alert mail (256 bits from Postgres'
-    -- strong random source).  Kept as is: the mailer must put it in mail.
-    mute_token             text NOT NULL DEFAULT
-                           replace(gen_random_uuid()::text
-                                   || gen_random_uuid()::text, '-', ''),
+    -- Mute links carry this generation (mute_tokens); unmuting bumps it, so
+    -- every link mailed before stops working.
+    mute_generation        integer NOT NULL DEFAULT 0,
+    -- Set while the project flaps (ALERT_FLAP_TRANSITIONS incidents opened
+    -- within an hour): its down/recovered mail is held back until it has
+    -- been stable for ALERT_FLAP_QUIET_MINUTES (docs/monitoring.md).
+    flapping_since         timestamptz,
     status                 text NOT NULL DEFAULT 'PENDING'
                            CHECK (status IN ('PENDING', 'UP', 'DOWN')),
     consecutive_failures   integer NOT NULL DEFAULT 0,
@@ -115,8 +122,6 @@ CREATE TABLE IF NOT EXISTS projects (
 CREATE INDEX IF NOT EXISTS projects_user_idx ON projects (user_id, id);
 CREATE INDEX IF NOT EXISTS projects_due_idx ON projects (next_check_at)
     WHERE NOT paused;
-CREATE UNIQUE INDEX IF NOT EXISTS projects_mute_token_key
-    ON projects (mute_token);
 CREATE INDEX IF NOT EXISTS projects_lease_idx ON projects (lease_expires_at)
     WHERE lease_expires_at IS NOT NULL;
 
@@ -167,7 +172,9 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
     user_id          bigint REFERENCES users (id) ON DELETE CASCADE,
     project_id       bigint REFERENCES projects (id) ON DELETE CASCADE,
     kind             text NOT NULL
-                     CHECK (kind IN ('verify', 'down', 'recovered', 'reminder', 'test')),
+                     CONSTRAINT mail_outbox_kind_check
+                     CHECK (kind IN ('verify', 'down', 'recovered', 'reminder',
+                                     'test', 'digest', 'flapping')),
     recipient        text NOT NULL,
     payload          jsonb NOT NULL DEFAULT '{}',
     created_at       timestamptz NOT NULL DEFAULT now(),
@@ -176,10 +183,36 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
     last_error       text,
     claimed_until    timestamptz,
     claimed_by       text,            -- the claiming monitor, "name:pid"
-    sent_at          timestamptz
+    sent_at          timestamptz,
+    -- The per-recipient cap of alert mail (ALERT_MAIL_PER_HOUR): when an
+    -- alert (or digest) took one of its recipient's places in the hour;
+    -- when an alert was held back instead, and the digest row that carries
+    -- it (a digest's sent_at is its held alerts' too).
+    counted_at       timestamptz,
+    held_at          timestamptz,
+    digest_id        bigint
 );
 CREATE INDEX IF NOT EXISTS mail_outbox_pending_idx
     ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL;
+CREATE INDEX IF NOT EXISTS mail_outbox_unsent_recipient_idx
+    ON mail_outbox (lower(recipient)) WHERE sent_at IS NULL;
+-- (Two more, on the columns of version 4, are made after its upgrade
+-- below, so that an older table has the columns first.)
+
+-- The mute links of alert mail: only the SHA-256 of each link's token (a
+-- fresh 256-bit token per mail, made by the mailer as it sends), the
+-- project, and the project's mute_generation at the time.  A link works
+-- while its generation is the project's and for 30 days.
+CREATE TABLE IF NOT EXISTS mute_tokens (
+    token_hash   bytea PRIMARY KEY,
+    project_id   bigint NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    generation   integer NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS mute_tokens_project_idx
+    ON mute_tokens (project_id);
+CREATE INDEX IF NOT EXISTS mute_tokens_created_idx
+    ON mute_tokens (created_at);
 
 -- Failed logins per account (lower-cased email, so unknown addresses are
 -- throttled exactly like real ones).  A row older than the window counts
@@ -216,6 +249,41 @@ INSERT INTO verify_mail_log (email, sends, window_start)
     WHERE verify_sends > 0
       AND verify_window_start > now() - interval '24 hours'
     ON CONFLICT DO NOTHING;
+
+-- 3 -> 4 (alert mail, issue 12; the new tables are made above):
+ALTER TABLE projects ADD COLUMN IF NOT EXISTS mute_generation integer
+    NOT NULL DEFAULT 0;
+ALTER TABLE projects ADD COLUMN IF NOT EXISTS flapping_since timestamptz;
+ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS counted_at timestamptz;
+ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS held_at timestamptz;
+ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS digest_id bigint;
+CREATE INDEX IF NOT EXISTS mail_outbox_counted_idx
+    ON mail_outbox (lower(recipient), counted_at)
+    WHERE counted_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS mail_outbox_digest_idx
+    ON mail_outbox (digest_id) WHERE digest_id IS NOT NULL;
+ALTER TABLE mail_outbox DROP CONSTRAINT IF EXISTS mail_outbox_kind_check;
+ALTER TABLE mail_outbox ADD CONSTRAINT mail_outbox_kind_check
+    CHECK (kind IN ('verify', 'down', 'recovered', 'reminder', 'test',
+                    'digest', 'flapping'));
+-- The clear mute tokens: their digests keep the links in mail already
+-- delivered working until the project is next unmuted (or for 30 days);
+-- the column and the clear copies in the outbox's payloads go (the mailer
+-- now makes a token per mail as it sends).
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns
+             WHERE table_schema = current_schema()
+               AND table_name = 'projects' AND column_name = 'mute_token')
+  THEN
+    EXECUTE 'INSERT INTO mute_tokens (token_hash, project_id, generation)'
+            ' SELECT sha256(convert_to(mute_token, ''UTF8'')), id,'
+            '        mute_generation FROM projects'
+            ' ON CONFLICT DO NOTHING';
+    ALTER TABLE projects DROP COLUMN mute_token;
+  END IF;
+END $$;
+UPDATE mail_outbox SET payload = payload - 'mute_link' - 'unsubscribe_url'
+    WHERE payload ? 'mute_link' OR payload ? 'unsubscribe_url';
 
 UPDATE schema_version SET version = 4, applied_at = now() WHERE version < 4;
 

@@ -17,6 +17,7 @@
 #include "input.h"
 #include "log.h"
 #include "parse.h"
+#include "secret.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,9 @@
  * (SQL text: they are written into the statement). */
 #define DASHBOARD_DOWN_MAX "100"
 #define DASHBOARD_INCIDENTS "10"
+/* How long a mute link works (SQL text); the mailer's MUTE_LINK_DAYS
+ * deletes older digests. */
+#define MUTE_LINK_DAYS "30"
 
 /* A project as the API shows it: the columns of a row whose row_to_json
  * is the project object ("p" is the projects row). */
@@ -89,6 +93,10 @@ const struct db_statement projects_statements[] = {
    * given at all, since null clears it. */
   {"project_update",
    "WITH p AS (UPDATE projects AS p SET"
+   /* Unmuting rotates the mute links: the ones mailed before stop
+    * working (and their digests go, below). */
+   "  mute_generation = p.mute_generation + CASE WHEN p.alerts_muted"
+   "    AND NOT coalesce($14::boolean, true) THEN 1 ELSE 0 END,"
    "  name = coalesce($3, p.name),"
    "  description = coalesce($4, p.description),"
    "  link = coalesce($5, p.link),"
@@ -102,19 +110,32 @@ const struct db_statement projects_statements[] = {
    "  alerts_muted = coalesce($14::boolean, p.alerts_muted),"
    "  next_check_at = now(), updated_at = now()"
    " WHERE p.id = $1 AND p.user_id = $2"
-   " RETURNING *) " PROJECT_JSON_FROM("p")},
+   " RETURNING *),"
+   " stale AS (DELETE FROM mute_tokens t USING p"
+   "   WHERE t.project_id = p.id AND t.generation <> p.mute_generation) "
+   PROJECT_JSON_FROM("p")},
   {"project_delete",
    "DELETE FROM projects WHERE id = $1 AND user_id = $2"},
   {"project_check_now",
    "UPDATE projects SET next_check_at ="
    "   CASE WHEN paused THEN next_check_at ELSE now() END"
    " WHERE id = $1 AND user_id = $2 RETURNING paused"},
-  /* The link in alert mail: no login, the token is the permission. */
+  /* The link in alert mail: no login, the token is the permission.  $1 is
+   * the hex SHA-256 of the link's token (only digests are stored); a link
+   * works while the project's mute_generation is the one it was mailed
+   * with (unmuting bumps it) and for MUTE_LINK_DAYS. */
   {"project_mute",
-   "UPDATE projects SET alerts_muted = true, updated_at = now()"
-   " WHERE mute_token = $1 RETURNING name, alerts_muted"},
+   "UPDATE projects p SET alerts_muted = true, updated_at = now()"
+   " FROM mute_tokens t"
+   " WHERE t.token_hash = decode($1, 'hex') AND t.project_id = p.id"
+   "   AND t.generation = p.mute_generation"
+   "   AND t.created_at > now() - interval '" MUTE_LINK_DAYS " days'"
+   " RETURNING p.name, p.alerts_muted"},
   {"project_by_mute_token",
-   "SELECT name, alerts_muted FROM projects WHERE mute_token = $1"},
+   "SELECT p.name, p.alerts_muted FROM projects p JOIN mute_tokens t"
+   "   ON t.project_id = p.id AND t.generation = p.mute_generation"
+   " WHERE t.token_hash = decode($1, 'hex')"
+   "   AND t.created_at > now() - interval '" MUTE_LINK_DAYS " days'"},
   {"project_wakeup",
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
@@ -488,16 +509,22 @@ int projects_list(struct request *req)
 int projects_mute(struct request *req)
 {
   bool post = !strcmp(req->method, "POST");
-  char token[128];
+  char token[128], digest_hex[2 * SECRET_DIGEST_LEN + 1];
+  unsigned char digest[SECRET_DIGEST_LEN];
+  long len;
   PGresult *res = NULL;
   enum db_result dr;
   cJSON *out = NULL;
   int rc;
 
-  if(input_link_token(req->query, token, sizeof(token)) < 0)
+  len = input_link_token(req->query, token, sizeof(token));
+  if(len < 0)
     return reply_error(req, 400, "invalid mute link");
+  if(secret_digest(token, (size_t)len, digest))
+    return reply_error(req, 500, "internal error");
+  secret_hex(digest, digest_hex);
   dr = db_exec(&req->app->db, post ? "project_mute" : "project_by_mute_token",
-               1, (const char *[]){token}, &res);
+               1, (const char *[]){digest_hex}, &res);
   if(dr != DB_OK)
     return reply_db_error(req, dr);
   if(PQntuples(res) != 1) {

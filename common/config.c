@@ -399,6 +399,12 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
              &cfg->check_retention_days, err, errcap) ||
      get_int("ALERT_REMINDER_MINUTES", 0, 525600, 0,
              &cfg->alert_reminder_minutes, err, errcap) ||
+     get_int("ALERT_MAIL_PER_HOUR", 0, 10000, 10,
+             &cfg->alert_mail_per_hour, err, errcap) ||
+     get_int("ALERT_FLAP_TRANSITIONS", 0, 100, 3,
+             &cfg->alert_flap_transitions, err, errcap) ||
+     get_int("ALERT_FLAP_QUIET_MINUTES", 1, 1440, 30,
+             &cfg->alert_flap_quiet_minutes, err, errcap) ||
      get_accounts(cfg, err, errcap))
     goto fail;
 

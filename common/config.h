@@ -61,6 +61,9 @@ struct config {
   size_t allowed_count;          /* TRACKLY_ALLOWED_NETWORKS */
   int64_t check_retention_days;  /* default 30 */
   int64_t alert_reminder_minutes;/* 0 = off */
+  int64_t alert_mail_per_hour;   /* per recipient, rolling hour; 0 = no cap */
+  int64_t alert_flap_transitions;/* incidents in an hour = flapping; 0 = off */
+  int64_t alert_flap_quiet_minutes; /* stable this long ends flapping */
 
   char *email_host;              /* NULL: no mail server configured */
   int email_port;                /* default 587 */

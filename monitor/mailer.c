@@ -6,6 +6,7 @@
 #include "log.h"
 #include "message.h"
 #include "parse.h"
+#include "secret.h"
 #include "stats.h"
 
 #include <auth-client.h>
@@ -30,6 +31,13 @@
 #define PROBE_FIRST_MS 1000      /* server away: first look again after */
 #define PROBE_MAX_MS 30000       /* ... doubling up to this */
 #define AWAY_LOG_EVERY_MS 600000 /* "still away", at most this often */
+/* How long a mute link works (SQL text); api/projects.c checks the same. */
+#define MUTE_LINK_DAYS "30"
+/* The RFC 3339 text of a timestamp column, for the digest's items. */
+#define RFC3339(col) \
+  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* The alert mail that the per-recipient cap counts. */
+#define CAPPED_KINDS "('down', 'recovered', 'reminder', 'flapping', 'digest')"
 
 static const struct db_statement mailer_statements[] = {
   /* One row at a time: the lease (claimed_until) outlasts any SMTP
@@ -47,10 +55,89 @@ static const struct db_statement mailer_statements[] = {
    " UPDATE mail_outbox o SET claimed_until = now() + interval '10 minutes',"
    "   claimed_by = $1, attempts = o.attempts + 1"
    " FROM d WHERE o.id = d.id"
-   " RETURNING o.id, o.kind, o.recipient, o.payload::text"},
+   " RETURNING o.id, o.kind, o.recipient, o.payload::text, o.project_id,"
+   "   o.counted_at IS NOT NULL"},
+  /* A digest's sent_at is also that of the alerts it carries. */
   {"mail_sent",
    "UPDATE mail_outbox SET sent_at = now(), claimed_until = NULL,"
-   "   claimed_by = NULL, last_error = NULL WHERE id = $1"},
+   "   claimed_by = NULL, last_error = NULL"
+   " WHERE id = $1 OR (digest_id = $1 AND sent_at IS NULL)"},
+
+  /* The per-recipient cap (ALERT_MAIL_PER_HOUR, docs/monitoring.md), in
+   * one transaction per capped row: the recipient's advisory lock makes
+   * the monitors that share the database decide one at a time, and each
+   * statement after it sees what the one before committed. */
+  {"mail_lock_recipient",
+   "SELECT pg_advisory_xact_lock(72861332, hashtext(lower($1)))"},
+  /* May row $1 go out now?  Not when $2 mails to its recipient took a
+   * place in the last hour, nor (but for the digest itself) while alerts
+   * held back wait for their digest, so that mail keeps its order.  Also
+   * when the first place frees. */
+  {"mail_admit",
+   "WITH me AS (SELECT kind, lower(recipient) AS r FROM mail_outbox"
+   "            WHERE id = $1),"
+   " w AS (SELECT count(*) AS n, min(o.counted_at) AS first"
+   "       FROM mail_outbox o, me WHERE lower(o.recipient) = me.r"
+   "         AND o.counted_at > now() - interval '1 hour'),"
+   " held AS (SELECT count(*) AS n FROM mail_outbox o, me"
+   "          WHERE lower(o.recipient) = me.r AND o.sent_at IS NULL"
+   "            AND o.held_at IS NOT NULL AND o.digest_id IS NULL)"
+   " SELECT w.n < $2::int AND (me.kind = 'digest' OR held.n = 0),"
+   "        w.first + interval '1 hour'"
+   " FROM me, w, held"},
+  {"mail_count_in",
+   "UPDATE mail_outbox SET counted_at = now() WHERE id = $1"},
+  /* Holds row $1 back for a digest, and makes sure a digest is waiting:
+   * due when a place frees ($2), and at most one digest an hour. */
+  {"mail_hold",
+   "WITH h AS (UPDATE mail_outbox SET held_at = now(),"
+   "             next_attempt_at = 'infinity', claimed_until = NULL,"
+   "             claimed_by = NULL"
+   "           WHERE id = $1 RETURNING user_id, recipient)"
+   " INSERT INTO mail_outbox (user_id, kind, recipient, next_attempt_at)"
+   " SELECT h.user_id, 'digest', h.recipient,"
+   "   greatest(now(), $2::timestamptz,"
+   "            (SELECT max(o.counted_at) + interval '1 hour'"
+   "             FROM mail_outbox o WHERE lower(o.recipient) ="
+   "               lower(h.recipient) AND o.counted_at IS NOT NULL"
+   "               AND o.kind = 'digest'))"
+   " FROM h WHERE NOT EXISTS (SELECT 1 FROM mail_outbox o"
+   "   WHERE lower(o.recipient) = lower(h.recipient) AND o.sent_at IS NULL"
+   "     AND o.kind = 'digest' AND o.counted_at IS NULL)"},
+  /* A digest whose time has come gathers every alert held back for its
+   * recipient so far (oldest first) and takes a place. */
+  {"mail_digest_build",
+   "WITH items AS (UPDATE mail_outbox o SET digest_id = $1"
+   "   FROM (SELECT lower(recipient) AS r FROM mail_outbox WHERE id = $1) me"
+   "   WHERE lower(o.recipient) = me.r AND o.sent_at IS NULL"
+   "     AND o.held_at IS NOT NULL AND o.digest_id IS NULL"
+   "   RETURNING o.id, o.kind, o.project_id, o.payload, o.created_at)"
+   " UPDATE mail_outbox d SET counted_at = now(), payload ="
+   "   jsonb_build_object('held', (SELECT count(*) FROM items),"
+   "     'items', coalesce((SELECT jsonb_agg(jsonb_build_object("
+   "        'kind', i.kind, 'project_id', i.project_id,"
+   "        'project_name', i.payload->'project_name',"
+   "        'reason', i.payload->'reason', 'phase', i.payload->'phase',"
+   "        'status', i.payload->'status',"
+   "        'at', " RFC3339("i.created_at") ")"
+   "        ORDER BY i.created_at, i.id) FROM items i), '[]'::jsonb))"
+   " WHERE d.id = $1"
+   " RETURNING d.payload::text, (SELECT count(*) FROM items)"},
+  /* A digest that finds no free place waits for one ($2). */
+  {"mail_digest_later",
+   "UPDATE mail_outbox SET claimed_until = NULL, claimed_by = NULL,"
+   "   next_attempt_at = greatest(now() + interval '1 minute',"
+   "                              $2::timestamptz)"
+   " WHERE id = $1"},
+
+  /* The mute link of one alert mail: a fresh token whose digest ($1, hex)
+   * is stored with the project's mute generation; expired ones go. */
+  {"mail_mute_token",
+   "WITH old AS (DELETE FROM mute_tokens"
+   "   WHERE created_at < now() - interval '" MUTE_LINK_DAYS " days')"
+   " INSERT INTO mute_tokens (token_hash, project_id, generation)"
+   " SELECT decode($1, 'hex'), id, mute_generation FROM projects"
+   " WHERE id = $2"},
   /* Backoff: 30 s, 1 min, 2 min, ... 1 h; after 48 h, never again. */
   {"mail_failed",
    "UPDATE mail_outbox SET claimed_until = NULL, claimed_by = NULL,"
@@ -399,6 +486,119 @@ static void server_back(struct mailer *m, struct db *db)
   m->away_since = 0;
 }
 
+/* What the cap decided for a row. */
+enum gate {
+  GATE_SEND,        /* send it now */
+  GATE_HELD,        /* held back (an alert), or waiting (a digest) */
+  GATE_FAILED,      /* the database failed; the row stays claimed */
+};
+
+static bool capped_kind(const char *kind)
+{
+  static const char *const kinds[] = {
+    "down", "recovered", "reminder", "flapping", "digest",
+  };
+
+  for(size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+    if(!strcmp(kind, kinds[i]))
+      return true;
+  return false;
+}
+
+/*
+ * The per-recipient cap, at send time (docs/monitoring.md): an alert mail
+ * takes one of its recipient's ALERT_MAIL_PER_HOUR places in the rolling
+ * hour, or is held back for a digest; a digest due takes a place and
+ * gathers what was held, its new payload in *payload.  All under the
+ * recipient's advisory lock, so monitors sharing the database count
+ * alike.
+ */
+static enum gate gate(struct mailer *m, struct db *db, const char *id,
+                      const char *kind, const char *to, cJSON **payload)
+{
+  char cap[24];
+  PGresult *res = NULL;
+  const char *free_at;
+  enum gate rc = GATE_FAILED;
+  bool admit;
+
+  snprintf(cap, sizeof(cap), "%lld", (long long)m->cfg->alert_mail_per_hour);
+  if(db_begin(db) != DB_OK ||
+     db_exec(db, "mail_lock_recipient", 1, (const char *[]){to}, &res) !=
+     DB_OK)
+    goto out;
+  PQclear(res);
+  res = NULL;
+  if(db_exec(db, "mail_admit", 2, (const char *[]){id, cap}, &res) !=
+     DB_OK || PQntuples(res) != 1)
+    goto out;
+  admit = PQgetvalue(res, 0, 0)[0] == 't';
+  free_at = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+  if(admit && !strcmp(kind, "digest")) {
+    PGresult *built = NULL;
+    if(db_exec(db, "mail_digest_build", 1, (const char *[]){id}, &built) !=
+       DB_OK || PQntuples(built) != 1) {
+      PQclear(built);
+      goto out;
+    }
+    /* The alerts it was for went with their projects: nothing to say. */
+    if(!strcmp(PQgetvalue(built, 0, 1), "0")) {
+      PQclear(built);
+      db_rollback(db);
+      record(m, db, id, SENT_REFUSED, "nothing to send: the alerts it held "
+             "went with their projects", true);
+      rc = GATE_HELD;
+      goto out;
+    }
+    cJSON_Delete(*payload);
+    *payload = cJSON_Parse(PQgetvalue(built, 0, 0));
+    PQclear(built);
+    if(!*payload)
+      goto out;
+  }
+  else {
+    PGresult *done = NULL;
+    enum db_result dr =
+      admit ? db_exec(db, "mail_count_in", 1, (const char *[]){id}, &done) :
+      db_exec(db, strcmp(kind, "digest") ? "mail_hold" : "mail_digest_later",
+              2, (const char *[]){id, free_at}, &done);
+    PQclear(done);
+    if(dr != DB_OK)
+      goto out;
+  }
+  if(db_commit(db) != DB_OK)
+    goto out;
+  rc = admit ? GATE_SEND : GATE_HELD;
+  if(!admit)
+    log_info("mail %s (%s) held back: %s alert mails to its recipient in "
+             "the last hour, or a digest waiting", id, kind, cap);
+out:
+  PQclear(res);
+  if(rc == GATE_FAILED)
+    db_rollback(db);
+  return rc;
+}
+
+/* A fresh mute link token for a mail about project_id, its digest stored
+ * (mute_tokens).  Returns 0, or -1 with nothing stored. */
+static int mute_token(struct db *db, const char *project_id,
+                      char token[SECRET_TOKEN_LEN])
+{
+  unsigned char digest[SECRET_DIGEST_LEN];
+  char hex[2 * SECRET_DIGEST_LEN + 1];
+  PGresult *res = NULL;
+  enum db_result dr;
+
+  if(secret_token(token) ||
+     secret_digest(token, strlen(token), digest))
+    return -1;
+  secret_hex(digest, hex);
+  dr = db_exec(db, "mail_mute_token", 2, (const char *[]){hex, project_id},
+               &res);
+  PQclear(res);
+  return dr == DB_OK ? 0 : -1;
+}
+
 static void deliver(struct mailer *m, struct db *db, const PGresult *res,
                     int row)
 {
@@ -406,12 +606,14 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
   const char *kind = PQgetvalue(res, row, 1);
   const char *to = PQgetvalue(res, row, 2);
   cJSON *payload = cJSON_Parse(PQgetvalue(res, row, 3));
+  bool about_project = !PQgetisnull(res, row, 4);
+  bool counted = PQgetvalue(res, row, 5)[0] == 't';
   struct message_input in = {
-    .kind = kind, .payload = payload, .from = m->cfg->email_from, .to = to,
+    .kind = kind, .from = m->cfg->email_from, .to = to,
     .public_url = m->cfg->public_url, .now = (int64_t)time(NULL),
   };
   struct sending sending = {.m = m, .db = db, .id = id};
-  char err[256];
+  char err[256], token[SECRET_TOKEN_LEN];
   char *text;
   enum sent outcome;
 
@@ -419,6 +621,20 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
     record(m, db, id, SENT_REFUSED, "unreadable outbox row", true);
     goto out;
   }
+  /* Retries of a row that has its place already pass. */
+  if(m->cfg->alert_mail_per_hour > 0 && !counted && capped_kind(kind)) {
+    enum gate g = gate(m, db, id, kind, to, &payload);
+    if(g != GATE_SEND)
+      goto out;
+  }
+  if(about_project && strcmp(kind, "verify") && strcmp(kind, "test")) {
+    if(mute_token(db, PQgetvalue(res, row, 4), token)) {
+      record(m, db, id, SENT_REFUSED, "cannot store the mute link", false);
+      goto out;
+    }
+    in.mute_token = token;
+  }
+  in.payload = payload;
   text = message_render(&in);
   if(!text) {
     record(m, db, id, SENT_REFUSED, "cannot render this kind of mail", true);
@@ -447,6 +663,7 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
     break;
   }
 out:
+  explicit_bzero(token, sizeof(token));
   cJSON_Delete(payload);
 }
 

@@ -13,6 +13,12 @@
  * the mailer stops claiming and tries to connect 1 s, 2 s, 4 s ... then
  * every 30 s, and once a message goes through again, everything waiting in
  * a backoff is made due at once.
+ *
+ * Before an alert mail goes out it takes one of its recipient's
+ * ALERT_MAIL_PER_HOUR places in the rolling hour, or is held back for a
+ * digest mail that goes out when a place frees (gate, docs/monitoring.md);
+ * an alert about a project gets a fresh mute link token, whose SHA-256 is
+ * stored in mute_tokens before the mail is sent.
  */
 #ifndef TRACKLY_MAILER_H
 #define TRACKLY_MAILER_H

@@ -542,8 +542,9 @@ int main(int argc, char **argv)
   if(d.stats_file && !*d.stats_file)
     d.stats_file = NULL;
   d.results.owner = d.owner;
-  d.results.public_url = d.cfg.public_url;
   d.results.reminder_ms = d.cfg.alert_reminder_minutes * 60000;
+  d.results.flap_transitions = d.cfg.alert_flap_transitions;
+  d.results.flap_quiet_s = d.cfg.alert_flap_quiet_minutes * 60;
   db_init(&d.db, d.cfg.db_url, "trackly-monitor", STATEMENT_TIMEOUT_MS,
           statement_lists);
   d.db.on_connect = "LISTEN trackly_wakeup";

@@ -572,7 +572,9 @@ struct facts {
   char *unsubscribe_url;
   char *project_url;
   char *public_url;
+  char *status;           /* flapping: the state now */
   char duration[64];
+  const cJSON *payload;   /* for what only one kind reads (digest) */
 };
 
 static void facts_free(struct facts *f)
@@ -586,6 +588,20 @@ static void facts_free(struct facts *f)
   free(f->unsubscribe_url);
   free(f->project_url);
   free(f->public_url);
+  free(f->status);
+}
+
+/* The mute page and the one-click URL for a token the mailer made for
+ * this message (mute_tokens). */
+static bool mute_links(struct facts *f, const char *token)
+{
+  struct buf b = {0};
+
+  buf_printf(&b, "%s/mute?token=%s", f->public_url, token);
+  f->mute_link = buf_take(&b);
+  buf_printf(&b, "%s/project/mute?token=%s", f->public_url, token);
+  f->unsubscribe_url = buf_take(&b);
+  return f->mute_link && f->unsubscribe_url;
 }
 
 /*
@@ -602,17 +618,30 @@ static bool facts_gather(struct facts *f, const struct message_input *in)
   int64_t id, since = 0, until = in->now, seconds;
   bool have_since, have_until;
 
+  f->payload = payload;
   f->name = text_field(payload, "project_name");
+  f->status = text_field(payload, "status");
   f->link = text_field(payload, "link");
   f->reason = text_field(payload, "reason");
   f->since = time_field(payload, "since", &since, &have_since);
   f->until = time_field(payload, "until", &until, &have_until);
-  f->mute_link = mute ? clean_text(mute) : NULL;
-  f->unsubscribe_url = unsub ? clean_text(unsub) : NULL;
   f->public_url = clean_text(in->public_url ? in->public_url : "");
+  if(!f->public_url)
+    return false;
+  /* A token the mailer made for this message; rows queued before version
+   * 4 may carry their links in the payload. */
+  if(in->mute_token && *in->mute_token && *f->public_url) {
+    if(!mute_links(f, in->mute_token))
+      return false;
+  }
+  else {
+    f->mute_link = mute ? clean_text(mute) : NULL;
+    f->unsubscribe_url = unsub ? clean_text(unsub) : NULL;
+    if((mute && !f->mute_link) || (unsub && !f->unsubscribe_url))
+      return false;
+  }
   if(!f->name || !f->link || !f->reason || !f->since || !f->until ||
-     (mute && !f->mute_link) || (unsub && !f->unsubscribe_url) ||
-     !f->public_url)
+     !f->status)
     return false;
 
   if(*f->public_url && field_int(payload, "project_id", &id) && id > 0) {
@@ -640,15 +669,20 @@ struct row {
   bool link;            /* an http(s) URL becomes a link in the HTML part */
 };
 
-#define ROWS_MAX 8
+/* Rows of a message; a digest lists at most DIGEST_ITEMS_MAX alerts. */
+#define ROWS_MAX 64
+#define DIGEST_ITEMS_MAX 50
 
 /* What a message says, before it is written as text or HTML. */
 struct doc {
   struct buf headline;  /* may include the project name */
+  const char *subject;  /* instead of the kind's, when set */
   const char *intro;    /* a paragraph after the headline, or NULL */
   struct row rows[ROWS_MAX];
   size_t nrows;
   const char *note;     /* a closing paragraph, or NULL */
+  struct buf text;      /* storage for what the rows and note point to */
+  char subject_text[96];
 };
 
 static void add_row(struct doc *d, const char *label, const char *value,
@@ -706,6 +740,128 @@ static void compose_recovered(struct doc *d, const struct facts *f)
   add_project_rows(d, f);
 }
 
+/* Flapping (docs/monitoring.md): the mail that says a project flaps and
+ * that its down and up mail is held back, and the one that says it has
+ * been stable for a while, and how it is. */
+static void compose_flapping(struct doc *d, const struct facts *f)
+{
+  const char *phase = field_string(f->payload, "phase");
+  bool down = !strcmp(f->status, "DOWN");
+  int64_t n;
+
+  if(phase && !strcmp(phase, "ended")) {
+    d->subject = down ? "Stable, DOWN: " : "Stable, UP: ";
+    buf_printf(&d->headline, "%s has stopped flapping and is %s.", f->name,
+               down ? "DOWN" : "UP");
+    d->intro = "It has not changed state for a while, so Trackly sends its "
+               "down and up mail again from now on.";
+    add_row(d, "Status", f->status, false);
+    add_row(d, "Since", f->since, false);
+    if(down)
+      add_row(d, "What failed", f->reason, false);
+  }
+  else {
+    d->subject = "FLAPPING: ";
+    if(field_int(f->payload, "transitions", &n) && n > 0)
+      buf_printf(&d->headline, "%s is flapping: it went down %" PRId64
+                 " times within an hour.", f->name, n);
+    else
+      buf_printf(&d->headline, "%s is flapping.", f->name);
+    d->intro = "Trackly keeps checking it and recording its incidents, but "
+               "holds back its down and up mail until it has been stable "
+               "for a while; then one mail says how it is.";
+    add_row(d, "Status", f->status, false);
+    add_row(d, "What failed", f->reason, false);
+    add_row(d, "Since", f->since, false);
+  }
+  add_project_rows(d, f);
+}
+
+/* The words for an alert kind in a digest's list. */
+static const char *digest_word(const char *kind, const char *phase)
+{
+  if(!strcmp(kind, "down"))
+    return "DOWN";
+  if(!strcmp(kind, "recovered"))
+    return "UP again";
+  if(!strcmp(kind, "reminder"))
+    return "Still DOWN";
+  if(!strcmp(kind, "flapping"))
+    return phase && !strcmp(phase, "ended") ? "Stable" : "FLAPPING";
+  return "Alert";
+}
+
+/*
+ * The alerts held back by the per-recipient cap, oldest first: payload
+ * "items", each {kind, project_name, reason, at, phase, status}, and
+ * "held" (how many in all).  Each line reads "DOWN: name (reason)" under
+ * its time; the first DIGEST_ITEMS_MAX are listed.  The row texts are
+ * written into d->text, NUL-separated, and pointed to once it has stopped
+ * growing.
+ */
+static void compose_digest(struct doc *d, const struct facts *f)
+{
+  const cJSON *items = cJSON_IsObject(f->payload) ?
+    cJSON_GetObjectItemCaseSensitive(f->payload, "items") : NULL;
+  const cJSON *item;
+  size_t offsets[2 * DIGEST_ITEMS_MAX + 1], n = 0, listed = 0, total;
+  int64_t held;
+
+  total = (size_t)cJSON_GetArraySize(items);
+  if(field_int(f->payload, "held", &held) && held > 0 &&
+     (size_t)held > total)
+    total = (size_t)held;
+  snprintf(d->subject_text, sizeof(d->subject_text),
+           "Trackly: %zu alert%s held back", total, total == 1 ? "" : "s");
+  d->subject = d->subject_text;
+  buf_printf(&d->headline, "%zu alert%s held back.", total,
+             total == 1 ? " was" : "s were");
+  d->intro = "Trackly sends at most a set number of alert mails to an "
+             "address in an hour. These came after that, oldest first:";
+  cJSON_ArrayForEach(item, items) {
+    const char *kind = field_string(item, "kind");
+    const char *reason = field_string(item, "reason");
+    char *name = text_field(item, "project_name"), *when;
+    bool parsed;
+    int64_t t;
+
+    if(listed == DIGEST_ITEMS_MAX)
+      break;
+    when = time_field(item, "at", &t, &parsed);
+    if(name && when) {
+      offsets[n++] = d->text.len;
+      buf_add(&d->text, when, strlen(when) + 1);
+      offsets[n++] = d->text.len;
+      buf_printf(&d->text, "%s: %s", digest_word(kind ? kind : "",
+                 field_string(item, "phase")), name);
+      if(reason && kind && strcmp(kind, "recovered"))
+        buf_printf(&d->text, " (%s)", reason);
+      buf_add(&d->text, "", 1);
+      listed++;
+    }
+    else
+      d->text.failed = true;
+    free(name);
+    free(when);
+  }
+  offsets[n] = d->text.len;
+  if(total > listed)
+    buf_printf(&d->text, "and %zu more: see your projects' pages.",
+               total - listed);
+  buf_add(&d->text, "", 1);
+  buf_printf(&d->text, "%s/projects", f->public_url);
+  if(d->text.failed)
+    return;
+  for(size_t i = 0; i < n; i += 2)
+    add_row(d, d->text.data + offsets[i], d->text.data + offsets[i + 1],
+            false);
+  if(total > listed)
+    d->note = d->text.data + offsets[n];
+  if(*f->public_url)
+    add_row(d, "Your projects", d->text.data + offsets[n] +
+            strlen(d->text.data + offsets[n]) + 1, true);
+}
+
 static void compose_test(struct doc *d, const struct facts *f)
 {
   (void)f;
@@ -728,6 +884,8 @@ static const struct kind kinds[] = {
   {"reminder", "Still DOWN: ", true, compose_reminder},
   {"recovered", "UP again: ", true, compose_recovered},
   {"test", "Trackly test message", false, compose_test},
+  {"flapping", "FLAPPING: ", true, compose_flapping},
+  {"digest", "Trackly: alerts held back", false, compose_digest},
 };
 
 static const struct kind *find_kind(const char *name)
@@ -1032,12 +1190,13 @@ char *message_render(const struct message_input *in)
     goto out;
 
   kind->compose(&d, &f);
-  buf_puts(&subject, kind->subject);
+  buf_puts(&subject, d.subject ? d.subject : kind->subject);
   if(kind->alert)
     buf_puts(&subject, f.name);
   write_text(&text, &d, &f);
   write_html(&html, &d, &f, subject.data ? subject.data : "");
-  if(d.headline.failed || subject.failed || text.failed || html.failed)
+  if(d.headline.failed || d.text.failed || subject.failed || text.failed ||
+     html.failed)
     goto out;
 
   snprintf(boundary, sizeof(boundary), "=_trackly_%" PRId64 "_%016" PRIx64,
@@ -1055,6 +1214,7 @@ out:
   buf_free(&html);
   buf_free(&subject);
   buf_free(&d.headline);
+  buf_free(&d.text);
   facts_free(&f);
   return rc;
 }

@@ -23,13 +23,17 @@
 
 /* What the mailer knows about the row and the installation. */
 struct message_input {
-  const char *kind;        /* "verify", "down", "recovered", "reminder", "test" */
+  const char *kind;        /* "verify", "down", "recovered", "reminder",
+                            * "flapping", "digest", "test" */
   const cJSON *payload;    /* the row's payload object (see below) */
   const char *from;        /* EMAIL_FROM, e.g. "Trackly <trackly@example.com>" */
   const char *to;          /* recipient address */
   const char *public_url;  /* PUBLIC_URL, no trailing slash */
   int64_t outbox_id;       /* makes the Message-ID unique and stable */
   int64_t now;             /* seconds since the epoch, for Date */
+  const char *mute_token;  /* the mute link's token for this mail, or NULL:
+                            * PUBLIC_URL/mute?token= and, for
+                            * List-Unsubscribe, PUBLIC_URL/project/mute?token= */
 };
 
 /*
@@ -37,14 +41,24 @@ struct message_input {
  * rendered as "unknown" rather than failing):
  *   verify:    link (the web client's verify page, PUBLIC_URL/verify?token=)
  *   down:      project_id (number), project_name, link, reason, since
- *              (RFC 3339), mute_link (the web client's page where a person
- *              confirms, PUBLIC_URL/mute?token=),
- *              unsubscribe_url (the API URL that mutes on POST, for
- *              List-Unsubscribe; mute_link when absent)
+ *              (RFC 3339)
  *   reminder:  as down, plus down_seconds (number)
  *   recovered: project_id, project_name, link, since, until (RFC 3339),
- *              down_seconds (number), mute_link, unsubscribe_url
+ *              down_seconds (number)
+ *   flapping:  project_id, project_name, link, reason, status ("UP",
+ *              "DOWN"), phase ("started": it flaps, its down/up mail is
+ *              held back; "ended": stable again, status is how it is),
+ *              since (RFC 3339: flapping since, or the last change),
+ *              transitions (number, for started)
+ *   digest:    items (array, oldest first, of {kind, project_id,
+ *              project_name, reason, at (RFC 3339), phase, status}: the
+ *              alerts the per-recipient cap held back), held (number)
  *   test:      nothing
+ * Alert kinds (down, reminder, recovered, flapping) get their mute links
+ * from mute_token; rows queued before schema version 4 may instead carry
+ * mute_link (the web client's page where a person confirms,
+ * PUBLIC_URL/mute?token=) and unsubscribe_url (the API URL that mutes on
+ * POST) in the payload.
  * The message links to the project's page in the web client as
  * public_url + "/projects/" + project_id where there is one.
  */

@@ -26,6 +26,25 @@ const struct db_statement results_statements[] = {
    "              $12::int[], $13::float8[], $14::text[])"
    "    AS r(id, claimed, checked, ok, code, latency, error, status, fails,"
    "         succs, next, event)),"
+   /* Flapping (docs/monitoring.md), from the project as it was before this
+    * batch: 'enter' on the DOWN that makes $2 incidents opened within the
+    * hour, 'leave' once a flapping project has not changed state for $15
+    * seconds, 'quiet' in between (its alert mail is held back). */
+   " f AS ("
+   "  SELECT r.id, n.opened,"
+   "    CASE"
+   "      WHEN p.flapping_since IS NULL THEN"
+   "        CASE WHEN r.event = 'down' AND $2::int > 0 AND n.opened >= $2::int"
+   "        THEN 'enter' ELSE '' END"
+   "      WHEN r.event IN ('up', 'down', 'recovered') THEN 'quiet'"
+   "      WHEN coalesce(p.status_changed_at, '-infinity') <="
+   "           r.checked_at - $15::int * interval '1 second' THEN 'leave'"
+   "      ELSE 'quiet'"
+   "    END AS flap"
+   "  FROM r JOIN projects p ON p.id = r.id"
+   "  CROSS JOIN LATERAL (SELECT count(*) + 1 AS opened FROM incidents i"
+   "    WHERE r.event = 'down' AND i.project_id = r.id"
+   "      AND i.started_at > r.checked_at - interval '1 hour') n),"
    /* A project changed or asked to be checked while we probed keeps the
     * next_check_at the API gave it. */
    " u AS ("
@@ -39,13 +58,17 @@ const struct db_statement results_statements[] = {
    "    status_changed_at = CASE WHEN r.event IN ('up', 'down', 'recovered')"
    "                        THEN r.checked_at ELSE p.status_changed_at END,"
    "    last_alert_at = CASE WHEN r.event IN ('down', 'reminder')"
+   "                           OR f.flap = 'leave'"
    "                    THEN r.checked_at ELSE p.last_alert_at END,"
+   "    flapping_since = CASE f.flap WHEN 'enter' THEN r.checked_at"
+   "                     WHEN 'leave' THEN NULL ELSE p.flapping_since END,"
    "    next_check_at = CASE WHEN p.next_check_at = r.claimed_at"
    "                    THEN r.next_at ELSE p.next_check_at END,"
    "    lease_owner = NULL, lease_expires_at = NULL"
-   "  FROM r WHERE p.id = r.id AND p.lease_owner = $1"
+   "  FROM r JOIN f ON f.id = r.id"
+   "  WHERE p.id = r.id AND p.lease_owner = $1"
    "  RETURNING p.id, p.user_id, p.name, p.link, p.alerts_muted,"
-   "            p.mute_token, p.failing_since),"
+   "            p.failing_since, p.status_changed_at),"
    " c AS ("
    "  INSERT INTO checks (project_id, scheduled_at, checked_at, ok,"
    "                      status_code, latency_ms, error)"
@@ -73,18 +96,26 @@ const struct db_statement results_statements[] = {
    "  WHERE r.event = 'recovered' AND i.project_id = r.id"
    "    AND i.resolved_at IS NULL"
    "  RETURNING i.project_id, i.started_at, i.resolved_at),"
-   /* Alert mail only for verified addresses and unmuted projects. */
+   /* Alert mail only for verified addresses and unmuted projects, and
+    * while a project flaps, only the mails that say it started and
+    * ended.  The mute link is not here: the mailer makes a fresh one for
+    * each mail as it sends (mute_tokens). */
    " m AS ("
    "  INSERT INTO mail_outbox (user_id, project_id, kind, recipient, payload)"
-   "  SELECT u.user_id, u.id, r.event, us.email,"
+   "  SELECT u.user_id, u.id,"
+   "    CASE WHEN f.flap = '' THEN r.event ELSE 'flapping' END, us.email,"
    "    jsonb_build_object('project_id', u.id, 'project_name', u.name,"
-   "      'link', u.link, 'reason', r.error,"
-   "      'mute_link', $2 || '/mute?token=' || u.mute_token,"
-   "      'unsubscribe_url', $2 || '/project/mute?token=' || u.mute_token)"
-   "    || coalesce(CASE r.event"
-   "      WHEN 'down' THEN jsonb_build_object("
+   "      'link', u.link, 'reason', r.error)"
+   "    || coalesce(CASE"
+   "      WHEN f.flap = 'enter' THEN jsonb_build_object("
+   "        'phase', 'started', 'status', r.status, 'transitions', f.opened,"
+   "        'since', " RFC3339("r.checked_at") ")"
+   "      WHEN f.flap = 'leave' THEN jsonb_build_object("
+   "        'phase', 'ended', 'status', r.status,"
+   "        'since', " RFC3339("u.status_changed_at") ")"
+   "      WHEN r.event = 'down' THEN jsonb_build_object("
    "        'since', " RFC3339("u.failing_since") ")"
-   "      WHEN 'reminder' THEN (SELECT jsonb_build_object("
+   "      WHEN r.event = 'reminder' THEN (SELECT jsonb_build_object("
    "          'since', " RFC3339("i.started_at") ","
    "          'down_seconds', extract(epoch FROM r.checked_at"
    "                                             - i.started_at)::bigint)"
@@ -97,8 +128,10 @@ const struct db_statement results_statements[] = {
    "                                             - ic.started_at)::bigint)"
    "        FROM ic WHERE ic.project_id = u.id)"
    "      END, '{}'::jsonb)"
-   "  FROM r JOIN u ON u.id = r.id JOIN users us ON us.id = u.user_id"
-   "  WHERE r.event IN ('down', 'recovered', 'reminder')"
+   "  FROM r JOIN u ON u.id = r.id JOIN f ON f.id = r.id"
+   "  JOIN users us ON us.id = u.user_id"
+   "  WHERE ((f.flap = '' AND r.event IN ('down', 'recovered', 'reminder'))"
+   "         OR f.flap IN ('enter', 'leave'))"
    "    AND us.email_verified AND NOT u.alerts_muted"
    "  RETURNING 1)"
    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM m)"},
@@ -158,7 +191,8 @@ int results_write(struct db *db, const struct results_options *o,
                   struct check *list, int *mails)
 {
   struct pgarray col[NCOLS];
-  const char *params[2 + NCOLS];
+  const char *params[3 + NCOLS];
+  char flaps[24], quiet[24];
   PGresult *res = NULL;
   int64_t written = -1, queued = 0;
 
@@ -167,8 +201,11 @@ int results_write(struct db *db, const struct results_options *o,
     pgarray_init(&col[i]);
   for(const struct check *c = list; c; c = c->next)
     add_row(col, c, o);
+  snprintf(flaps, sizeof(flaps), "%lld", (long long)o->flap_transitions);
+  snprintf(quiet, sizeof(quiet), "%lld", (long long)o->flap_quiet_s);
   params[0] = o->owner;
-  params[1] = o->public_url;
+  params[1] = flaps;
+  params[2 + NCOLS] = quiet;
   for(int i = 0; i < NCOLS; i++) {
     params[2 + i] = pgarray_text(&col[i]);
     if(!params[2 + i]) {
@@ -176,7 +213,7 @@ int results_write(struct db *db, const struct results_options *o,
       goto out;
     }
   }
-  if(db_exec(db, "results_write", 2 + NCOLS, params, &res) != DB_OK)
+  if(db_exec(db, "results_write", 3 + NCOLS, params, &res) != DB_OK)
     goto out;
   if(!parse_int(PQgetvalue(res, 0, 0), 0, INT32_MAX, &written) ||
      !parse_int(PQgetvalue(res, 0, 1), 0, INT32_MAX, &queued))

@@ -17,8 +17,9 @@ extern const struct db_statement results_statements[];
 
 struct results_options {
   const char *owner;          /* this daemon's lease name */
-  const char *public_url;     /* for the mute link */
   int64_t reminder_ms;        /* ALERT_REMINDER_MINUTES, 0 = off */
+  int64_t flap_transitions;   /* ALERT_FLAP_TRANSITIONS, 0 = off */
+  int64_t flap_quiet_s;       /* ALERT_FLAP_QUIET_MINUTES, in seconds */
 };
 
 /* Runs the state machine on every check of list (state.c) and writes the

@@ -27,7 +27,8 @@
 #include "message.h"
 
 static const char *const kinds[] = {
-  "verify", "down", "reminder", "recovered", "test", "bogus",
+  "verify", "down", "reminder", "recovered", "test", "flapping", "digest",
+  "bogus",
 };
 
 static const char *const headers[] = {

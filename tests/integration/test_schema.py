@@ -14,7 +14,8 @@ from conftest import (Database, apply_schema, binary_env, db_connect, db_dsn,
                       env, schema_sql, scratch_database)
 
 TABLES = {"schema_version", "users", "mail_outbox", "login_throttle",
-          "projects", "checks", "check_hours", "incidents", "verify_mail_log"}
+          "projects", "checks", "check_hours", "incidents", "verify_mail_log",
+          "mute_tokens"}
 
 
 def tables(database):
@@ -140,6 +141,15 @@ def test_an_older_database_is_upgraded_in_place(db, version):
                         "verify_sends, verify_sent_at, verify_window_start) "
                         "VALUES ('Old-Mail@example.test', 'x', 5, now() - "
                         "interval '7 days', now() - interval '7 days')")
+            clear = old.value("SELECT mute_token FROM projects WHERE id = %s",
+                              (pid,))
+            old.run("INSERT INTO mail_outbox (user_id, project_id, kind,"
+                    " recipient, payload) VALUES (%s, %s, 'down',"
+                    " 'upgrade@example.test', jsonb_build_object("
+                    " 'project_name', 'kept', 'mute_link', %s,"
+                    " 'unsubscribe_url', %s))",
+                    (uid, pid, "https://t.example/mute?token=" + clear,
+                     "https://t.example/project/mute?token=" + clear))
         finally:
             conn.close()
 
@@ -167,7 +177,8 @@ def test_an_older_database_is_upgraded_in_place(db, version):
             assert upgraded.value("SELECT name FROM projects WHERE id = %s",
                                   (pid,)) == "kept"
             assert upgraded.value("SELECT claimed_by FROM mail_outbox "
-                                  "WHERE user_id = %s", (uid,)) is None
+                                  "WHERE user_id = %s AND kind = 'test'",
+                                  (uid,)) is None
             if version < 3:
                 # Version 3: an account from before may ask for a resend.
                 assert upgraded.one(
@@ -179,5 +190,23 @@ def test_an_older_database_is_upgraded_in_place(db, version):
                                "ORDER BY email")
             assert log == ([("upgrade@example.test", 2)] if version >= 3
                            else []), log
+            # Version 4: the clear mute token is gone, its digest kept (a
+            # link already mailed works until the next unmute); no clear
+            # copy stays in the outbox; the new kinds are allowed.
+            assert upgraded.value(
+                "SELECT count(*) FROM mute_tokens WHERE project_id = %s"
+                " AND token_hash = sha256(convert_to(%s, 'UTF8'))"
+                " AND generation = 0", (pid, clear)) == 1
+            assert clear not in upgraded.value(
+                "SELECT string_agg(payload::text, ' ') FROM mail_outbox")
+            assert upgraded.value(
+                "SELECT payload->>'project_name' FROM mail_outbox"
+                " WHERE kind = 'down'") == "kept"
+            upgraded.run("INSERT INTO mail_outbox (kind, recipient) VALUES"
+                         " ('digest', 'x@example.test'),"
+                         " ('flapping', 'x@example.test')")
+            with pytest.raises(psycopg2.errors.CheckViolation):
+                upgraded.run("INSERT INTO mail_outbox (kind, recipient)"
+                             " VALUES ('nonsense', 'x@example.test')")
         finally:
             conn.close()

@@ -27,7 +27,9 @@ static const char *const vars[] = {
   "ALERT_REMINDER_MINUTES", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USER",
   "EMAIL_PASS", "EMAIL_FROM", "EMAIL_TLS", "LOG_FORMAT",
   "TRACKLY_ALLOWED_NETWORKS", "EMAIL_ALLOW_LOCAL_DOMAINS",
-  "UNVERIFIED_ACCOUNT_DAYS", "UNVERIFIED_REPLACE_HOURS", NULL,
+  "UNVERIFIED_ACCOUNT_DAYS", "UNVERIFIED_REPLACE_HOURS",
+  "ALERT_MAIL_PER_HOUR", "ALERT_FLAP_TRANSITIONS", "ALERT_FLAP_QUIET_MINUTES",
+  NULL,
 };
 
 static int clean_env(void **state)
@@ -64,6 +66,9 @@ static void defaults(void **state)
   assert_false(cfg.allow_private_targets);
   assert_int_equal(cfg.check_retention_days, 30);
   assert_int_equal(cfg.alert_reminder_minutes, 0);
+  assert_int_equal(cfg.alert_mail_per_hour, 10);
+  assert_int_equal(cfg.alert_flap_transitions, 3);
+  assert_int_equal(cfg.alert_flap_quiet_minutes, 30);
   assert_false(cfg.email_allow_local_domains);
   assert_int_equal(cfg.unverified_account_days, 7);
   assert_int_equal(cfg.unverified_replace_hours, 24);
@@ -129,6 +134,10 @@ static void bad_values(void **state)
   expect_error("UNVERIFIED_REPLACE_HOURS", "0", "UNVERIFIED_REPLACE_HOURS");
   /* The default 7 days are 168 hours. */
   expect_error("UNVERIFIED_REPLACE_HOURS", "169", "UNVERIFIED_REPLACE_HOURS");
+  expect_error("ALERT_MAIL_PER_HOUR", "-1", "ALERT_MAIL_PER_HOUR");
+  expect_error("ALERT_MAIL_PER_HOUR", "ten", "ALERT_MAIL_PER_HOUR");
+  expect_error("ALERT_FLAP_TRANSITIONS", "101", "ALERT_FLAP_TRANSITIONS");
+  expect_error("ALERT_FLAP_QUIET_MINUTES", "0", "ALERT_FLAP_QUIET_MINUTES");
 }
 
 static void values(void **state)

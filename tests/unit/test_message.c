@@ -49,6 +49,18 @@
 #define VERIFY_PAYLOAD \
   "{\"link\": \"https://trackly.example.com/verify?token=t0k3n\"}"
 
+#define FLAP_STARTED \
+  "{\"project_id\": 7, \"project_name\": \"My Site\"," \
+  " \"link\": \"https://site.example/health\", \"reason\": \"status 503\"," \
+  " \"phase\": \"started\", \"status\": \"DOWN\", \"transitions\": 3," \
+  " \"since\": \"2026-11-27T08:21:03Z\"}"
+
+#define FLAP_ENDED \
+  "{\"project_id\": 7, \"project_name\": \"My Site\"," \
+  " \"link\": \"https://site.example/health\", \"reason\": null," \
+  " \"phase\": \"ended\", \"status\": \"UP\"," \
+  " \"since\": \"2026-11-27T07:51:03Z\"}"
+
 /* --- Rendering ------------------------------------------------------------ */
 
 static char *render_full(const char *kind, const char *json, int64_t id,
@@ -424,6 +436,9 @@ static void every_kind_renders(void **state)
     {"reminder", REMINDER_PAYLOAD, "Still DOWN: My Site"},
     {"recovered", RECOVERED_PAYLOAD, "UP again: My Site"},
     {"test", "{}", "Trackly test message"},
+    {"flapping", FLAP_STARTED, "FLAPPING: My Site"},
+    {"flapping", FLAP_ENDED, "Stable, UP: My Site"},
+    {"digest", "{\"items\": []}", "Trackly: 0 alerts held back"},
   };
   (void)state;
 
@@ -874,6 +889,146 @@ static void list_unsubscribe(void **state)
   free(msg);
 }
 
+static char *render_token(const char *kind, const char *json,
+                          const char *token)
+{
+  cJSON *payload = cJSON_Parse(json);
+  struct message_input in;
+  char *msg;
+
+  assert_non_null(payload);
+  memset(&in, 0, sizeof(in));
+  in.kind = kind;
+  in.payload = payload;
+  in.from = FROM;
+  in.to = TO;
+  in.public_url = PUBLIC_URL;
+  in.outbox_id = 9;
+  in.now = NOW;
+  in.mute_token = token;
+  msg = message_render(&in);
+  cJSON_Delete(payload);
+  return msg;
+}
+
+/* The mailer's token for this mail makes the mute page's link and the
+ * one-click URL, and wins over links a pre-4 payload carries. */
+static void mute_token_links(void **state)
+{
+  char *msg = render_token("down", DOWN_PAYLOAD, "Tok_en-43"), *text, *v;
+  (void)state;
+
+  assert_non_null(msg);
+  check_wellformed(msg);
+  text = part(msg, "text/plain");
+  assert_has_line(text, "Mute alerts for this project: " PUBLIC_URL
+                  "/mute?token=Tok_en-43");
+  assert_null(strstr(text, "abc123"));
+  v = header(msg, "List-Unsubscribe");
+  assert_string_equal(v, "<" PUBLIC_URL "/project/mute?token=Tok_en-43>");
+  free(v);
+  free(text);
+  free(msg);
+}
+
+static void flapping_bodies(void **state)
+{
+  char *msg = render_token("flapping", FLAP_STARTED, "t1"), *text;
+  (void)state;
+
+  assert_non_null(msg);
+  check_wellformed(msg);
+  assert_subject(msg, "FLAPPING: My Site");
+  text = part(msg, "text/plain");
+  assert_has_line(text,
+                  "My Site is flapping: it went down 3 times within an hour.");
+  assert_has_line(text, "Status: DOWN");
+  assert_has_line(text, "What failed: status 503");
+  assert_has_line(text, "Mute alerts for this project: " PUBLIC_URL
+                  "/mute?token=t1");
+  free(text);
+  free(msg);
+
+  msg = render_token("flapping", FLAP_ENDED, "t2");
+  assert_non_null(msg);
+  check_wellformed(msg);
+  assert_subject(msg, "Stable, UP: My Site");
+  text = part(msg, "text/plain");
+  assert_has_line(text, "My Site has stopped flapping and is UP.");
+  assert_has_line(text, "Status: UP");
+  assert_has_line(text,
+                  "Since: 2026-11-27T07:51:03Z (Fri 27 Nov 2026, 07:51 UTC)");
+  assert_null(strstr(text, "What failed"));
+  free(text);
+  free(msg);
+}
+
+/* A digest lists what was held back, oldest first, with no mute link of
+ * its own (it is about several projects); past DIGEST_ITEMS_MAX (50) it
+ * says how many more. */
+static void digest_body(void **state)
+{
+  char *msg, *text, *html;
+  cJSON *payload, *items;
+  struct message_input in;
+  (void)state;
+
+  msg = render("digest",
+               "{\"held\": 2, \"items\": ["
+               "{\"kind\": \"down\", \"project_name\": \"A <b>\","
+               " \"reason\": \"status 503\", \"at\": \"2026-11-27T08:21:03Z\"},"
+               "{\"kind\": \"recovered\", \"project_name\": \"B\","
+               " \"reason\": null, \"at\": \"2026-11-27T08:22:03Z\"}]}");
+  assert_non_null(msg);
+  check_wellformed(msg);
+  assert_subject(msg, "Trackly: 2 alerts held back");
+  assert_int_equal(header_count(msg, "List-Unsubscribe"), 0);
+  text = part(msg, "text/plain");
+  assert_has_line(text, "2 alerts were held back.");
+  assert_has_line(text, "2026-11-27T08:21:03Z (Fri 27 Nov 2026, 08:21 UTC):"
+                  " DOWN: A <b> (status 503)");
+  assert_has_line(text, "2026-11-27T08:22:03Z (Fri 27 Nov 2026, 08:22 UTC):"
+                  " UP again: B");
+  assert_has_line(text, "Your projects: " PUBLIC_URL "/projects");
+  html = part(msg, "text/html");
+  assert_contains(html, "DOWN: A &lt;b&gt; (status 503)");
+  free(text);
+  free(html);
+  free(msg);
+
+  payload = cJSON_CreateObject();
+  items = cJSON_AddArrayToObject(payload, "items");
+  for(int i = 0; i < 60; i++) {
+    cJSON *item = cJSON_CreateObject();
+    char name[32];
+    snprintf(name, sizeof(name), "site %d", i);
+    cJSON_AddStringToObject(item, "kind", "down");
+    cJSON_AddStringToObject(item, "project_name", name);
+    cJSON_AddStringToObject(item, "at", "2026-11-27T08:21:03Z");
+    cJSON_AddItemToArray(items, item);
+  }
+  cJSON_AddNumberToObject(payload, "held", 60);
+  memset(&in, 0, sizeof(in));
+  in.kind = "digest";
+  in.payload = payload;
+  in.from = FROM;
+  in.to = TO;
+  in.public_url = PUBLIC_URL;
+  in.outbox_id = 1;
+  in.now = NOW;
+  msg = message_render(&in);
+  cJSON_Delete(payload);
+  assert_non_null(msg);
+  check_wellformed(msg);
+  assert_subject(msg, "Trackly: 60 alerts held back");
+  text = part(msg, "text/plain");
+  assert_contains(text, ": DOWN: site 49\r\n");
+  assert_null(strstr(text, "site 50"));
+  assert_has_line(text, "and 10 more: see your projects' pages.");
+  free(text);
+  free(msg);
+}
+
 static void boundary_and_parts(void **state)
 {
   char *msg = render("down", DOWN_PAYLOAD), *boundary, *ct, line[128];
@@ -1154,6 +1309,9 @@ int main(void)
     cmocka_unit_test(date_header),
     cmocka_unit_test(message_id),
     cmocka_unit_test(list_unsubscribe),
+    cmocka_unit_test(mute_token_links),
+    cmocka_unit_test(flapping_bodies),
+    cmocka_unit_test(digest_body),
     cmocka_unit_test(boundary_and_parts),
     cmocka_unit_test(from_with_display_name),
     cmocka_unit_test(missing_fields),

@@ -16,8 +16,10 @@ export async function mute(ctx) {
   mount(ctx.main, h("h1", null, "Mute alerts"), body);
 
   const invalid = (text) => mount(body, h("div", {class: "panel panel-error"},
-    h("p", null, text || "This mute link is not valid. It may belong to a " +
-      "project that has been deleted.")));
+    h("p", null, text || "This mute link is not valid. A mute link stops " +
+      "working when alerts for its project are turned back on, after 30 " +
+      "days, or when the project is deleted; the next alert mail brings a " +
+      "new one.")));
   if (!TOKEN.test(token)) return invalid();
 
   const path = "/project/mute?token=" + encodeURIComponent(token);
