@@ -175,9 +175,10 @@ overflow:
   log_error("response header %s dropped: no room", name);
 }
 
-/* Writes the status line and headers, CORS included, then body.  The head
- * is formatted here rather than with FCGX_FPrintF, whose printf knows no
- * %zu. */
+/* Writes the status line and headers, CORS included, then body, except to
+ * a HEAD: that gets the same head, Content-Length included (the length the
+ * GET's body would have), and no body.  The head is formatted here rather
+ * than with FCGX_FPrintF, whose printf knows no %zu. */
 static int send_typed(struct request *req, int status, const char *ctype,
                       const char *body, size_t len)
 {
@@ -208,7 +209,7 @@ static int send_typed(struct request *req, int status, const char *ctype,
   }
   n += (size_t)snprintf(head + n, sizeof(head) - n, "%s\r\n", req->extra);
   FCGX_PutStr(head, (int)n, req->fcgx->out);
-  if(body)
+  if(body && strcmp(req->method, "HEAD"))
     FCGX_PutStr(body, (int)len, req->fcgx->out);
   return status;
 }

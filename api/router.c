@@ -5,6 +5,10 @@
  * segment matches only a positive decimal integer (parse_id), so
  * "/project/dashboard" can never be taken for a project id and "/project/0"
  * or "/project/1e3" is simply not found.
+ *
+ * HEAD is answered wherever GET is, by the GET's row (RFC 9110 §9.3.2):
+ * load balancers probe /healthcheck with HEAD.  request.c then sends the
+ * GET's status and headers and leaves the body out.
  */
 #include "router.h"
 #include "auth.h"
@@ -69,8 +73,24 @@ bool router_match(const char *pattern, const char *path,
   return !*pattern && !*path;
 }
 
-/* Lists the methods of every route matching path into allow; returns how
- * many there are. */
+/* Appends ", method" (or just method when allow is empty) to allow, if it
+ * fits. */
+static void allow_add(char *allow, size_t *len, size_t cap, const char *method)
+{
+  size_t mlen = strlen(method);
+
+  if(*len + mlen + 3 >= cap)
+    return;
+  if(*len) {
+    memcpy(allow + *len, ", ", 2);
+    *len += 2;
+  }
+  memcpy(allow + *len, method, mlen + 1);
+  *len += mlen;
+}
+
+/* Lists the methods of every route matching path into allow, HEAD right
+ * after GET; returns how many routes there are. */
 static int allowed_methods(const char *path, char *allow, size_t cap)
 {
   int64_t ids[REQUEST_MAX_IDS];
@@ -79,17 +99,12 @@ static int allowed_methods(const char *path, char *allow, size_t cap)
 
   allow[0] = '\0';
   for(size_t i = 0; i < NROUTES; i++) {
-    size_t mlen = strlen(routes[i].method);
     if(!router_match(routes[i].pattern, path, ids))
       continue;
-    if(len + mlen + 3 >= cap)
-      break;
-    if(n++) {
-      memcpy(allow + len, ", ", 2);
-      len += 2;
-    }
-    memcpy(allow + len, routes[i].method, mlen + 1);
-    len += mlen;
+    n++;
+    allow_add(allow, &len, cap, routes[i].method);
+    if(!strcmp(routes[i].method, "GET"))
+      allow_add(allow, &len, cap, "HEAD");
   }
   return n;
 }
@@ -99,6 +114,8 @@ int router_lookup(const char *method, const char *path,
                   char *allow, size_t cap)
 {
   *route = NULL;
+  if(!strcmp(method, "HEAD"))
+    method = "GET";
   for(size_t i = 0; i < NROUTES; i++) {
     if(!strcmp(routes[i].method, method) &&
        router_match(routes[i].pattern, path, ids)) {

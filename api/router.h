@@ -6,7 +6,7 @@
 
 #include "request.h"
 
-/* Room for the Allow list of any path ("GET, PUT, DELETE"). */
+/* Room for the Allow list of any path ("GET, HEAD, PUT, DELETE"). */
 #define ROUTER_ALLOW_MAX 128
 
 /* One row of the route table: method, path pattern, whether a bearer token
@@ -32,8 +32,9 @@ const struct route *router_table(size_t *n);
  * table.  Returns 0 with *route set and the path's {id} segments in ids;
  * otherwise *route is NULL and it returns 404 (no route has this path), 204
  * (an OPTIONS preflight on a known path) or 405 (a known path, another
- * method).  For 204 and 405, allow (cap bytes) lists the path's methods,
- * "GET, PUT, DELETE".  Exposed for the unit tests and the fuzzer. */
+ * method).  HEAD finds the GET route.  For 204 and 405, allow (cap bytes)
+ * lists the path's methods, "GET, HEAD, PUT, DELETE".  Exposed for the unit
+ * tests and the fuzzer. */
 int router_lookup(const char *method, const char *path,
                   int64_t ids[REQUEST_MAX_IDS], const struct route **route,
                   char *allow, size_t cap);

@@ -350,6 +350,19 @@ static int get_accounts(struct config *cfg, char *err, size_t errcap)
   return 0;
 }
 
+/* Overwrites the value of the environment variable name where it lies and
+ * removes the variable: for a variable the process was started with, that
+ * memory is also what /proc/PID/environ shows. */
+static void wipe_env(const char *name)
+{
+  char *v = getenv(name);
+
+  if(v) {
+    explicit_bzero(v, strlen(v));
+    unsetenv(name);
+  }
+}
+
 int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
 {
   const char *fmt;
@@ -366,8 +379,14 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
          "postgresql://trackly@localhost/trackly)");
     goto fail;
   }
-  if(get_jwt(cfg, need, err, errcap) ||
-     get_public_url(cfg, err, errcap) ||
+  if(need & CONFIG_NO_JWT) {
+    wipe_env("JWT_SECRET");
+    wipe_env("JWT_SECRET_PREVIOUS");
+    wipe_env("JWT_SECRET_FILE");
+  }
+  else if(get_jwt(cfg, need, err, errcap))
+    goto fail;
+  if(get_public_url(cfg, err, errcap) ||
      get_origins(cfg, err, errcap) ||
      get_email(cfg, err, errcap) ||
      get_networks(cfg, err, errcap))
@@ -473,16 +492,21 @@ static const char *unquote(const char *v, size_t *len)
 int config_load_env_file(const char *path, char *err, size_t errcap)
 {
   char line[CONFIG_VALUE_MAX + 256];
+  char val[CONFIG_VALUE_MAX + 1];
+  char iobuf[BUFSIZ];
   FILE *f = fopen(path, "r");
   int lineno = 0, rc = 0;
 
   if(!f)
     return fail(err, errcap, "%s: %s", path, strerror(errno));
+  /* The file holds secrets: read it through a buffer of ours, wiped below
+   * with the line and value copies, so no copy is left in freed memory. */
+  setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
   while(fgets(line, sizeof(line), f)) {
     char *p = line, *eq, *name_end;
     const char *value;
     size_t len = strlen(line), vlen;
-    char name[128], val[CONFIG_VALUE_MAX + 1];
+    char name[128];
 
     lineno++;
     if(len && line[len - 1] != '\n' && !feof(f)) {
@@ -524,5 +548,8 @@ int config_load_env_file(const char *path, char *err, size_t errcap)
     }
   }
   fclose(f);
+  explicit_bzero(iobuf, sizeof(iobuf));
+  explicit_bzero(line, sizeof(line));
+  explicit_bzero(val, sizeof(val));
   return rc;
 }

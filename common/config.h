@@ -30,6 +30,10 @@ enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 enum config_need {
   CONFIG_NEED_DB = 1 << 0,       /* DB_URL */
   CONFIG_NEED_JWT = 1 << 1,      /* JWT_SECRET or JWT_SECRET_FILE */
+  /* The program never signs or verifies a token (the monitor): the JWT_*
+   * settings are not read, and the secrets' values are wiped from the
+   * environment, so a single shared file can hold them for the API. */
+  CONFIG_NO_JWT = 1 << 2,
 };
 
 struct config {

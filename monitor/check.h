@@ -45,6 +45,8 @@ struct check {
   size_t received;
   bool body_capped;               /* stopped reading at CHECK_BODY_MAX */
   bool blocked;                   /* the address guard refused a connection */
+  bool guarded;                   /* private addresses were refused */
+  bool host_is_name;              /* the last URL's host is no address */
 
   /* The result. */
   bool ok;

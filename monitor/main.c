@@ -511,7 +511,7 @@ int main(int argc, char **argv)
     return 2;
   }
   if((env_file && config_load_env_file(env_file, err, sizeof(err))) ||
-     config_load(&d.cfg, CONFIG_NEED_DB, err, sizeof(err))) {
+     config_load(&d.cfg, CONFIG_NEED_DB | CONFIG_NO_JWT, err, sizeof(err))) {
     fprintf(stderr, "trackly-monitor: %s\n", err);
     return 1;
   }

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "trackly_build.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,17 +213,38 @@ void prober_start(struct prober *p, struct check *c)
   fly_add(p, c);
 }
 
-/* The short reason a transfer failed, as people read it in mail. */
+/* True unless url's host is an IPv4 or IPv6 address (curl's URL parser
+ * has already turned "127.1" or "2130706433" into "127.0.0.1"); a URL that
+ * does not parse counts as a name, the side that says less. */
+static bool url_host_is_name(const char *url)
+{
+  CURLU *u = curl_url();
+  char *host = NULL;
+  unsigned char addr[sizeof(struct in6_addr)];
+  bool name = true;
+
+  if(u && url && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+     !curl_url_get(u, CURLUPART_HOST, &host, 0))
+    name = host[0] != '[' && inet_pton(AF_INET, host, addr) != 1;
+  curl_free(host);
+  curl_url_cleanup(u);
+  return name;
+}
+
+/* The short reason a transfer failed, as people read it in mail.  A name
+ * refused after resolving and a name that does not resolve read the same
+ * while private addresses are refused (prober.h). */
 static const char *failure_reason(const struct check *c, CURLcode rc)
 {
   switch(rc) {
   case CURLE_OPERATION_TIMEDOUT:
     return "timeout";
   case CURLE_COULDNT_RESOLVE_HOST:
-    return "could not resolve host";
+    return c->guarded && c->host_is_name ? PROBER_NAME_REFUSED
+                                         : "could not resolve host";
   case CURLE_COULDNT_CONNECT:
     if(c->blocked)
-      return "blocked address";
+      return c->host_is_name ? PROBER_NAME_REFUSED : "blocked address";
     if(c->os_errno == ECONNREFUSED)
       return "connection refused";
     if(c->os_errno == ENETUNREACH || c->os_errno == EHOSTUNREACH)
@@ -289,6 +311,13 @@ static void collect(struct prober *p)
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
     curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &c->os_errno);
     c->latency_ms = (long)(total / 1000);
+    if(msg->data.result == CURLE_COULDNT_RESOLVE_HOST || c->blocked) {
+      char *url = NULL;     /* the hop that failed: redirects update it */
+
+      curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url);
+      c->host_is_name = url_host_is_name(url);
+      c->guarded = !p->allow_private;
+    }
     prober_judge(c, msg->data.result);
     free(c->body);                /* judged; no need to keep 64 KiB */
     c->body = NULL;

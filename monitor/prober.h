@@ -7,6 +7,10 @@
  * Unless private targets are allowed, every connection curl opens - after
  * DNS, and again on each redirect hop - is checked against netaddr's rules
  * in the open-socket callback, and refused ones end as "blocked address".
+ * When the refused host was a name, the reason is PROBER_NAME_REFUSED, the
+ * same as for a name that does not resolve at all: a tenant must not learn
+ * from the answer which names the operator's resolver knows (split-horizon
+ * DNS) and that they are private (docs/security.md).
  */
 #ifndef TRACKLY_PROBER_H
 #define TRACKLY_PROBER_H
@@ -16,6 +20,8 @@
 
 #include "check.h"
 #include "netaddr.h"
+
+#define PROBER_NAME_REFUSED "unknown or blocked host"
 
 struct prober {
   CURLM *multi;

@@ -154,6 +154,11 @@ def test_postinst_makes_user_and_config_but_starts_nothing(scripts):
         in text
     assert "[ ! -e /etc/trackly/trackly.env ]" in text
     assert "-o root -g trackly -m 0640" in text
+    # The token key for the API alone: api.env, root-only, made once and
+    # only when trackly.env holds no key.
+    assert "[ ! -e /etc/trackly/api.env ]" in text
+    assert "umask 077" in text and "/dev/urandom" in text
+    assert "JWT_SECRET(_FILE)?" in text
     # debhelper's snippets with --no-enable --no-start: units are only
     # re-enabled when the operator had enabled them, and never started.
     for bad in ("deb-systemd-invoke", "systemctl start",
@@ -175,6 +180,7 @@ def test_postrm_removes_config_on_purge_only(scripts):
     m = re.search(r'if \[ "\$1" = purge \]; then\n(.*?)\nfi', ours, re.S)
     assert m, "postrm has no purge branch"
     assert "rm -f /etc/trackly/trackly.env" in m.group(1)
+    assert "/etc/trackly/api.env" in m.group(1)
     assert ours.count("/etc/trackly/trackly.env") == 1
 
 
@@ -224,6 +230,7 @@ INSTALL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                        "/sbin:/bin",
                "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
 ENV_FILE = Path("/etc/trackly/trackly.env")
+API_ENV = Path("/etc/trackly/api.env")
 EXAMPLE = Path("/usr/share/trackly/trackly.env.example")
 
 
@@ -303,6 +310,15 @@ def check_installed(unit_dir):
             env=INSTALL_ENV)
     assert r.returncode == 0, r.stderr
     assert r.stdout == EXAMPLE.read_text()
+    # The key: for systemd to give trackly-api alone; trackly (the user
+    # both programs run as) cannot read it.
+    assert owner_mode(API_ENV) == ("root", "root", "0o600")
+    keys = re.findall(r"^JWT_SECRET=([0-9a-f]{64})$", API_ENV.read_text(),
+                      re.M)
+    assert len(keys) == 1, API_ENV.read_text()
+    r = run(["runuser", "-u", "trackly", "--", "cat", str(API_ENV)],
+            env=INSTALL_ENV)
+    assert r.returncode != 0
 
     # Programs, man pages, the web client.
     for prog in PROGRAMS:
@@ -342,12 +358,25 @@ def test_install_upgrade_remove_purge(package):
         assert dpkg_status() == "ii", dpkg_status()
         check_installed(unit_dir)
 
-        # Upgrade (the same version again): the operator's edit stays.
+        # Upgrade (the same version again): the operator's edit stays,
+        # and so does the key.
         with ENV_FILE.open("a") as f:
             f.write("# edited by test_debian\nAPI_WORKERS=3\n")
         edited = ENV_FILE.read_bytes()
+        key = API_ENV.read_bytes()
         dpkg("-i", str(deb))
         assert dpkg_status() == "ii", dpkg_status()
+        assert ENV_FILE.read_bytes() == edited
+        assert API_ENV.read_bytes() == key
+
+        # An install that keeps its key in trackly.env (from before
+        # api.env): no second key is made.
+        API_ENV.unlink()
+        with ENV_FILE.open("a") as f:
+            f.write("JWT_SECRET=" + "ab" * 32 + "\n")
+        edited = ENV_FILE.read_bytes()
+        dpkg("-i", str(deb))
+        assert not API_ENV.exists()
         assert ENV_FILE.read_bytes() == edited
         assert owner_mode(ENV_FILE) == ("root", "trackly", "0o640")
         assert not running_packaged_programs()
@@ -364,6 +393,7 @@ def test_install_upgrade_remove_purge(package):
         dpkg("--purge", "trackly")
         assert dpkg_status() == "", dpkg_status()
         assert not ENV_FILE.parent.exists()
+        assert not API_ENV.exists()
         assert not Path("/usr/share/trackly").exists()
         r = run(["getent", "passwd", "trackly"], env=INSTALL_ENV)
         assert r.returncode == 0, "purge removed the trackly user"

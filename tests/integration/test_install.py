@@ -11,17 +11,23 @@ temporary root, then:
   match those recorded in docs/operations.md;
 - the man pages render without a groff warning;
 - the staged binaries run, and the example environment file, with every
-  commented default switched on, is accepted by trackly-api.
+  commented default switched on, is accepted by trackly-api;
+- the token key reaches trackly-api and never trackly-monitor, whether it
+  is kept in api.env or in the shared trackly.env (issue 12 item 9): the
+  environment each unit's EnvironmentFile= and UnsetEnvironment= lines
+  give, and the staged monitor running on it.
 
 No systemd runs as PID 1 here: nothing is started under systemd."""
 
 import os
 import re
+import secrets
 from pathlib import Path
 
 import pytest
 
-from conftest import binary_env, db_dsn, env
+from conftest import (apply_schema, binary_env, db_dsn, env,
+                      scratch_database)
 from staging import (in_stage, installed, run, stage_install, unit_dir,
                      unit_text)
 
@@ -82,15 +88,22 @@ def test_units_name_the_installed_paths(staged):
             f"{unit}: a template token was left unfilled"
         exec_start = re.search(r"^ExecStart=(\S+)", text, re.M).group(1)
         assert exec_start == str(installed(opts, "sbindir", prog))
-        assert f"EnvironmentFile={envfile}\n" in text
         assert "User=trackly\n" in text
+    conf = installed(opts, "sysconfdir", "trackly")
     api = unit_text(root, opts, "trackly-api.service")
+    assert re.findall(r"^EnvironmentFile=(.*)$", api, re.M) == \
+        [str(envfile), f"-{conf / 'api.env'}"]
     assert f"--env-file {envfile}" in api
+    assert "UnsetEnvironment" not in api
     socket = unit_text(root, opts, "trackly-api.socket")
     for line in ("ListenStream=/run/trackly/api.sock", "SocketGroup=www-data",
                  "SocketMode=0660"):
         assert line + "\n" in socket
     monitor = unit_text(root, opts, "trackly-monitor.service")
+    assert re.findall(r"^EnvironmentFile=(.*)$", monitor, re.M) == \
+        [str(envfile), f"-{conf / 'monitor.env'}"]
+    assert re.search(r"^ExecStart=\S+$", monitor, re.M), \
+        "the monitor reads no --env-file (systemd gives it its environment)"
     for line in ("Type=notify", "Restart=on-failure", "IPAddressAllow=localhost"):
         assert line + "\n" in monitor
     assert re.search(r"^WatchdogSec=\S+", monitor, re.M)
@@ -209,6 +222,59 @@ def test_env_example_defaults_are_accepted(staged, tmp_path):
             env=binary_env())
     assert r.returncode == 1
     assert "no socket" in r.stderr, r.stderr
+
+
+def unit_environment(unit, files):
+    """The environment systemd gives unit's process (as far as these units
+    use it): each EnvironmentFile= in order, later files winning, one
+    prefixed "-" allowed to be missing, then UnsetEnvironment= removing
+    names whatever set them.  files maps an installed path to its text."""
+    result = {}
+    for entry in re.findall(r"^EnvironmentFile=(.*)$", unit, re.M):
+        optional = entry.startswith("-")
+        path = Path(entry.removeprefix("-"))
+        if path not in files:
+            assert optional, f"{path} is required and missing"
+            continue
+        for line in files[path].splitlines():
+            m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line)
+            if m and not line.lstrip().startswith("#"):
+                result[m.group(1)] = m.group(2)
+    for line in re.findall(r"^UnsetEnvironment=(.*)$", unit, re.M):
+        for name in line.split():
+            result.pop(name, None)
+    return result
+
+
+@pytest.mark.parametrize("where", ["api.env", "trackly.env"])
+def test_only_the_api_gets_the_token_key(staged, where):
+    """The key in api.env (what the Debian package makes), or in the one
+    shared file of a small install: trackly-api's environment has it,
+    trackly-monitor's has no JWT_* at all, and the staged monitor runs a
+    pass on that environment."""
+    root, opts = staged
+    conf = installed(opts, "sysconfdir", "trackly")
+    key, previous = secrets.token_hex(32), secrets.token_hex(32)
+    keys = f"JWT_SECRET={key}\nJWT_SECRET_PREVIOUS={previous}\n"
+    with scratch_database("trackly_install_keys") as name:
+        apply_schema(name)
+        shared = f"DB_URL={db_dsn(name)}\nTRACKLY_ALLOW_PRIVATE_TARGETS=1\n"
+        files = {conf / "trackly.env": shared + (keys if where ==
+                                                 "trackly.env" else "")}
+        if where == "api.env":
+            files[conf / "api.env"] = keys
+        api = unit_environment(unit_text(root, opts, "trackly-api.service"),
+                               files)
+        assert (api["JWT_SECRET"], api["JWT_SECRET_PREVIOUS"]) == \
+            (key, previous)
+        monitor = unit_environment(
+            unit_text(root, opts, "trackly-monitor.service"), files)
+        assert monitor["DB_URL"] == db_dsn(name)
+        assert not [k for k in monitor if k.startswith("JWT_")], monitor
+        binary = in_stage(root, installed(opts, "sbindir", "trackly-monitor"))
+        r = run([str(binary), "--once"], timeout=30,
+                env=binary_env(**monitor))
+        assert r.returncode == 0, r.stderr
 
 
 def test_env_example_lists_every_variable():

@@ -5,6 +5,7 @@ and stopping notifications, a SIGTERM that lets checks in flight finish,
 (marked resilience: it runs with the other disruptive tests, last)."""
 
 import re
+import secrets
 import signal
 import tempfile
 import time
@@ -207,6 +208,88 @@ def test_env_file_supplies_the_settings(db, monitor, smtp_server, target):
         assert run.wait(30) == 0, run.log_tail()
     [check] = check_rows(db, pid)
     assert check["error"] == "status 503"
+
+
+# --- no token key in the monitor (issue 12 item 9) ---------------------------
+# The monitor never signs or verifies a token, so it must not hold the key:
+# one compromised monitor (it fetches what strangers typed) must not be
+# able to mint tokens.  The units keep the key out of its environment
+# (tests/systemd/boot-test checks the installed one, test_install.py the
+# unit text); the program also drops JWT_* itself, for a single shared
+# file read without systemd, or a unit someone edited.
+
+def readable_memory(pid):
+    """The bytes of every writable mapping of pid (heap, stack, the
+    environment block, data): where a secret would be."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    chunks = []
+    with open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if not perms.startswith("rw"):
+                continue
+            start, end = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(start)
+                chunks.append(mem.read(end - start))
+            except (OSError, ValueError, OverflowError):
+                continue
+    return b"".join(chunks)
+
+
+def jwt_settings():
+    key, previous = secrets.token_hex(32), secrets.token_hex(32)
+    return key, previous, {"JWT_SECRET": key, "JWT_SECRET_PREVIOUS": previous}
+
+
+def assert_holds_no_key(daemon, *keys):
+    environ = Path(f"/proc/{daemon.pid}/environ").read_bytes()
+    memory = readable_memory(daemon.pid)
+    assert memory, "could not read the monitor's memory"
+    for key in keys:
+        assert key.encode() not in environ, "the key is in /proc/PID/environ"
+        assert key.encode() not in memory, "the key is in the monitor's memory"
+
+
+def test_monitor_drops_a_key_it_is_given(db, monitor, target):
+    """The single shared file, read without systemd: the key reaches the
+    monitor's environment; it checks as always and keeps no copy."""
+    user = make_verified_user()
+    pid = insert_project(db, user, target.set("/nokey", "ok"), interval=60)
+    key, previous, settings = jwt_settings()
+    daemon = monitor(users=[user], **settings)
+    assert daemon.wait_ready(10), daemon.log_tail()
+    eventually(lambda: check_rows(db, pid), 10, "no check was made")
+    assert_holds_no_key(daemon, key, previous)
+    assert daemon.stop() == 0
+
+
+def test_monitor_drops_a_key_from_its_env_file(db, monitor, smtp_server):
+    user = make_verified_user()
+    key, previous, settings = jwt_settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "trackly.env")
+        path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()) +
+                        f"DB_URL={monitor_env(smtp_server)['DB_URL']}\n")
+        daemon = monitor(users=[user], args=["--env-file", str(path)],
+                         DB_URL=None)
+        assert daemon.wait_ready(10), daemon.log_tail()
+        assert_holds_no_key(daemon, key, previous)
+        assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("settings", [
+    {"JWT_SECRET": "short"},
+    {"JWT_SECRET_FILE": "/nonexistent/jwt_secret"},
+    {"JWT_SECRET": "a" * 64, "JWT_SECRET_FILE": "/nonexistent/jwt_secret"},
+    {"JWT_TTL": "forever"},
+], ids=["short-key", "missing-file", "both", "bad-ttl"])
+def test_monitor_ignores_token_settings(monitor, settings):
+    """The monitor reads no JWT setting, so none can stop it."""
+    user = make_verified_user()
+    daemon = monitor(users=[user], **settings)
+    assert daemon.wait_ready(10), daemon.log_tail()
+    assert daemon.stop() == 0
 
 
 # --- the database going away -------------------------------------------------

@@ -1,9 +1,13 @@
 """What nginx and the router do with paths and methods, CORS, and the
 headers every API answer carries."""
 
+import socket
+
 import pytest
 
-from conftest import call, expect_error, expect_json, is_json_type
+from conftest import (BASE_URL, call, env, expect_error, expect_json,
+                      fcgi_request, is_json_type, next_source_ip,
+                      project_body)
 
 ALLOWED_ORIGIN = "http://allowed.test"
 EVIL_ORIGIN = "http://evil.test"
@@ -45,6 +49,105 @@ def test_wrong_method_is_405_with_allow(method, path, allowed):
     expect_error(r, 405)
     assert allowed.lower() in header_items(r, "Allow"), \
         f"Allow is {r.headers.get('Allow')!r}"
+
+
+# --- HEAD (issue 12 item 8): load balancers probe with it ------------------
+
+# Headers that must be the same on a GET and a HEAD of the same resource.
+HEAD_SAME = ("content-type", "content-length", "cache-control",
+             "x-content-type-options", "content-security-policy",
+             "x-total-count", "location")
+
+
+def raw_head(path, headers=()):
+    """HEAD path over a socket of its own, Connection: close, returning
+    (status, lower-cased headers, every byte after the head): nothing may
+    follow the head of a HEAD answer."""
+    host, port = BASE_URL.removeprefix("http://").split(":")
+    lines = [f"HEAD {path} HTTP/1.1", f"Host: {host}", "Connection: close",
+             "Accept-Encoding: identity", *headers, "", ""]
+    with socket.create_connection((host, int(port)), timeout=10,
+                                  source_address=(next_source_ip(), 0)) as s:
+        s.sendall("\r\n".join(lines).encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *fields = head.decode("latin-1").split("\r\n")
+    got = {}
+    for field in fields:
+        name, _, value = field.partition(":")
+        got[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), got, rest
+
+
+def get_paths(user):
+    """Every GET route of the table with a real id and token: path, token."""
+    pid = expect_json(call("POST", "/project", token=user.token,
+                           json=project_body()), 201)["id"]
+    mine = [f"/project/{pid}", f"/project/{pid}/checks",
+            f"/project/{pid}/uptime", f"/project/{pid}/incidents",
+            f"/project/{pid}/series", "/project", "/project/dashboard",
+            "/project/status", "/user/me"]
+    return ([(p, user.token) for p in mine] +
+            [("/healthcheck", None), ("/metrics", None),
+             ("/user/verify?token=abc", None),
+             ("/project/mute?token=abc", None),
+             ("/user/me", "not-a-token")])
+
+
+def test_head_answers_like_get_without_a_body(new_user):
+    for path, token in get_paths(new_user):
+        auth = [f"Authorization: Bearer {token}"] if token else []
+        get = call("GET", path, token=token,
+                   headers={"Accept-Encoding": "identity"},
+                   allow_redirects=False)
+        status, head, rest = raw_head(path, auth)
+        assert status == get.status_code, (path, status, get.status_code)
+        assert rest == b"", (path, rest[:100])
+        for name in HEAD_SAME:
+            if name == "content-length" and name not in head:
+                continue             # allowed to be left out
+            if name == "content-length" and path == "/metrics":
+                # Counters move between the two requests.
+                continue
+            assert head.get(name) == get.headers.get(name), \
+                (path, name, head.get(name), get.headers.get(name))
+        if "content-length" in head and path != "/metrics":
+            assert int(head["content-length"]) == len(get.content), path
+
+
+def test_head_on_healthcheck_is_200():
+    status, head, rest = raw_head("/healthcheck")
+    assert status == 200 and rest == b""
+    assert head["content-type"].startswith("application/json")
+
+
+def test_api_writes_no_body_for_head():
+    """The API itself, without nginx (which would drop a body anyway)."""
+    sock = env("TRACKLY_API_SOCKET")
+    status, headers, body = fcgi_request(sock, "GET", "/healthcheck")
+    assert status == 200 and body
+    status, head, rest = fcgi_request(sock, "HEAD", "/healthcheck")
+    assert status == 200 and rest == b""
+    assert head["content-length"] == str(len(body))
+
+
+@pytest.mark.parametrize("path,allowed", [
+    ("/user/login", {"post", "options"}),
+    ("/user", {"delete", "options"}),
+    ("/project/1/check", {"post", "options"}),
+])
+def test_head_on_a_route_without_get_is_405(path, allowed):
+    status, head, rest = raw_head(path)
+    assert status == 405 and rest == b""
+    assert {m.strip().lower() for m in head["allow"].split(",")} == allowed
+
+
+def test_allow_lists_head_beside_get():
+    r = call("PATCH", "/healthcheck")
+    expect_error(r, 405)
+    assert header_items(r, "Allow") == {"get", "head", "options"}
 
 
 @pytest.mark.parametrize("path", ["/dashboard", "/projects"])

@@ -103,18 +103,21 @@ def make_web_root(d):
 
 class TlsSite:
     def __init__(self, d, *, templates=None, api_socket=None, web_root=None,
-                 ocsp_url=None):
+                 ocsp_url=None, cors_origins=None):
         """templates: the directory of the *.conf.in files (default the
         source tree's nginx/); api_socket: the FastCGI socket (default the
         stack's, TRACKLY_API_SOCKET); web_root: the web client (default one
         made here, with a hashed asset, ASSET); ocsp_url: the OCSP responder
-        the certificate names (default none)."""
+        the certificate names (default none); cors_origins: @CORS_ORIGINS@
+        (default the stack's CORS_ORIGINS, TRACKLY_CORS_ORIGIN)."""
         self.dir = d
         d.mkdir(exist_ok=True)
         d.chmod(0o755)
         self.templates = Path(templates or
                               Path(env("TRACKLY_SOURCE_ROOT")) / "nginx")
         self.api_socket = api_socket or env("TRACKLY_API_SOCKET")
+        self.cors_origins = (env("TRACKLY_CORS_ORIGIN") if cors_origins is None
+                             else cors_origins)
         self.prefix = d / "nginx"
         self.prefix.mkdir()
         self.ca, self.chain, self.key = make_certificates(d, ocsp_url)
@@ -132,7 +135,8 @@ class TlsSite:
         self.https_port = free_port()
         self.base = f"https://localhost:{self.https_port}"
         src = self.templates
-        render(src / "trackly-http.conf.in", self.prefix / "trackly-http.conf")
+        render(src / "trackly-http.conf.in", self.prefix / "trackly-http.conf",
+               CORS_ORIGINS=self.cors_origins)
         render(src / "trackly-common.conf.in",
                self.prefix / "trackly-common.conf",
                API_SOCKET=self.api_socket, WEB_ROOT=self.web)

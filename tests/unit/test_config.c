@@ -235,6 +235,33 @@ static void env_file(void **state)
 }
 
 /* schema.sql and the build must agree on the version (meson.build). */
+/* CONFIG_NO_JWT (the monitor): JWT settings are neither read nor checked,
+ * and the secrets' values are wiped where they lie before being unset. */
+static void no_jwt(void **state)
+{
+  struct config cfg;
+  char err[256];
+  char *value;
+
+  (void)state;
+  setenv("JWT_SECRET", "short", 1);          /* would be refused */
+  setenv("JWT_SECRET_PREVIOUS", SECRET "-old", 1);
+  setenv("JWT_SECRET_FILE", "/nonexistent/jwt", 1);
+  setenv("JWT_TTL", "forever", 1);
+  value = getenv("JWT_SECRET_PREVIOUS");
+  assert_int_equal(config_load(&cfg, CONFIG_NEED_DB | CONFIG_NO_JWT, err,
+                               sizeof(err)), 0);
+  assert_null(cfg.jwt_secret);
+  assert_null(cfg.jwt_previous);
+  assert_null(getenv("JWT_SECRET"));
+  assert_null(getenv("JWT_SECRET_PREVIOUS"));
+  assert_null(getenv("JWT_SECRET_FILE"));
+  /* glibc keeps a setenv string alive after unsetenv: it is zeroed. */
+  for(size_t i = 0; i < strlen(SECRET "-old"); i++)
+    assert_int_equal(value[i], 0);
+  config_cleanup(&cfg);
+}
+
 static void schema_version_matches(void **state)
 {
   char line[256], want[64];
@@ -259,6 +286,7 @@ int main(void)
     cmocka_unit_test_setup(bad_values, clean_env),
     cmocka_unit_test_setup(values, clean_env),
     cmocka_unit_test_setup(secret_file, clean_env),
+    cmocka_unit_test_setup(no_jwt, clean_env),
     cmocka_unit_test_setup(env_file, clean_env),
     cmocka_unit_test(schema_version_matches),
   };

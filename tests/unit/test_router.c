@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,27 +134,62 @@ static void unknown_paths(void **state)
 static void wrong_methods(void **state)
 {
   (void)state;
-  expect_status("PATCH", "/project/1", 405, "GET, PUT, DELETE");
-  expect_status("get", "/project/1", 405, "GET, PUT, DELETE");
-  expect_status("DELETE", "/project", 405, "POST, GET");
+  expect_status("PATCH", "/project/1", 405, "GET, HEAD, PUT, DELETE");
+  expect_status("get", "/project/1", 405, "GET, HEAD, PUT, DELETE");
+  expect_status("head", "/project/1", 405, "GET, HEAD, PUT, DELETE");
+  expect_status("DELETE", "/project", 405, "POST, GET, HEAD");
   expect_status("GET", "/user/login", 405, "POST");
-  expect_status("PUT", "/user/verify", 405, "POST, GET");
+  expect_status("PUT", "/user/verify", 405, "POST, GET, HEAD");
   expect_status("GET", "/user/verify/resend", 405, "POST");
   expect_status("GET", "/user/signout", 405, "POST");
-  expect_status("PUT", "/project/mute", 405, "GET, POST");
+  expect_status("PUT", "/project/mute", 405, "GET, HEAD, POST");
   expect_status("GET", "/project/1/check", 405, "POST");
-  expect_status("POST", "/project/1/incidents", 405, "GET");
-  expect_status("DELETE", "/project/1/series", 405, "GET");
+  expect_status("POST", "/project/1/incidents", 405, "GET, HEAD");
+  expect_status("DELETE", "/project/1/series", 405, "GET, HEAD");
   /* /project/dashboard is not an id, so only its own GET is listed. */
-  expect_status("DELETE", "/project/dashboard", 405, "GET");
+  expect_status("DELETE", "/project/dashboard", 405, "GET, HEAD");
+  /* HEAD is answered only where GET is. */
+  expect_status("HEAD", "/user/login", 405, "POST");
+  expect_status("HEAD", "/user", 405, "DELETE");
+  expect_status("HEAD", "/project/1/check", 405, "POST");
 }
 
 static void preflights(void **state)
 {
   (void)state;
-  expect_status("OPTIONS", "/project/1", 204, "GET, PUT, DELETE");
+  expect_status("OPTIONS", "/project/1", 204, "GET, HEAD, PUT, DELETE");
   expect_status("OPTIONS", "/user", 204, "DELETE");
-  expect_status("OPTIONS", "/healthcheck", 204, "GET");
+  expect_status("OPTIONS", "/healthcheck", 204, "GET, HEAD");
+}
+
+/* HEAD finds the GET route of every path that has one (issue 12 item 8:
+ * load balancers probe with HEAD), the same row, so the handler, the
+ * auth flag and the metrics' route label are the GET's. */
+static void head_is_answered_wherever_get_is(void **state)
+{
+  size_t n, heads = 0;
+  const struct route *table = router_table(&n);
+
+  (void)state;
+  for(size_t i = 0; i < n; i++) {
+    char path[64];
+    const char *id = strstr(table[i].pattern, "{id}");
+    struct lookup l;
+
+    if(strcmp(table[i].method, "GET"))
+      continue;
+    if(id)
+      snprintf(path, sizeof(path), "%.*s7%s", (int)(id - table[i].pattern),
+               table[i].pattern, id + 4);
+    else
+      snprintf(path, sizeof(path), "%s", table[i].pattern);
+    l = lookup("HEAD", path);
+    if(l.status)
+      fail_msg("HEAD %s: %d, expected the GET route", path, l.status);
+    assert_ptr_equal(l.route, &table[i]);
+    heads++;
+  }
+  assert_true(heads >= 12);
 }
 
 int main(void)
@@ -164,6 +200,7 @@ int main(void)
     cmocka_unit_test(unknown_paths),
     cmocka_unit_test(wrong_methods),
     cmocka_unit_test(preflights),
+    cmocka_unit_test(head_is_answered_wherever_get_is),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
