@@ -36,6 +36,7 @@
 #define WRITE_BATCH 100          /* results written per statement */
 #define WRITE_DELAY_MS 100       /* longest a finished check waits */
 #define RESCAN_MS 5000           /* look for due work at least this often */
+#define HELD_BACK_MS 500         /* ... this often when some waits its turn */
 #define DB_RETRY_MS 1000
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_BATCH 5000
@@ -69,6 +70,8 @@ struct daemon {
   int64_t next_prune;
   int64_t full_since;            /* every slot busy since (0: not) */
   int64_t next_full_warning;
+  int64_t held_since;            /* due work waiting its turn since (0) */
+  int64_t next_held_warning;
   uint64_t watchdog_usec;
   int64_t last_watchdog;
   const char *stats_file;        /* MONITOR_METRICS_FILE, or NULL */
@@ -160,7 +163,64 @@ static void take_finished(struct daemon *d)
   }
 }
 
-/* Claims as much due work as there is room for. */
+/* The user with the most checks in flight here, and how many (*most);
+ * -1 when none.  Only for a warning, at most once a minute. */
+static int cmp_id(const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static int64_t busiest_user(const struct prober *p, int *most)
+{
+  int64_t *ids = malloc(sizeof(*ids) * (size_t)(p->in_flight + 1));
+  int64_t best = -1;
+  int n = 0, run = 0;
+
+  *most = 0;
+  if(!ids)
+    return -1;
+  for(const struct check *c = p->flying; c && n < p->in_flight;
+      c = c->fly_next)
+    ids[n++] = c->user_id;
+  qsort(ids, (size_t)n, sizeof(*ids), cmp_id);
+  for(int i = 0; i < n; i++) {
+    run = i && ids[i] == ids[i - 1] ? run + 1 : 1;
+    if(run > *most) {
+      *most = run;
+      best = ids[i];
+    }
+  }
+  free(ids);
+  return best;
+}
+
+/* Says, at most once a minute, that due checks have been waiting for their
+ * owners' share of the slots for 10 s without a break: those users' checks
+ * start late (their own slow or hanging targets hold their share), which
+ * is the fairness working; if it is every user, the cure is the one of
+ * warn_full. */
+static void warn_held(struct daemon *d, int64_t now)
+{
+  int64_t user;
+  int most;
+
+  if(!d->held_since)
+    d->held_since = now;
+  if(now - d->held_since < 10000 || now < d->next_held_warning)
+    return;
+  d->next_held_warning = now + 60000;
+  user = busiest_user(&d->prober, &most);
+  log_warn("due checks have waited for their owners' share of the %d check "
+           "slots for %lld s (%d in flight; user %lld has the most, %d); "
+           "they start late", d->prober.max_in_flight,
+           (long long)(now - d->held_since) / 1000, d->prober.in_flight,
+           (long long)user, most);
+}
+
+/* Claims as much due work as there is room for, fairly between users
+ * (scheduler.h).  A one-pass run takes everything due at its start, so it
+ * claims without the shares. */
 static void claim(struct daemon *d)
 {
   int64_t now = now_ms();
@@ -168,13 +228,18 @@ static void claim(struct daemon *d)
   while(!d->stopping && now >= d->next_claim) {
     int room = d->prober.max_in_flight - d->prober.in_flight;
     int want = room < CLAIM_BATCH ? room : CLAIM_BATCH;
+    struct sched_slots slots = {
+      .total = d->once ? INT32_MAX / 2 : d->prober.max_in_flight,
+      .reserve = d->once ? 0 : scheduler_reserve(d->prober.max_in_flight),
+      .free = room,
+    };
     struct check *list = NULL;
     int taken_over = 0, n;
     int64_t due;
 
     if(want <= 0)
       return;
-    n = scheduler_claim(&d->db, d->owner, want, &list, &taken_over);
+    n = scheduler_claim(&d->db, d->owner, want, &slots, &list, &taken_over);
     if(n < 0) {
       d->next_claim = now + DB_RETRY_MS;
       return;
@@ -196,6 +261,16 @@ static void claim(struct daemon *d)
       return;
     }
     due = scheduler_next_due(&d->db);
+    if(due >= 0 && due <= now) {
+      /* Due work left behind: its owners are at their share (or another
+       * monitor is claiming it).  A finished check makes room and wakes
+       * us (write_results); until then look again now and then, not in a
+       * spin, for other users' work falling due. */
+      d->next_claim = now + HELD_BACK_MS;
+      warn_held(d, now);
+      return;
+    }
+    d->held_since = 0;
     d->next_claim = due < 0 || due > now + RESCAN_MS ? now + RESCAN_MS : due;
     return;
   }

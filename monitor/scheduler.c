@@ -14,26 +14,55 @@
 #include <string.h>
 
 const struct db_statement scheduler_statements[] = {
-  /* The oldest due projects nobody holds, locked only for the length of
-   * this statement; the lease is what keeps them ours while we probe. */
+  /* Due projects nobody holds, shared fairly between users (see
+   * scheduler.h): each user's due work in order, ranked after what that
+   * user already has in flight here (place), so every user's oldest check
+   * comes before anyone's second; a place beyond the user's share is taken
+   * only from the slots beyond the reserve.  The candidates are read from
+   * the snapshot, then locked for the length of this statement with the
+   * due test again (another monitor may have leased them meanwhile); the
+   * lease is what keeps them ours while we probe.
+   * $4 slots, $5 reserve, $6 free slots now. */
   {"sched_claim",
-   "WITH due AS ("
-   "  SELECT id, lease_owner AS old_owner FROM projects"
+   "WITH mine AS ("
+   "  SELECT user_id, count(*) AS busy FROM projects"
+   "  WHERE lease_expires_at IS NOT NULL AND lease_owner = $1"
+   "  GROUP BY user_id),"
+   " due AS ("
+   "  SELECT id, user_id, next_check_at FROM projects"
    "  WHERE NOT paused AND next_check_at <= now()"
-   "    AND (lease_expires_at IS NULL OR lease_expires_at < now())"
-   "  ORDER BY next_check_at"
-   "  LIMIT $2"
-   "  FOR UPDATE SKIP LOCKED)"
+   "    AND (lease_expires_at IS NULL OR lease_expires_at < now())),"
+   " share AS ("
+   "  SELECT greatest(1, ($4::int - $5::int) / greatest(1, count(*))) AS n"
+   "  FROM (SELECT user_id FROM due UNION SELECT user_id FROM mine) u),"
+   " ranked AS ("
+   "  SELECT d.id, d.next_check_at, coalesce(m.busy, 0) + row_number()"
+   "    OVER (PARTITION BY d.user_id ORDER BY d.next_check_at, d.id) AS place"
+   "  FROM due d LEFT JOIN mine m USING (user_id)),"
+   " ordered AS ("
+   "  SELECT id, place,"
+   "    row_number() OVER (ORDER BY place, next_check_at, id) AS k"
+   "  FROM ranked),"
+   " chosen AS ("
+   "  SELECT o.id FROM ordered o, share s"
+   "  WHERE o.place <= s.n OR o.k <= $6::int - $5::int"
+   "  ORDER BY o.k LIMIT $2),"
+   " held AS ("
+   "  SELECT p.id, p.lease_owner AS old_owner"
+   "  FROM projects p JOIN chosen c ON c.id = p.id"
+   "  WHERE NOT p.paused AND p.next_check_at <= now()"
+   "    AND (p.lease_expires_at IS NULL OR p.lease_expires_at < now())"
+   "  FOR UPDATE OF p SKIP LOCKED)"
    " UPDATE projects p SET lease_owner = $1,"
    "   lease_expires_at = now() + (p.timeout_ms + $3::int)"
    "                              * interval '1 millisecond'"
-   " FROM due WHERE p.id = due.id"
+   " FROM held WHERE p.id = held.id"
    " RETURNING p.id, p.link, p.keyword, p.expected_status, p.timeout_ms,"
    "   p.interval_seconds, extract(epoch FROM p.next_check_at)::float8,"
    "   p.status, p.consecutive_failures, p.consecutive_successes,"
    "   p.failure_threshold, p.recovery_threshold,"
    "   coalesce(extract(epoch FROM p.last_alert_at)::float8, 0),"
-   "   due.old_owner IS NOT NULL, p.next_check_at::text"},
+   "   held.old_owner IS NOT NULL, p.next_check_at::text, p.user_id"},
   /* Projects in flight are due but leased: they must not count, or the
    * daemon would spin on claims that find nothing until they are written.
    * A lease expiring (its daemon died) is an event of its own. */
@@ -139,6 +168,9 @@ static struct check *check_from_row(const PGresult *res, int row)
     goto bad;
   memcpy(c->scheduled_text, PQgetvalue(res, row, 14),
          (size_t)PQgetlength(res, row, 14) + 1);
+  if(!parse_id(PQgetvalue(res, row, 15), strlen(PQgetvalue(res, row, 15)),
+               &c->user_id))
+    goto bad;
   return c;
 bad:
   log_error("project %s: unusable row, skipped", PQgetvalue(res, row, 0));
@@ -146,16 +178,27 @@ bad:
   return NULL;
 }
 
-int scheduler_claim(struct db *db, const char *owner, int max,
-                    struct check **out, int *taken_over)
+int scheduler_reserve(int slots)
 {
-  char limit[16], grace[16];
+  int reserve = (slots + SCHED_RESERVE_DIVISOR - 1) / SCHED_RESERVE_DIVISOR;
+  return slots > 1 ? reserve : 0;
+}
+
+int scheduler_claim(struct db *db, const char *owner, int max,
+                    const struct sched_slots *slots, struct check **out,
+                    int *taken_over)
+{
+  char limit[16], grace[16], total[16], reserve[16], free_now[16];
   PGresult *res = NULL;
   int n = 0;
 
   snprintf(limit, sizeof(limit), "%d", max);
   snprintf(grace, sizeof(grace), "%d", LEASE_GRACE_MS);
-  if(db_exec(db, "sched_claim", 3, (const char *[]){owner, limit, grace},
+  snprintf(total, sizeof(total), "%d", slots->total);
+  snprintf(reserve, sizeof(reserve), "%d", slots->reserve);
+  snprintf(free_now, sizeof(free_now), "%d", slots->free);
+  if(db_exec(db, "sched_claim", 6,
+             (const char *[]){owner, limit, grace, total, reserve, free_now},
              &res) != DB_OK)
     return -1;
   *taken_over = 0;

@@ -8,6 +8,18 @@
  * (its daemon died) makes the project claimable again.  Results are
  * written only while the lease is still ours (results.c), so each check
  * happens once.
+ *
+ * Slots are shared fairly between users (issue 12): a monitor with S slots
+ * keeps R = scheduler_reserve(S) of them for users below their share, and
+ * gives each of the U users with work due or in flight here a share of
+ * max(1, (S - R) / U) checks in flight.  A claim takes each user's oldest
+ * due checks first, round-robin (the first of every user before anyone's
+ * second, counting what each already has in flight), up to the user's
+ * share; more than its share only while that leaves R slots free.  So
+ * checks that hang until their timeout (a tarpit) hold at most their
+ * owner's share: they delay that owner's other checks, not other users'.
+ * Each monitor shares its own slots; the in-flight counts are its own
+ * leases.
  */
 #ifndef TRACKLY_SCHEDULER_H
 #define TRACKLY_SCHEDULER_H
@@ -21,10 +33,26 @@ extern const struct db_statement scheduler_statements[];
  * result to be written. */
 #define LEASE_GRACE_MS 30000
 
-/* Claims up to max due projects for owner.  Returns the number claimed
- * (the checks are prepended to *out) or -1 when the database failed. */
+/* One slot in SCHED_RESERVE_DIVISOR (rounded up) is kept for users below
+ * their share: 16 of 256. */
+#define SCHED_RESERVE_DIVISOR 16
+
+/* A monitor's check slots at the time of a claim. */
+struct sched_slots {
+  int total;                    /* MONITOR_CONCURRENCY */
+  int reserve;                  /* kept for users below their share */
+  int free;                     /* total minus checks in flight */
+};
+
+/* The reserve for total slots: none with one slot. */
+int scheduler_reserve(int slots);
+
+/* Claims up to max due projects for owner, shared between users as above.
+ * Returns the number claimed (the checks are prepended to *out) or -1 when
+ * the database failed. */
 int scheduler_claim(struct db *db, const char *owner, int max,
-                    struct check **out, int *taken_over);
+                    const struct sched_slots *slots, struct check **out,
+                    int *taken_over);
 
 /* Milliseconds since the epoch at which the next project falls due (or a
  * lease expires), or -1 when nothing is scheduled or the database failed. */
