@@ -13,6 +13,7 @@
  */
 #include "config.h"
 #include "db.h"
+#include "fairshare.h"
 #include "log.h"
 #include "mailer.h"
 #include "prober.h"
@@ -165,33 +166,20 @@ static void take_finished(struct daemon *d)
 
 /* The user with the most checks in flight here, and how many (*most);
  * -1 when none.  Only for a warning, at most once a minute. */
-static int cmp_id(const void *a, const void *b)
-{
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
 static int64_t busiest_user(const struct prober *p, int *most)
 {
-  int64_t *ids = malloc(sizeof(*ids) * (size_t)(p->in_flight + 1));
+  struct fairshare_users u;
   int64_t best = -1;
-  int n = 0, run = 0;
 
   *most = 0;
-  if(!ids)
+  if(fairshare_count(p->flying, p->in_flight, &u))
     return -1;
-  for(const struct check *c = p->flying; c && n < p->in_flight;
-      c = c->fly_next)
-    ids[n++] = c->user_id;
-  qsort(ids, (size_t)n, sizeof(*ids), cmp_id);
-  for(int i = 0; i < n; i++) {
-    run = i && ids[i] == ids[i - 1] ? run + 1 : 1;
-    if(run > *most) {
-      *most = run;
-      best = ids[i];
+  for(int i = 0; i < u.count; i++)
+    if(u.busy[i] > *most) {
+      *most = u.busy[i];
+      best = u.ids[i];
     }
-  }
-  free(ids);
+  fairshare_users_free(&u);
   return best;
 }
 
@@ -228,9 +216,9 @@ static void claim(struct daemon *d)
   while(!d->stopping && now >= d->next_claim) {
     int room = d->prober.max_in_flight - d->prober.in_flight;
     int want = room < CLAIM_BATCH ? room : CLAIM_BATCH;
-    struct sched_slots slots = {
+    struct fairshare_slots slots = {
       .total = d->once ? INT32_MAX / 2 : d->prober.max_in_flight,
-      .reserve = d->once ? 0 : scheduler_reserve(d->prober.max_in_flight),
+      .reserve = d->once ? 0 : fairshare_reserve(d->prober.max_in_flight),
       .free = room,
     };
     struct check *list = NULL;
@@ -239,7 +227,8 @@ static void claim(struct daemon *d)
 
     if(want <= 0)
       return;
-    n = scheduler_claim(&d->db, d->owner, want, &slots, &list, &taken_over);
+    n = scheduler_claim(&d->db, d->owner, want, &slots, d->prober.flying,
+                        d->prober.in_flight, &list, &taken_over);
     if(n < 0) {
       d->next_claim = now + DB_RETRY_MS;
       return;

@@ -2,6 +2,7 @@
  * scheduler.c - claiming due projects with leases; see scheduler.h.
  */
 #include "scheduler.h"
+#include "fairshare.h"
 #include "log.h"
 #include "parse.h"
 #include "pgarray.h"
@@ -14,24 +15,24 @@
 #include <string.h>
 
 const struct db_statement scheduler_statements[] = {
-  /* Due projects nobody holds, shared fairly between users (see
-   * scheduler.h): each user's due work in order, ranked after what that
-   * user already has in flight here (place), so every user's oldest check
+  /* Due projects nobody holds, shared fairly between users (fairshare.h):
+   * the oldest $10 due, leaving out the users certainly at their share
+   * ($9); each user's due work in order, ranked after what that user
+   * already has in flight here ($7 has $8), so every user's oldest check
    * comes before anyone's second; a place beyond the user's share is taken
-   * only from the slots beyond the reserve.  The candidates are read from
-   * the snapshot, then locked for the length of this statement with the
-   * due test again (another monitor may have leased them meanwhile); the
-   * lease is what keeps them ours while we probe.
-   * $4 slots, $5 reserve, $6 free slots now. */
+   * only from the free slots ($6) beyond the reserve ($5 of $4).  The
+   * candidates come from the snapshot, then are locked for the length of
+   * this statement with the due test again (another monitor may have
+   * leased them meanwhile); the lease keeps them ours while we probe. */
   {"sched_claim",
    "WITH mine AS ("
-   "  SELECT user_id, count(*) AS busy FROM projects"
-   "  WHERE lease_expires_at IS NOT NULL AND lease_owner = $1"
-   "  GROUP BY user_id),"
+   "  SELECT * FROM unnest($7::bigint[], $8::int[]) AS m(user_id, busy)),"
    " due AS ("
    "  SELECT id, user_id, next_check_at FROM projects"
    "  WHERE NOT paused AND next_check_at <= now()"
-   "    AND (lease_expires_at IS NULL OR lease_expires_at < now())),"
+   "    AND (lease_expires_at IS NULL OR lease_expires_at < now())"
+   "    AND user_id <> ALL($9::bigint[])"
+   "  ORDER BY next_check_at LIMIT $10),"
    " share AS ("
    "  SELECT greatest(1, ($4::int - $5::int) / greatest(1, count(*))) AS n"
    "  FROM (SELECT user_id FROM due UNION SELECT user_id FROM mine) u),"
@@ -53,7 +54,7 @@ const struct db_statement scheduler_statements[] = {
    "  WHERE NOT p.paused AND p.next_check_at <= now()"
    "    AND (p.lease_expires_at IS NULL OR p.lease_expires_at < now())"
    "  FOR UPDATE OF p SKIP LOCKED)"
-   " UPDATE projects p SET lease_owner = $1,"
+ " UPDATE projects p SET lease_owner = $1,"
    "   lease_expires_at = now() + (p.timeout_ms + $3::int)"
    "                              * interval '1 millisecond'"
    " FROM held WHERE p.id = held.id"
@@ -178,28 +179,71 @@ bad:
   return NULL;
 }
 
-int scheduler_reserve(int slots)
+/* The parameters $6..$10 of sched_claim: the users with checks in flight
+ * here and how many, and the users certainly at their share. */
+struct claim_arrays {
+  struct pgarray users, busy, skip;
+};
+
+static const char *const *claim_arrays(struct claim_arrays *a,
+                                       const struct fairshare_slots *slots,
+                                       const struct check *flying,
+                                       int in_flight, const char *params[])
 {
-  int reserve = (slots + SCHED_RESERVE_DIVISOR - 1) / SCHED_RESERVE_DIVISOR;
-  return slots > 1 ? reserve : 0;
+  struct fairshare_users u;
+
+  pgarray_init(&a->users);
+  pgarray_init(&a->busy);
+  pgarray_init(&a->skip);
+  if(fairshare_count(flying, in_flight, &u))
+    return NULL;
+  for(int i = 0; i < u.count; i++) {
+    pgarray_int(&a->users, u.ids[i]);
+    pgarray_int(&a->busy, u.busy[i]);
+    if(fairshare_full(slots, &u, i))
+      pgarray_int(&a->skip, u.ids[i]);
+  }
+  fairshare_users_free(&u);
+  params[6] = pgarray_text(&a->users);
+  params[7] = pgarray_text(&a->busy);
+  params[8] = pgarray_text(&a->skip);
+  return params[6] && params[7] && params[8] ? params : NULL;
+}
+
+static void claim_arrays_free(struct claim_arrays *a)
+{
+  pgarray_free(&a->users);
+  pgarray_free(&a->busy);
+  pgarray_free(&a->skip);
 }
 
 int scheduler_claim(struct db *db, const char *owner, int max,
-                    const struct sched_slots *slots, struct check **out,
-                    int *taken_over)
+                    const struct fairshare_slots *slots,
+                    const struct check *flying, int in_flight,
+                    struct check **out, int *taken_over)
 {
   char limit[16], grace[16], total[16], reserve[16], free_now[16];
+  char window[16];
+  const char *params[10] = {owner, limit, grace, total, reserve, free_now,
+                            NULL, NULL, NULL, window};
+  struct claim_arrays arrays;
   PGresult *res = NULL;
-  int n = 0;
+  int n = 0, rc;
 
   snprintf(limit, sizeof(limit), "%d", max);
   snprintf(grace, sizeof(grace), "%d", LEASE_GRACE_MS);
   snprintf(total, sizeof(total), "%d", slots->total);
   snprintf(reserve, sizeof(reserve), "%d", slots->reserve);
   snprintf(free_now, sizeof(free_now), "%d", slots->free);
-  if(db_exec(db, "sched_claim", 6,
-             (const char *[]){owner, limit, grace, total, reserve, free_now},
-             &res) != DB_OK)
+  snprintf(window, sizeof(window), "%d", CLAIM_WINDOW);
+  if(!claim_arrays(&arrays, slots, flying, in_flight, params)) {
+    claim_arrays_free(&arrays);
+    log_error("claim: out of memory");
+    return -1;
+  }
+  rc = db_exec(db, "sched_claim", 10, params, &res);
+  claim_arrays_free(&arrays);
+  if(rc != DB_OK)
     return -1;
   *taken_over = 0;
   for(int i = 0; i < PQntuples(res); i++) {

@@ -9,23 +9,20 @@
  * written only while the lease is still ours (results.c), so each check
  * happens once.
  *
- * Slots are shared fairly between users (issue 12): a monitor with S slots
- * keeps R = scheduler_reserve(S) of them for users below their share, and
- * gives each of the U users with work due or in flight here a share of
- * max(1, (S - R) / U) checks in flight.  A claim takes each user's oldest
- * due checks first, round-robin (the first of every user before anyone's
- * second, counting what each already has in flight), up to the user's
- * share; more than its share only while that leaves R slots free.  So
- * checks that hang until their timeout (a tarpit) hold at most their
- * owner's share: they delay that owner's other checks, not other users'.
- * Each monitor shares its own slots; the in-flight counts are its own
- * leases.
+ * Slots are shared fairly between users (issue 12, fairshare.h): a claim
+ * takes each user's oldest due checks first, round-robin (the first of
+ * every user before anyone's second, counting what each already has in
+ * flight here), up to the user's share, and more only while that leaves
+ * the reserve free.  So checks that hang until their timeout (a tarpit)
+ * hold at most their owner's share: they delay that owner's other checks,
+ * not other users'.  Each monitor shares its own slots.
  */
 #ifndef TRACKLY_SCHEDULER_H
 #define TRACKLY_SCHEDULER_H
 
 #include "check.h"
 #include "db.h"
+#include "fairshare.h"
 
 extern const struct db_statement scheduler_statements[];
 
@@ -33,26 +30,19 @@ extern const struct db_statement scheduler_statements[];
  * result to be written. */
 #define LEASE_GRACE_MS 30000
 
-/* One slot in SCHED_RESERVE_DIVISOR (rounded up) is kept for users below
- * their share: 16 of 256. */
-#define SCHED_RESERVE_DIVISOR 16
+/* At most this many of the oldest due projects are looked at per claim
+ * (besides those of users certainly at their share, left out), so that a
+ * claim costs the same with a backlog of 100,000. */
+#define CLAIM_WINDOW 1000
 
-/* A monitor's check slots at the time of a claim. */
-struct sched_slots {
-  int total;                    /* MONITOR_CONCURRENCY */
-  int reserve;                  /* kept for users below their share */
-  int free;                     /* total minus checks in flight */
-};
-
-/* The reserve for total slots: none with one slot. */
-int scheduler_reserve(int slots);
-
-/* Claims up to max due projects for owner, shared between users as above.
- * Returns the number claimed (the checks are prepended to *out) or -1 when
- * the database failed. */
+/* Claims up to max due projects for owner, shared between users as above;
+ * flying is the list of the in_flight checks this monitor holds (linked
+ * by fly_next).  Returns the number claimed (the checks are prepended to
+ * *out) or -1 when the database failed. */
 int scheduler_claim(struct db *db, const char *owner, int max,
-                    const struct sched_slots *slots, struct check **out,
-                    int *taken_over);
+                    const struct fairshare_slots *slots,
+                    const struct check *flying, int in_flight,
+                    struct check **out, int *taken_over);
 
 /* Milliseconds since the epoch at which the next project falls due (or a
  * lease expires), or -1 when nothing is scheduled or the database failed. */
