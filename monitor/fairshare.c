@@ -12,12 +12,6 @@ int fairshare_reserve(int total)
   return (total + FAIRSHARE_RESERVE_DIVISOR - 1) / FAIRSHARE_RESERVE_DIVISOR;
 }
 
-int fairshare_share(const struct fairshare_slots *slots, int users)
-{
-  int share = (slots->total - slots->reserve) / (users > 1 ? users : 1);
-  return share > 1 ? share : 1;
-}
-
 static int cmp_id(const void *a, const void *b)
 {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -65,9 +59,8 @@ void fairshare_users_free(struct fairshare_users *u)
   u->count = 0;
 }
 
-bool fairshare_full(const struct fairshare_slots *slots,
-                   const struct fairshare_users *u, int i)
+bool fairshare_skip(const struct fairshare_slots *slots,
+                    const struct fairshare_users *u, int i)
 {
-  return slots->free <= slots->reserve &&
-         u->busy[i] >= fairshare_share(slots, u->count);
+  return slots->free <= slots->reserve && u->busy[i] > 0;
 }

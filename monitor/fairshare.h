@@ -5,12 +5,22 @@
  *
  * Why (issue 12): slots used to go first come, first served, so accounts
  * whose links hang until their timeout (a tarpit) could hold every slot
- * and make everyone else's checks start a whole timeout late.  Now a
- * monitor with S slots keeps R = fairshare_reserve(S) of them for users
- * below their share, and each of the U users with checks due or in flight
- * here has a share of max(1, (S - R) / U) in flight; a user beyond its
- * share gets more only while that leaves R slots free (lending).  See
- * docs/decisions.md.
+ * and make everyone else's checks start a whole timeout late.  Now:
+ *
+ *   - due checks are taken round-robin by user: a user's n-th check in
+ *     flight here comes after every other user's (n-1)-th, oldest slot
+ *     first within a place.  Over time each of U busy users holds about
+ *     (S - R) / U of the S slots, and slots a user does not need go to the
+ *     others (max-min fairness; nothing is reserved per user);
+ *   - R = fairshare_reserve(S) slots are kept for users with nothing in
+ *     flight here: a user's first check starts at once even when every
+ *     other slot is held by checks that hang.  To take the reserve as well
+ *     an attacker needs more than S - R accounts with work due at once.
+ *
+ * No check is cut short: a hanging check holds its slot until its own
+ * timeout (at most 120 s, below its interval), and while it does it is its
+ * owner's place that grows, so the owner's other checks wait.  See
+ * docs/decisions.md and docs/security.md.
  */
 #ifndef TRACKLY_FAIRSHARE_H
 #define TRACKLY_FAIRSHARE_H
@@ -21,13 +31,13 @@
 #include "check.h"
 
 /* One slot in FAIRSHARE_RESERVE_DIVISOR (rounded up) is kept for users
- * below their share: 16 of 256. */
+ * with nothing in flight: 16 of 256. */
 #define FAIRSHARE_RESERVE_DIVISOR 16
 
 /* The slots' state at the time of a claim. */
 struct fairshare_slots {
   int total;                    /* MONITOR_CONCURRENCY */
-  int reserve;                  /* kept for users below their share */
+  int reserve;                  /* kept for users with nothing in flight */
   int free;                     /* total minus checks in flight */
 };
 
@@ -41,9 +51,6 @@ struct fairshare_users {
 /* The reserve for total slots: none with a single slot. */
 int fairshare_reserve(int total);
 
-/* The share of each of users users: max(1, (total - reserve) / users). */
-int fairshare_share(const struct fairshare_slots *slots, int users);
-
 /* Counts the checks of the list linked by fly_next (at most max of them)
  * per user into out, sorted by user id.  Returns 0, or -1 when out of
  * memory.  Free out with fairshare_users_free. */
@@ -51,11 +58,10 @@ int fairshare_count(const struct check *flying, int max,
                     struct fairshare_users *out);
 void fairshare_users_free(struct fairshare_users *u);
 
-/* Whether user i of u is certainly at its share, so that the claim need
- * not even look at its due work: when no slot can be lent (free <= reserve)
- * and it already has the share it would have if only the users in flight
- * here were active (more active users only make the share smaller). */
-bool fairshare_full(const struct fairshare_slots *slots,
-                   const struct fairshare_users *u, int i);
+/* Whether the claim can leave user i of u out altogether: only the
+ * reserve is free, and that user has a check in flight already.  (So a
+ * claim does not wade through the due work of users who must wait.) */
+bool fairshare_skip(const struct fairshare_slots *slots,
+                    const struct fairshare_users *u, int i);
 
 #endif

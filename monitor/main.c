@@ -183,11 +183,11 @@ static int64_t busiest_user(const struct prober *p, int *most)
   return best;
 }
 
-/* Says, at most once a minute, that due checks have been waiting for their
- * owners' share of the slots for 10 s without a break: those users' checks
- * start late (their own slow or hanging targets hold their share), which
- * is the fairness working; if it is every user, the cure is the one of
- * warn_full. */
+/* Says, at most once a minute, that due checks have been left waiting for
+ * 10 s without a break: only the reserve is free, or the users they belong
+ * to come after others in the round (their own slow or hanging checks hold
+ * slots), so they start late - the fairness working.  If it is every
+ * user, the cure is the one of warn_full. */
 static void warn_held(struct daemon *d, int64_t now)
 {
   int64_t user;
@@ -199,16 +199,16 @@ static void warn_held(struct daemon *d, int64_t now)
     return;
   d->next_held_warning = now + 60000;
   user = busiest_user(&d->prober, &most);
-  log_warn("due checks have waited for their owners' share of the %d check "
-           "slots for %lld s (%d in flight; user %lld has the most, %d); "
-           "they start late", d->prober.max_in_flight,
+  log_warn("due checks have waited for their turn at the %d check slots "
+           "for %lld s (%d in flight; user %lld has the most, %d); they "
+           "start late", d->prober.max_in_flight,
            (long long)(now - d->held_since) / 1000, d->prober.in_flight,
            (long long)user, most);
 }
 
 /* Claims as much due work as there is room for, fairly between users
- * (scheduler.h).  A one-pass run takes everything due at its start, so it
- * claims without the shares. */
+ * (fairshare.h).  A one-pass run takes everything due at its start, so it
+ * keeps no reserve. */
 static void claim(struct daemon *d)
 {
   int64_t now = now_ms();
@@ -217,7 +217,7 @@ static void claim(struct daemon *d)
     int room = d->prober.max_in_flight - d->prober.in_flight;
     int want = room < CLAIM_BATCH ? room : CLAIM_BATCH;
     struct fairshare_slots slots = {
-      .total = d->once ? INT32_MAX / 2 : d->prober.max_in_flight,
+      .total = d->prober.max_in_flight,
       .reserve = d->once ? 0 : fairshare_reserve(d->prober.max_in_flight),
       .free = room,
     };
@@ -251,7 +251,7 @@ static void claim(struct daemon *d)
     }
     due = scheduler_next_due(&d->db);
     if(due >= 0 && due <= now) {
-      /* Due work left behind: its owners are at their share (or another
+      /* Due work left behind: its owners wait for their turn (or another
        * monitor is claiming it).  A finished check makes room and wakes
        * us (write_results); until then look again now and then, not in a
        * spin, for other users' work falling due. */

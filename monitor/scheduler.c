@@ -16,26 +16,23 @@
 
 const struct db_statement scheduler_statements[] = {
   /* Due projects nobody holds, shared fairly between users (fairshare.h):
-   * the oldest $10 due, leaving out the users certainly at their share
-   * ($9); each user's due work in order, ranked after what that user
-   * already has in flight here ($7 has $8), so every user's oldest check
-   * comes before anyone's second; a place beyond the user's share is taken
-   * only from the free slots ($6) beyond the reserve ($5 of $4).  The
-   * candidates come from the snapshot, then are locked for the length of
-   * this statement with the due test again (another monitor may have
-   * leased them meanwhile); the lease keeps them ours while we probe. */
+   * the oldest $9 due, leaving out the users in $8; each user's due work in
+   * order, placed after what that user already has in flight here ($6 has
+   * $7), and taken in that order (every user's first before anyone's
+   * second) into the free slots ($5) beyond the reserve ($4); the reserve
+   * only for a user's first check in flight.  The candidates come from the
+   * snapshot, then are locked for the length of this statement with the
+   * due test again (another monitor may have leased them meanwhile); the
+   * lease keeps them ours while we probe. */
   {"sched_claim",
    "WITH mine AS ("
-   "  SELECT * FROM unnest($7::bigint[], $8::int[]) AS m(user_id, busy)),"
+   "  SELECT * FROM unnest($6::bigint[], $7::int[]) AS m(user_id, busy)),"
    " due AS ("
    "  SELECT id, user_id, next_check_at FROM projects"
    "  WHERE NOT paused AND next_check_at <= now()"
    "    AND (lease_expires_at IS NULL OR lease_expires_at < now())"
-   "    AND user_id <> ALL($9::bigint[])"
-   "  ORDER BY next_check_at LIMIT $10),"
-   " share AS ("
-   "  SELECT greatest(1, ($4::int - $5::int) / greatest(1, count(*))) AS n"
-   "  FROM (SELECT user_id FROM due UNION SELECT user_id FROM mine) u),"
+   "    AND user_id <> ALL($8::bigint[])"
+   "  ORDER BY next_check_at LIMIT $9),"
    " ranked AS ("
    "  SELECT d.id, d.next_check_at, coalesce(m.busy, 0) + row_number()"
    "    OVER (PARTITION BY d.user_id ORDER BY d.next_check_at, d.id) AS place"
@@ -45,10 +42,9 @@ const struct db_statement scheduler_statements[] = {
    "    row_number() OVER (ORDER BY place, next_check_at, id) AS k"
    "  FROM ranked),"
    " chosen AS ("
-   "  SELECT o.id FROM ordered o, share s"
-   "  WHERE o.place <= s.n OR o.k <= $6::int - $5::int"
-   "  ORDER BY o.k LIMIT $2),"
-   " held AS ("
+   "  SELECT id FROM ordered WHERE k <= $5::int - $4::int OR place = 1"
+   "  ORDER BY k LIMIT $2),"
+ " held AS ("
    "  SELECT p.id, p.lease_owner AS old_owner"
    "  FROM projects p JOIN chosen c ON c.id = p.id"
    "  WHERE NOT p.paused AND p.next_check_at <= now()"
@@ -179,16 +175,16 @@ bad:
   return NULL;
 }
 
-/* The parameters $6..$10 of sched_claim: the users with checks in flight
- * here and how many, and the users certainly at their share. */
+/* The array parameters $6..$8 of sched_claim: the users with checks in
+ * flight here and how many, and the users the claim need not look at. */
 struct claim_arrays {
   struct pgarray users, busy, skip;
 };
 
-static const char *const *claim_arrays(struct claim_arrays *a,
-                                       const struct fairshare_slots *slots,
-                                       const struct check *flying,
-                                       int in_flight, const char *params[])
+static bool claim_arrays(struct claim_arrays *a,
+                         const struct fairshare_slots *slots,
+                         const struct check *flying, int in_flight,
+                         const char *params[])
 {
   struct fairshare_users u;
 
@@ -196,18 +192,18 @@ static const char *const *claim_arrays(struct claim_arrays *a,
   pgarray_init(&a->busy);
   pgarray_init(&a->skip);
   if(fairshare_count(flying, in_flight, &u))
-    return NULL;
+    return false;
   for(int i = 0; i < u.count; i++) {
     pgarray_int(&a->users, u.ids[i]);
     pgarray_int(&a->busy, u.busy[i]);
-    if(fairshare_full(slots, &u, i))
+    if(fairshare_skip(slots, &u, i))
       pgarray_int(&a->skip, u.ids[i]);
   }
   fairshare_users_free(&u);
-  params[6] = pgarray_text(&a->users);
-  params[7] = pgarray_text(&a->busy);
-  params[8] = pgarray_text(&a->skip);
-  return params[6] && params[7] && params[8] ? params : NULL;
+  params[5] = pgarray_text(&a->users);
+  params[6] = pgarray_text(&a->busy);
+  params[7] = pgarray_text(&a->skip);
+  return params[5] && params[6] && params[7];
 }
 
 static void claim_arrays_free(struct claim_arrays *a)
@@ -222,17 +218,15 @@ int scheduler_claim(struct db *db, const char *owner, int max,
                     const struct check *flying, int in_flight,
                     struct check **out, int *taken_over)
 {
-  char limit[16], grace[16], total[16], reserve[16], free_now[16];
-  char window[16];
-  const char *params[10] = {owner, limit, grace, total, reserve, free_now,
-                            NULL, NULL, NULL, window};
+  char limit[16], grace[16], reserve[16], free_now[16], window[16];
+  const char *params[9] = {owner, limit, grace, reserve, free_now,
+                           NULL, NULL, NULL, window};
   struct claim_arrays arrays;
   PGresult *res = NULL;
   int n = 0, rc;
 
   snprintf(limit, sizeof(limit), "%d", max);
   snprintf(grace, sizeof(grace), "%d", LEASE_GRACE_MS);
-  snprintf(total, sizeof(total), "%d", slots->total);
   snprintf(reserve, sizeof(reserve), "%d", slots->reserve);
   snprintf(free_now, sizeof(free_now), "%d", slots->free);
   snprintf(window, sizeof(window), "%d", CLAIM_WINDOW);
@@ -241,7 +235,7 @@ int scheduler_claim(struct db *db, const char *owner, int max,
     log_error("claim: out of memory");
     return -1;
   }
-  rc = db_exec(db, "sched_claim", 10, params, &res);
+  rc = db_exec(db, "sched_claim", 9, params, &res);
   claim_arrays_free(&arrays);
   if(rc != DB_OK)
     return -1;

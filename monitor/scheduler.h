@@ -10,12 +10,12 @@
  * happens once.
  *
  * Slots are shared fairly between users (issue 12, fairshare.h): a claim
- * takes each user's oldest due checks first, round-robin (the first of
- * every user before anyone's second, counting what each already has in
- * flight here), up to the user's share, and more only while that leaves
- * the reserve free.  So checks that hang until their timeout (a tarpit)
- * hold at most their owner's share: they delay that owner's other checks,
- * not other users'.  Each monitor shares its own slots.
+ * takes due checks round-robin by user (every user's first in flight
+ * before anyone's second, counting what each already has in flight here),
+ * and keeps a reserve of slots for users with nothing in flight.  So
+ * checks that hang until their timeout (a tarpit) hold at most their
+ * owner's fair share: they delay that owner's other checks, not other
+ * users'.  Each monitor shares its own slots.
  */
 #ifndef TRACKLY_SCHEDULER_H
 #define TRACKLY_SCHEDULER_H
@@ -33,7 +33,7 @@ extern const struct db_statement scheduler_statements[];
 /* At most this many of the oldest due projects are looked at per claim
  * (besides those of users certainly at their share, left out), so that a
  * claim costs the same with a backlog of 100,000. */
-#define CLAIM_WINDOW 1000
+#define CLAIM_WINDOW 500
 
 /* Claims up to max due projects for owner, shared between users as above;
  * flying is the list of the in_flight checks this monitor holds (linked

@@ -1,7 +1,7 @@
 /*
  * test_fairshare.c - sharing check slots between users
- * (monitor/fairshare.c): the reserve, the share, the per-user counts of
- * the checks in flight, and which users a claim can leave out.
+ * (monitor/fairshare.c): the reserve, the per-user counts of the checks
+ * in flight, and which users a claim can leave out.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,18 +20,6 @@ static void reserve_is_one_slot_in_sixteen(void **state)
   assert_int_equal(fairshare_reserve(17), 2);
   assert_int_equal(fairshare_reserve(256), 16);
   assert_int_equal(fairshare_reserve(10000), 625);
-}
-
-static void share_divides_what_is_not_reserved(void **state)
-{
-  struct fairshare_slots s = {256, 16, 0};
-  (void)state;
-  assert_int_equal(fairshare_share(&s, 0), 240);
-  assert_int_equal(fairshare_share(&s, 1), 240);
-  assert_int_equal(fairshare_share(&s, 8), 30);
-  assert_int_equal(fairshare_share(&s, 9), 26);
-  assert_int_equal(fairshare_share(&s, 240), 1);
-  assert_int_equal(fairshare_share(&s, 100000), 1);   /* never 0 */
 }
 
 /* A fly_next list of checks owned by users. */
@@ -69,7 +57,7 @@ static void counts_per_user_sorted(void **state)
 }
 
 /* The attack: 8 accounts hold 30 of 256 slots each, 16 free. */
-static void users_at_share_are_left_out_only_when_nothing_can_be_lent(
+static void users_in_flight_are_left_out_when_only_the_reserve_is_free(
   void **state)
 {
   int64_t users[240];
@@ -81,30 +69,13 @@ static void users_at_share_are_left_out_only_when_nothing_can_be_lent(
     users[i] = 1 + i % 8;
   assert_int_equal(fairshare_count(flying(c, users, 240), 240, &u), 0);
   assert_int_equal(u.count, 8);
+  for(int i = 0; i < u.count; i++) {
+    assert_int_equal(u.busy[i], 30);
+    assert_true(fairshare_skip(&s, &u, i));
+  }
+  s.free = 17;                   /* one slot beyond the reserve */
   for(int i = 0; i < u.count; i++)
-    assert_true(fairshare_full(&s, &u, i));
-  s.free = 17;                   /* one slot could be lent */
-  for(int i = 0; i < u.count; i++)
-    assert_false(fairshare_full(&s, &u, i));
-  fairshare_users_free(&u);
-
-  /* One account with 20, seven with 1: the share of 8 users is 30, so
-   * none is at it, even with no slot free. */
-  for(int i = 0; i < 27; i++)
-    users[i] = i < 20 ? 1 : 2 + (i - 20);
-  s.free = 0;
-  assert_int_equal(fairshare_count(flying(c, users, 27), 27, &u), 0);
-  assert_int_equal(u.count, 8);
-  for(int i = 0; i < u.count; i++)
-    assert_false(fairshare_full(&s, &u, i));
-  fairshare_users_free(&u);
-
-  /* Two users: 200 and 40 of 240; the share of two is 120. */
-  for(int i = 0; i < 240; i++)
-    users[i] = i < 200 ? 1 : 2;
-  assert_int_equal(fairshare_count(flying(c, users, 240), 240, &u), 0);
-  assert_true(fairshare_full(&s, &u, 0));
-  assert_false(fairshare_full(&s, &u, 1));
+    assert_false(fairshare_skip(&s, &u, i));
   fairshare_users_free(&u);
 }
 
@@ -112,9 +83,9 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(reserve_is_one_slot_in_sixteen),
-    cmocka_unit_test(share_divides_what_is_not_reserved),
     cmocka_unit_test(counts_per_user_sorted),
-    cmocka_unit_test(users_at_share_are_left_out_only_when_nothing_can_be_lent),
+    cmocka_unit_test(
+      users_in_flight_are_left_out_when_only_the_reserve_is_free),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
