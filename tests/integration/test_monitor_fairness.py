@@ -3,11 +3,11 @@
 Accounts whose links point at a tarpit (a listener that accepts and never
 answers) with long timeouts used to fill every one of MONITOR_CONCURRENCY
 slots, first come first served, so another user's checks started a whole
-timeout late.  Now each user holds at most its share of the slots
-(scheduler.c, sched_claim) and a few are always left for a user below its
-share: the honest user's checks start within 2 s of their slot while the
-attack goes on, and the tarpit costs its owners (their own checks wait).
-The full-scale run is bench/fairness."""
+timeout late.  Now slots are taken round-robin by user and a few are kept
+for users with nothing in flight (monitor/fairshare.h, sched_claim): the
+honest user's checks start within 2 s of their slot while the attack goes
+on, and the tarpit costs its owners (their own checks wait).  The
+full-scale run is bench/fairness."""
 
 import time
 
