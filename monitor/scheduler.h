@@ -31,8 +31,8 @@ extern const struct db_statement scheduler_statements[];
 #define LEASE_GRACE_MS 30000
 
 /* At most this many of the oldest due projects are looked at per claim
- * (besides those of users certainly at their share, left out), so that a
- * claim costs the same with a backlog of 100,000. */
+ * (those of users left out by fairshare_skip not counted), so that a claim
+ * costs the same with a backlog of 100,000; round-robin holds within them. */
 #define CLAIM_WINDOW 500
 
 /* Claims up to max due projects for owner, shared between users as above;
