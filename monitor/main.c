@@ -223,7 +223,7 @@ static void claim(struct daemon *d)
     };
     struct check *list = NULL;
     int taken_over = 0, n;
-    int64_t due;
+    int64_t due, asked = now_ms();
 
     if(want <= 0)
       return;
@@ -250,11 +250,12 @@ static void claim(struct daemon *d)
       return;
     }
     due = scheduler_next_due(&d->db);
-    if(due >= 0 && due <= now) {
-      /* Due work left behind: its owners wait for their turn (or another
-       * monitor is claiming it).  A finished check makes room and wakes
-       * us (write_results); until then look again now and then, not in a
-       * spin, for other users' work falling due. */
+    if(due >= 0 && due < asked) {
+      /* Due work the claim saw and left: its owners wait for their turn
+       * (or another monitor is claiming it).  A finished check makes room
+       * and wakes us (write_results); until then look again now and then,
+       * not in a spin, for other users' work falling due.  (Work that fell
+       * due during the claim is claimed at once, below.) */
       d->next_claim = now + HELD_BACK_MS;
       warn_held(d, now);
       return;
