@@ -25,6 +25,7 @@ struct check {
 
   /* From the claim. */
   int64_t project_id;
+  int64_t user_id;                /* the owner, for the fair share */
   char *link;
   char *keyword;                  /* NULL: none */
   struct status_ranges expect;

@@ -13,6 +13,7 @@
  */
 #include "config.h"
 #include "db.h"
+#include "fairshare.h"
 #include "log.h"
 #include "mailer.h"
 #include "prober.h"
@@ -36,6 +37,7 @@
 #define WRITE_BATCH 100          /* results written per statement */
 #define WRITE_DELAY_MS 100       /* longest a finished check waits */
 #define RESCAN_MS 5000           /* look for due work at least this often */
+#define HELD_BACK_MS 500         /* ... this often when some waits its turn */
 #define DB_RETRY_MS 1000
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_BATCH 5000
@@ -70,6 +72,8 @@ struct daemon {
   int64_t next_prune;
   int64_t full_since;            /* every slot busy since (0: not) */
   int64_t next_full_warning;
+  int64_t held_since;            /* due work waiting its turn since (0) */
+  int64_t next_held_warning;
   uint64_t watchdog_usec;
   int64_t last_watchdog;
   const char *stats_file;        /* MONITOR_METRICS_FILE, or NULL */
@@ -161,7 +165,51 @@ static void take_finished(struct daemon *d)
   }
 }
 
-/* Claims as much due work as there is room for. */
+/* The user with the most checks in flight here, and how many (*most);
+ * -1 when none.  Only for a warning, at most once a minute. */
+static int64_t busiest_user(const struct prober *p, int *most)
+{
+  struct fairshare_users u;
+  int64_t best = -1;
+
+  *most = 0;
+  if(fairshare_count(p->flying, p->in_flight, &u))
+    return -1;
+  for(int i = 0; i < u.count; i++)
+    if(u.busy[i] > *most) {
+      *most = u.busy[i];
+      best = u.ids[i];
+    }
+  fairshare_users_free(&u);
+  return best;
+}
+
+/* Says, at most once a minute, that due checks have been left waiting for
+ * 10 s without a break: only the reserve is free, or the users they belong
+ * to come after others in the round (their own slow or hanging checks hold
+ * slots), so they start late - the fairness working.  If it is every
+ * user, the cure is the one of warn_full. */
+static void warn_held(struct daemon *d, int64_t now)
+{
+  int64_t user;
+  int most;
+
+  if(!d->held_since)
+    d->held_since = now;
+  if(now - d->held_since < 10000 || now < d->next_held_warning)
+    return;
+  d->next_held_warning = now + 60000;
+  user = busiest_user(&d->prober, &most);
+  log_warn("due checks have waited for their turn at the %d check slots "
+           "for %lld s (%d in flight; user %lld has the most, %d); they "
+           "start late", d->prober.max_in_flight,
+           (long long)(now - d->held_since) / 1000, d->prober.in_flight,
+           (long long)user, most);
+}
+
+/* Claims as much due work as there is room for, fairly between users
+ * (fairshare.h).  A one-pass run takes everything due at its start, so it
+ * keeps no reserve. */
 static void claim(struct daemon *d)
 {
   int64_t now = now_ms();
@@ -169,13 +217,19 @@ static void claim(struct daemon *d)
   while(!d->stopping && now >= d->next_claim) {
     int room = d->prober.max_in_flight - d->prober.in_flight;
     int want = room < CLAIM_BATCH ? room : CLAIM_BATCH;
+    struct fairshare_slots slots = {
+      .total = d->prober.max_in_flight,
+      .reserve = d->once ? 0 : fairshare_reserve(d->prober.max_in_flight),
+      .free = room,
+    };
     struct check *list = NULL;
     int taken_over = 0, n;
-    int64_t due;
+    int64_t due, asked = now_ms();
 
     if(want <= 0)
       return;
-    n = scheduler_claim(&d->db, d->owner, want, &list, &taken_over);
+    n = scheduler_claim(&d->db, d->owner, want, &slots, d->prober.flying,
+                        d->prober.in_flight, &list, &taken_over);
     if(n < 0) {
       d->next_claim = now + DB_RETRY_MS;
       return;
@@ -197,6 +251,17 @@ static void claim(struct daemon *d)
       return;
     }
     due = scheduler_next_due(&d->db);
+    if(due >= 0 && due < asked) {
+      /* Due work the claim saw and left: its owners wait for their turn
+       * (or another monitor is claiming it).  A finished check makes room
+       * and wakes us (write_results); until then look again now and then,
+       * not in a spin, for other users' work falling due.  (Work that fell
+       * due during the claim is claimed at once, below.) */
+      d->next_claim = now + HELD_BACK_MS;
+      warn_held(d, now);
+      return;
+    }
+    d->held_since = 0;
     d->next_claim = due < 0 || due > now + RESCAN_MS ? now + RESCAN_MS : due;
     return;
   }

@@ -2,6 +2,7 @@
  * scheduler.c - claiming due projects with leases; see scheduler.h.
  */
 #include "scheduler.h"
+#include "fairshare.h"
 #include "log.h"
 #include "parse.h"
 #include "pgarray.h"
@@ -14,26 +15,51 @@
 #include <string.h>
 
 const struct db_statement scheduler_statements[] = {
-  /* The oldest due projects nobody holds, locked only for the length of
-   * this statement; the lease is what keeps them ours while we probe. */
+  /* Due projects nobody holds, shared fairly between users (fairshare.h):
+   * the oldest $9 due, leaving out the users in $8; each user's due work in
+   * order, placed after what that user already has in flight here ($6 has
+   * $7), and taken in that order (every user's first before anyone's
+   * second) into the free slots ($5) beyond the reserve ($4); the reserve
+   * only for a user's first check in flight.  The candidates come from the
+   * snapshot, then are locked for the length of this statement with the
+   * due test again (another monitor may have leased them meanwhile); the
+   * lease keeps them ours while we probe. */
   {"sched_claim",
-   "WITH due AS ("
-   "  SELECT id, lease_owner AS old_owner FROM projects"
+   "WITH mine AS ("
+   "  SELECT * FROM unnest($6::bigint[], $7::int[]) AS m(user_id, busy)),"
+   " due AS ("
+   "  SELECT id, user_id, next_check_at FROM projects"
    "  WHERE NOT paused AND next_check_at <= now()"
    "    AND (lease_expires_at IS NULL OR lease_expires_at < now())"
-   "  ORDER BY next_check_at"
-   "  LIMIT $2"
-   "  FOR UPDATE SKIP LOCKED)"
+   "    AND user_id <> ALL($8::bigint[])"
+   "  ORDER BY next_check_at LIMIT $9),"
+   " ranked AS ("
+   "  SELECT d.id, d.next_check_at, coalesce(m.busy, 0) + row_number()"
+   "    OVER (PARTITION BY d.user_id ORDER BY d.next_check_at, d.id) AS place"
+   "  FROM due d LEFT JOIN mine m USING (user_id)),"
+   " ordered AS ("
+   "  SELECT id, place,"
+   "    row_number() OVER (ORDER BY place, next_check_at, id) AS k"
+   "  FROM ranked),"
+   " chosen AS ("
+   "  SELECT id FROM ordered WHERE k <= $5::int - $4::int OR place = 1"
+   "  ORDER BY k LIMIT $2),"
+   " held AS ("
+   "  SELECT p.id, p.lease_owner AS old_owner"
+   "  FROM projects p JOIN chosen c ON c.id = p.id"
+   "  WHERE NOT p.paused AND p.next_check_at <= now()"
+   "    AND (p.lease_expires_at IS NULL OR p.lease_expires_at < now())"
+   "  FOR UPDATE OF p SKIP LOCKED)"
    " UPDATE projects p SET lease_owner = $1,"
    "   lease_expires_at = now() + (p.timeout_ms + $3::int)"
    "                              * interval '1 millisecond'"
-   " FROM due WHERE p.id = due.id"
+   " FROM held WHERE p.id = held.id"
    " RETURNING p.id, p.link, p.keyword, p.expected_status, p.timeout_ms,"
    "   p.interval_seconds, extract(epoch FROM p.next_check_at)::float8,"
    "   p.status, p.consecutive_failures, p.consecutive_successes,"
    "   p.failure_threshold, p.recovery_threshold,"
    "   coalesce(extract(epoch FROM p.last_alert_at)::float8, 0),"
-   "   due.old_owner IS NOT NULL, p.next_check_at::text"},
+   "   held.old_owner IS NOT NULL, p.next_check_at::text, p.user_id"},
   /* Projects in flight are due but leased: they must not count, or the
    * daemon would spin on claims that find nothing until they are written.
    * A lease expiring (its daemon died) is an event of its own. */
@@ -149,6 +175,9 @@ static struct check *check_from_row(const PGresult *res, int row)
     goto bad;
   memcpy(c->scheduled_text, PQgetvalue(res, row, 14),
          (size_t)PQgetlength(res, row, 14) + 1);
+  if(!parse_id(PQgetvalue(res, row, 15), strlen(PQgetvalue(res, row, 15)),
+               &c->user_id))
+    goto bad;
   return c;
 bad:
   log_error("project %s: unusable row, skipped", PQgetvalue(res, row, 0));
@@ -156,17 +185,69 @@ bad:
   return NULL;
 }
 
+/* The array parameters $6..$8 of sched_claim: the users with checks in
+ * flight here and how many, and the users the claim need not look at. */
+struct claim_arrays {
+  struct pgarray users, busy, skip;
+};
+
+static bool claim_arrays(struct claim_arrays *a,
+                         const struct fairshare_slots *slots,
+                         const struct check *flying, int in_flight,
+                         const char *params[])
+{
+  struct fairshare_users u;
+
+  pgarray_init(&a->users);
+  pgarray_init(&a->busy);
+  pgarray_init(&a->skip);
+  if(fairshare_count(flying, in_flight, &u))
+    return false;
+  for(int i = 0; i < u.count; i++) {
+    pgarray_int(&a->users, u.ids[i]);
+    pgarray_int(&a->busy, u.busy[i]);
+    if(fairshare_skip(slots, &u, i))
+      pgarray_int(&a->skip, u.ids[i]);
+  }
+  fairshare_users_free(&u);
+  params[5] = pgarray_text(&a->users);
+  params[6] = pgarray_text(&a->busy);
+  params[7] = pgarray_text(&a->skip);
+  return params[5] && params[6] && params[7];
+}
+
+static void claim_arrays_free(struct claim_arrays *a)
+{
+  pgarray_free(&a->users);
+  pgarray_free(&a->busy);
+  pgarray_free(&a->skip);
+}
+
 int scheduler_claim(struct db *db, const char *owner, int max,
+                    const struct fairshare_slots *slots,
+                    const struct check *flying, int in_flight,
                     struct check **out, int *taken_over)
 {
-  char limit[16], grace[16];
+  char limit[16], grace[16], reserve[16], free_now[16], window[16];
+  const char *params[9] = {owner, limit, grace, reserve, free_now,
+                           NULL, NULL, NULL, window};
+  struct claim_arrays arrays;
   PGresult *res = NULL;
-  int n = 0;
+  int n = 0, rc;
 
   snprintf(limit, sizeof(limit), "%d", max);
   snprintf(grace, sizeof(grace), "%d", LEASE_GRACE_MS);
-  if(db_exec(db, "sched_claim", 3, (const char *[]){owner, limit, grace},
-             &res) != DB_OK)
+  snprintf(reserve, sizeof(reserve), "%d", slots->reserve);
+  snprintf(free_now, sizeof(free_now), "%d", slots->free);
+  snprintf(window, sizeof(window), "%d", CLAIM_WINDOW);
+  if(!claim_arrays(&arrays, slots, flying, in_flight, params)) {
+    claim_arrays_free(&arrays);
+    log_error("claim: out of memory");
+    return -1;
+  }
+  rc = db_exec(db, "sched_claim", 9, params, &res);
+  claim_arrays_free(&arrays);
+  if(rc != DB_OK)
     return -1;
   *taken_over = 0;
   for(int i = 0; i < PQntuples(res); i++) {

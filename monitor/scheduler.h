@@ -8,12 +8,21 @@
  * (its daemon died) makes the project claimable again.  Results are
  * written only while the lease is still ours (results.c), so each check
  * happens once.
+ *
+ * Slots are shared fairly between users (issue 12, fairshare.h): a claim
+ * takes due checks round-robin by user (every user's first in flight
+ * before anyone's second, counting what each already has in flight here),
+ * and keeps a reserve of slots for users with nothing in flight.  So
+ * checks that hang until their timeout (a tarpit) hold at most their
+ * owner's fair share: they delay that owner's other checks, not other
+ * users'.  Each monitor shares its own slots.
  */
 #ifndef TRACKLY_SCHEDULER_H
 #define TRACKLY_SCHEDULER_H
 
 #include "check.h"
 #include "db.h"
+#include "fairshare.h"
 
 extern const struct db_statement scheduler_statements[];
 
@@ -21,9 +30,18 @@ extern const struct db_statement scheduler_statements[];
  * result to be written. */
 #define LEASE_GRACE_MS 30000
 
-/* Claims up to max due projects for owner.  Returns the number claimed
- * (the checks are prepended to *out) or -1 when the database failed. */
+/* At most this many of the oldest due projects are looked at per claim
+ * (those of users left out by fairshare_skip not counted), so that a claim
+ * costs the same with a backlog of 100,000; round-robin holds within them. */
+#define CLAIM_WINDOW 500
+
+/* Claims up to max due projects for owner, shared between users as above;
+ * flying is the list of the in_flight checks this monitor holds (linked
+ * by fly_next).  Returns the number claimed (the checks are prepended to
+ * *out) or -1 when the database failed. */
 int scheduler_claim(struct db *db, const char *owner, int max,
+                    const struct fairshare_slots *slots,
+                    const struct check *flying, int in_flight,
                     struct check **out, int *taken_over);
 
 /* Milliseconds since the epoch at which the next project falls due (or a

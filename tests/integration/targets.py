@@ -31,6 +31,9 @@ connection reached a target at all, not merely that no request was parsed:
 `requests(path)` counts parsed requests per path.
 
 `closed_port()` gives a port on which nothing listens.
+
+`Tarpit()` is a listener that accepts every connection and never sends a
+byte, so each check of it lasts its whole timeout (the fairness tests).
 """
 
 import socket
@@ -223,6 +226,47 @@ class TargetServer:
         except OSError:
             pass                     # the prober hung up first
         h.close_connection = True
+
+
+class Tarpit:
+    """A loopback TCP listener that accepts connections and never answers:
+    every check of it holds a monitor slot for its whole timeout.  It keeps
+    the sockets open until close(), and counts them (`connections`)."""
+
+    def __init__(self, host="127.0.0.1"):
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, 0))
+        self._sock.listen(1024)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._held = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def url(self, path="/"):
+        return f"http://{self.host}:{self.port}{path}"
+
+    @property
+    def connections(self):
+        return len(self._held)
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self._held.append(conn)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+        for conn in self._held:
+            conn.close()
 
 
 def closed_port(host="127.0.0.1"):
