@@ -821,12 +821,13 @@ static void compose_digest(struct doc *d, const struct facts *f)
   cJSON_ArrayForEach(item, items) {
     const char *kind = field_string(item, "kind");
     const char *reason = field_string(item, "reason");
-    char *name = text_field(item, "project_name"), *when;
+    char *name, *when;
     bool parsed;
     int64_t t;
 
     if(listed == DIGEST_ITEMS_MAX)
       break;
+    name = text_field(item, "project_name");
     when = time_field(item, "at", &t, &parsed);
     if(name && when) {
       offsets[n++] = d->text.len;
