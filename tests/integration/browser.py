@@ -815,6 +815,25 @@ def _settle(page):
                   "() => requestAnimationFrame(() => r(true))))")
 
 
+# A page never scrolls sideways as a whole (a wide table scrolls inside its
+# own box): null, or how wide the page is and the first element that
+# reaches past the viewport's right edge, for the failure message.
+WIDER_THAN_VIEWPORT = """() => {
+  const root = document.documentElement, view = root.clientWidth;
+  if (root.scrollWidth <= view) return null;
+  let culprit = "?";
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el.getBoundingClientRect().right > view + 1) {
+      culprit = el.tagName.toLowerCase() +
+                (el.className ? "." + String(el.className).split(" ")[0] : "") +
+                " " + JSON.stringify((el.textContent || "").trim().slice(0, 40));
+      break;
+    }
+  }
+  return {page: root.scrollWidth, element: culprit};
+}"""
+
+
 def shoot(page, name, *, color_scheme=None):
     """Full-page screenshots of the page as it is, 1280 px and 375 px wide,
     into screenshot_dir() as <name>-1280.png and <name>-375.png, in the
@@ -822,7 +841,8 @@ def shoot(page, name, *, color_scheme=None):
     that scheme, as <name>-dark-1280.png and <name>-dark-375.png. Names
     are the test's to keep unique (start them with the page's name:
     "projects-empty"). The viewport and colour scheme are put back
-    afterwards. Returns the paths."""
+    afterwards. Fails when the page scrolls sideways at either width
+    (the picture is taken first). Returns the paths."""
     if not SHOT_NAME.match(name):
         raise ValueError(f"screenshot name {name!r}: letters, digits, . _ -")
     before = page.viewport()
@@ -837,6 +857,13 @@ def shoot(page, name, *, color_scheme=None):
             page.set_viewport(width, height)
             _settle(page)
             paths.append(page.screenshot(f"{name}{suffix}-{width}.png"))
+            wide = page.evaluate(WIDER_THAN_VIEWPORT)
+            if wide:
+                # Raised after the picture is taken, so it can be looked at.
+                raise AssertionError(
+                    f"{name} at {width} px: the page scrolls sideways "
+                    f"({wide['page']} px wide); widest element: "
+                    f"{wide['element']}")
     finally:
         if before[0]:
             page.set_viewport(*before)

@@ -242,7 +242,7 @@ function renderBanner() {
     h("p", null, h("strong", null, "Alerts are not sent until you confirm " +
                    "your address. "),
       "The confirmation link goes to ",
-      h("span", {class: "nowrap"}, me.email), ". "),
+      h("span", {class: "address"}, me.email), ". "),
     button, note));
 }
 

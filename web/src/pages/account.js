@@ -105,7 +105,7 @@ export async function account(ctx) {
     takeFlash(),
     h("h1", null, "Account"),
     h("dl", {class: "settings"},
-      h("dt", null, "Email address"), h("dd", null, me.email),
+      h("dt", null, "Email address"), h("dd", {class: "address"}, me.email),
       h("dt", null, "Confirmed"), h("dd", null, me.email_verified
         ? "Yes: alerts go to this address"
         : h("strong", {class: "text-down"},

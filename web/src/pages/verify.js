@@ -73,7 +73,7 @@ export async function verify(ctx) {
   mount(ctx.main,
     h("h1", null, "Confirm your email address"),
     session.current()
-      ? h("p", null, "Confirm ", h("strong", null, session.current().email),
+      ? h("p", null, "Confirm ", h("strong", {class: "address"}, session.current().email),
           " as the address for Trackly's alerts.")
       : h("p", null, "Confirm this address as the one Trackly sends " +
           "alerts to."),
