@@ -391,6 +391,7 @@ static int monitor_lag(struct config *cfg, const struct args *a)
   PGresult *res = NULL;
   struct db db;
   int64_t overdue_max = 0;
+  double lateness;
   int rc;
 
   if((rc = open_db(&db, cfg)))
@@ -406,9 +407,15 @@ static int monitor_lag(struct config *cfg, const struct args *a)
          "leases held:     %s\n",
          PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
          PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+  /* Whole seconds are enough for an alert threshold: "12.3" is 12. */
+  if(!parse_double(PQgetvalue(res, 0, 2), &lateness) || lateness < 0 ||
+     lateness >= 9.2e18) {
+    fprintf(stderr, "trackly-admin: unexpected max lateness \"%s\"\n",
+            PQgetvalue(res, 0, 2));
+    goto out;
+  }
+  overdue_max = (int64_t)lateness;
   rc = 0;
-  /* Whole seconds are enough for an alert threshold. */
-  overdue_max = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
   if(a->max_lag >= 0 && overdue_max > a->max_lag) {
     fprintf(stderr, "trackly-admin: checks are %lld s late, more than "
             "--max %lld\n", (long long)overdue_max, (long long)a->max_lag);

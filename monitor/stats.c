@@ -2,6 +2,7 @@
  * stats.c - the monitor's counters and their textfile; see stats.h.
  */
 #include "stats.h"
+#include "parse.h"
 #include "promtext.h"
 
 #include <fcntl.h>
@@ -47,11 +48,16 @@ void stats_read_outbox(struct db *db)
 {
   PGresult *res = NULL;
 
+  int64_t pending, oldest;
+
+  /* -1 is "unknown": the gauges are left out rather than made up. */
   stats.outbox_pending = stats.outbox_oldest_s = -1;
   if(db_exec(db, "stats_outbox", 0, NULL, &res) == DB_OK &&
-     PQntuples(res) == 1) {
-    stats.outbox_pending = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    stats.outbox_oldest_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+     PQntuples(res) == 1 &&
+     parse_int(PQgetvalue(res, 0, 0), 0, INT64_MAX, &pending) &&
+     parse_int(PQgetvalue(res, 0, 1), 0, INT64_MAX, &oldest)) {
+    stats.outbox_pending = pending;
+    stats.outbox_oldest_s = oldest;
   }
   PQclear(res);
 }
