@@ -16,25 +16,6 @@
 
 #define MAX_REDIRECTS 5L
 
-void check_free(struct check *c)
-{
-  if(!c)
-    return;
-  free(c->link);
-  free(c->keyword);
-  free(c->body);
-  free(c);
-}
-
-void check_free_list(struct check *list)
-{
-  while(list) {
-    struct check *next = list->next;
-    check_free(list);
-    list = next;
-  }
-}
-
 int prober_init(struct prober *p, int max_in_flight, bool allow_private,
                 const struct netaddr_cidr *allowed, size_t nallowed,
                 const char *public_url)
