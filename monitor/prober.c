@@ -3,6 +3,7 @@
  * prober.h.
  */
 #include "prober.h"
+#include "clock.h"
 #include "log.h"
 #include "trackly_build.h"
 
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #define MAX_REDIRECTS 5L
 
@@ -153,10 +153,8 @@ static void finish_now(struct prober *p, struct check *c, const char *why)
 void prober_start(struct prober *p, struct check *c)
 {
   CURL *e = curl_easy_init();
-  struct timeval tv;
 
-  gettimeofday(&tv, NULL);
-  c->checked_ms = tv.tv_sec * 1000LL + tv.tv_usec / 1000;
+  c->checked_ms = wall_ms();
   if(!e) {
     finish_now(p, c, "out of memory");
     return;
