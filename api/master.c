@@ -27,6 +27,7 @@
  * connection, so the server ends its transaction and releases its locks.
  */
 #include "master.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -70,13 +71,6 @@ struct master {
   long next_spawn;          /* no spawning before this (crash backoff) */
 };
 
-static long now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static int target_workers(const struct master *m)
 {
   return m->opt->workers ? m->opt->workers : m->cfg->api_workers;
@@ -95,7 +89,7 @@ static void spawn(struct master *m)
   pid = fork();
   if(pid < 0) {
     log_error("cannot start a worker: %s", strerror(errno));
-    m->next_spawn = now_ms() + 1000;
+    m->next_spawn = clock_ms() + 1000;
     return;
   }
   if(pid == 0)
@@ -104,7 +98,7 @@ static void spawn(struct master *m)
   s->gen = m->gen;
   s->retiring = false;
   s->hung = false;
-  s->started = now_ms();
+  s->started = clock_ms();
   pool_worker_started((int)(s - m->slots), pid);
 }
 
@@ -150,7 +144,7 @@ static void reap(struct master *m)
       pool_worker_gone(i, pid);   /* its hashing slot, if it held one */
       if(s->retiring || m->stopping)
         break;
-      now = now_ms();
+      now = clock_ms();
       lived = now - s->started;
       describe_exit(status, how, sizeof(how));
       if(lived >= QUICK_DEATH_MS)
@@ -176,7 +170,7 @@ static void reap(struct master *m)
  * configured bound; reap() then replaces it like any killed worker. */
 static void kill_hung(struct master *m)
 {
-  long bound = m->cfg->api_hung_worker_seconds * 1000L, now = now_ms();
+  long bound = m->cfg->api_hung_worker_seconds * 1000L, now = clock_ms();
 
   for(int i = 0; i < MAX_SLOTS; i++) {
     struct slot *s = &m->slots[i];
@@ -208,7 +202,7 @@ static void retire(struct slot *s)
 {
   kill(s->pid, SIGTERM);
   s->retiring = true;
-  s->deadline = now_ms() + RETIRE_GRACE_MS;
+  s->deadline = clock_ms() + RETIRE_GRACE_MS;
 }
 
 /* One step towards "target workers of the current generation". */
@@ -216,7 +210,7 @@ static void maintain(struct master *m)
 {
   struct slot *old = NULL, *extra = NULL;
   int current = 0, retiring = 0;
-  long now = now_ms();
+  long now = clock_ms();
 
   for(int i = 0; i < MAX_SLOTS; i++) {
     struct slot *s = &m->slots[i];
@@ -261,7 +255,7 @@ static void begin_stop(struct master *m, int sig)
   log_info("%s: stopping; waiting for requests in flight",
            sig == SIGINT ? "SIGINT" : "SIGTERM");
   m->stopping = true;
-  m->stop_deadline = now_ms() + STOP_GRACE_MS;
+  m->stop_deadline = clock_ms() + STOP_GRACE_MS;
   for(int i = 0; i < MAX_SLOTS; i++)
     if(m->slots[i].pid)
       kill(m->slots[i].pid, SIGTERM);
@@ -342,13 +336,13 @@ int master_run(const struct master_options *opt, struct config *cfg)
     if(m.stopping) {
       if(!live_workers(&m))
         break;
-      if(now_ms() > m.stop_deadline) {
+      if(clock_ms() > m.stop_deadline) {
         log_warn("workers still busy after %d ms; killing them",
                  STOP_GRACE_MS);
         for(int i = 0; i < MAX_SLOTS; i++)
           if(m.slots[i].pid)
             kill(m.slots[i].pid, SIGKILL);
-        m.stop_deadline = now_ms() + 1000;
+        m.stop_deadline = clock_ms() + 1000;
       }
     }
     else {

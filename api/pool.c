@@ -9,6 +9,7 @@
  * freed on behalf of the wrong process.
  */
 #include "pool.h"
+#include "clock.h"
 #include "promtext.h"
 
 #include <stddef.h>
@@ -41,13 +42,6 @@ int pool_hash_slots_for(int workers, int configured)
   if(n < 1)
     n = 1;
   return n > POOL_HASH_SLOTS_MAX ? POOL_HASH_SLOTS_MAX : n;
-}
-
-long pool_now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 void pool_worker_started(int slot, pid_t pid)
@@ -84,7 +78,7 @@ long pool_worker_busy_ms(int slot, long now)
 void pool_request_begin(int slot)
 {
   if(pool_shared && slot >= 0 && slot < POOL_WORKERS_MAX)
-    STORE(pool_shared->workers[slot].busy_since, pool_now_ms());
+    STORE(pool_shared->workers[slot].busy_since, clock_ms());
 }
 
 void pool_request_end(int slot)
@@ -128,11 +122,11 @@ int pool_hash_acquire(int wait_ms)
 
   if(!pool_shared)
     return 0;
-  start = pool_now_ms();
+  start = clock_ms();
   for(;;) {
     if(take_free_slot(me))
       return 0;
-    if(pool_now_ms() - start >= wait_ms || !another_worker_idle(me))
+    if(clock_ms() - start >= wait_ms || !another_worker_idle(me))
       break;
     nanosleep(&pause, NULL);
   }

@@ -63,8 +63,6 @@ int pool_init(void);
  * (0: automatic, n - 1 and at least 1). */
 int pool_hash_slots_for(int workers, int configured);
 
-long pool_now_ms(void);
-
 /* Master side. */
 void pool_worker_started(int slot, pid_t pid);
 /* Forgets the worker in slot and frees every hashing slot pid held. */

@@ -12,6 +12,7 @@
  * registrations are counted against a rate for the whole host.
  */
 #include "auth.h"
+#include "clock.h"
 #include "handlers.h"
 #include "input.h"
 #include "log.h"
@@ -160,7 +161,7 @@ static int register_rate_or_reply(struct request *req)
   int wait = 60;
 
   if(pool_register_allow(req->app->cfg.api_registrations_per_minute,
-                         pool_now_ms(), &wait))
+                         clock_ms(), &wait))
     return 0;
   request_add_header(req, "Retry-After", "%d", wait);
   return reply_error(req, 429, "too many accounts are being created; try "

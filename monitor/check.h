@@ -3,8 +3,10 @@
  *
  * The scheduler fills the first part from the claimed row, the prober the
  * second, and the results writer reads both.  A check is owned by whoever
- * holds it in a list (scheduler -> prober -> results); check_free releases
- * it and everything it points to.
+ * holds it in a list (scheduler -> prober -> results); check_new makes one
+ * and check_free releases it and everything it points to (check.c).  The
+ * prober's easy handle is not the check's: the prober cleans it up before
+ * it hands the check on.
  */
 #ifndef TRACKLY_CHECK_H
 #define TRACKLY_CHECK_H
@@ -57,7 +59,14 @@ struct check {
   char error[CHECK_ERROR_MAX];    /* "" when ok */
 };
 
+/* A zeroed check owning copies of link and keyword (NULL or "": no
+ * keyword); the caller fills in the rest.  NULL when out of memory. */
+struct check *check_new(const char *link, const char *keyword);
+
+/* Releases c (NULL is fine) and the strings and body it owns. */
 void check_free(struct check *c);
+
+/* Releases every check of a list linked by next. */
 void check_free_list(struct check *list);
 
 #endif

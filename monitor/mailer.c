@@ -2,6 +2,7 @@
  * mailer.c - the outbox delivery thread; see mailer.h.
  */
 #include "mailer.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "message.h"
@@ -405,13 +406,6 @@ out:
   return rc;
 }
 
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Records the outcome of one row.  "Sent" is retried until the database
  * takes it: a sent message recorded as unsent would be sent again.  A
  * failure that is not written leaves the row claimed until its lease ends,
@@ -450,7 +444,7 @@ static void record(struct mailer *m, struct db *db, const char *id,
  * outage costs neither a storm of attempts nor a backoff per message. */
 static void server_away(struct mailer *m, const char *err)
 {
-  int64_t now = now_ms();
+  int64_t now = clock_ms();
 
   if(!m->away_since) {
     m->away_since = now;
@@ -481,7 +475,7 @@ static void server_back(struct mailer *m, struct db *db)
   if(db_exec(db, "mail_due_now", 0, NULL, &res) == DB_OK)
     n = PQcmdTuples(res);
   log_info("mail server back after %lld s; %s waiting mails made due now",
-           (long long)(now_ms() - m->away_since) / 1000, n);
+           (long long)(clock_ms() - m->away_since) / 1000, n);
   PQclear(res);
   m->away_since = 0;
 }
@@ -673,7 +667,7 @@ out:
 static bool probe(struct mailer *m, bool *stop)
 {
   struct pollfd pfd = {.fd = m->wake_fd, .events = POLLIN};
-  int64_t wait = m->probe_at - now_ms();
+  int64_t wait = m->probe_at - clock_ms();
   char err[256];
 
   if(poll(&pfd, 1, wait > 0 ? (int)wait : 0) > 0) {
@@ -700,7 +694,7 @@ static void *run(void *arg)
 
     /* Away: nothing is claimed until the server accepts a connection
      * again (a --once pass just ends). */
-    if(m->away_since && now_ms() < m->probe_at) {
+    if(m->away_since && clock_ms() < m->probe_at) {
       if(m->once)
         break;
       if(!probe(m, &stop))

@@ -11,6 +11,7 @@
  * short, bounded by a statement timeout, and never made while waiting on
  * the network.
  */
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "fairshare.h"
@@ -81,13 +82,6 @@ struct daemon {
   bool stats_failing;            /* said so already */
 };
 
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static void usage(FILE *out)
 {
   fputs(
@@ -152,7 +146,7 @@ static void take_finished(struct daemon *d)
   if(!list)
     return;
   if(!d->unwritten)
-    d->unwritten_since = now_ms();
+    d->unwritten_since = wall_ms();
   if(d->unwritten_tail)
     d->unwritten_tail->next = list;
   else
@@ -212,7 +206,7 @@ static void warn_held(struct daemon *d, int64_t now)
  * keeps no reserve. */
 static void claim(struct daemon *d)
 {
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
 
   while(!d->stopping && now >= d->next_claim) {
     int room = d->prober.max_in_flight - d->prober.in_flight;
@@ -224,7 +218,7 @@ static void claim(struct daemon *d)
     };
     struct check *list = NULL;
     int taken_over = 0, n;
-    int64_t due, asked = now_ms();
+    int64_t due, asked = wall_ms();
 
     if(want <= 0)
       return;
@@ -269,7 +263,7 @@ static void claim(struct daemon *d)
 
 static void prune(struct daemon *d)
 {
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
   long n, total = 0;
 
   if(now < d->next_prune)
@@ -334,7 +328,7 @@ static void read_notifications(struct daemon *d)
 
 static void watchdog(struct daemon *d)
 {
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
 
   if(d->watchdog_usec &&
      (now - d->last_watchdog) * 2000 >= (int64_t)d->watchdog_usec) {
@@ -347,7 +341,7 @@ static void watchdog(struct daemon *d)
  * systemd we are ready. */
 static void wait_for_database(struct daemon *d)
 {
-  int64_t start = now_ms();
+  int64_t start = wall_ms();
   bool warned = false;
 
   while(!d->stopping && db_ensure(&d->db) != DB_OK) {
@@ -356,7 +350,7 @@ static void wait_for_database(struct daemon *d)
       log_warn("waiting for the database");
     warned = true;
     /* A one-pass run from cron should fail, not wait forever. */
-    if(d->once && now_ms() - start > ONCE_DB_WAIT_MS) {
+    if(d->once && wall_ms() - start > ONCE_DB_WAIT_MS) {
       log_error("the database did not answer within %d s",
                 ONCE_DB_WAIT_MS / 1000);
       d->stopping = d->failed = true;
@@ -411,7 +405,7 @@ static void take_back_leases(struct daemon *d)
  * (force).  A failure is logged once until a write succeeds again. */
 static void write_stats(struct daemon *d, bool force)
 {
-  int64_t now = now_ms();
+  int64_t now = wall_ms();
 
   if(!d->stats_file || (!force && now < d->next_stats))
     return;
@@ -445,7 +439,7 @@ static void run(struct daemon *d)
     int64_t now;
 
     claim(d);
-    now = now_ms();
+    now = wall_ms();
     if(d->stopping)
       timeout = 100;
     else if(d->prober.in_flight >= d->prober.max_in_flight) {
@@ -474,7 +468,7 @@ static void run(struct daemon *d)
       read_notifications(d);
 
     take_finished(d);
-    now = now_ms();
+    now = wall_ms();
     if(d->unwritten &&
        (d->unwritten_count >= WRITE_BATCH || !d->prober.in_flight ||
         now - d->unwritten_since >= WRITE_DELAY_MS)) {

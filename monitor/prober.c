@@ -3,6 +3,7 @@
  * prober.h.
  */
 #include "prober.h"
+#include "clock.h"
 #include "log.h"
 #include "trackly_build.h"
 
@@ -12,28 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #define MAX_REDIRECTS 5L
-
-void check_free(struct check *c)
-{
-  if(!c)
-    return;
-  free(c->link);
-  free(c->keyword);
-  free(c->body);
-  free(c);
-}
-
-void check_free_list(struct check *list)
-{
-  while(list) {
-    struct check *next = list->next;
-    check_free(list);
-    list = next;
-  }
-}
 
 int prober_init(struct prober *p, int max_in_flight, bool allow_private,
                 const struct netaddr_cidr *allowed, size_t nallowed,
@@ -172,10 +153,8 @@ static void finish_now(struct prober *p, struct check *c, const char *why)
 void prober_start(struct prober *p, struct check *c)
 {
   CURL *e = curl_easy_init();
-  struct timeval tv;
 
-  gettimeofday(&tv, NULL);
-  c->checked_ms = tv.tv_sec * 1000LL + tv.tv_usec / 1000;
+  c->checked_ms = wall_ms();
   if(!e) {
     finish_now(p, c, "out of memory");
     return;

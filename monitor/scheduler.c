@@ -122,30 +122,22 @@ static int64_t epoch_ms(const char *s)
   return parse_double(s, &v) ? (int64_t)llround(v * 1000.0) : 0;
 }
 
-static char *dup_or_null(const PGresult *res, int row, int col)
-{
-  return PQgetisnull(res, row, col) ? NULL :
-         strdup(PQgetvalue(res, row, col));
-}
-
 /* Builds a check from one claimed row.  Returns NULL on a row that cannot
  * be checked (logged). */
 static struct check *check_from_row(const PGresult *res, int row)
 {
-  struct check *c = calloc(1, sizeof(*c));
+  struct check *c = NULL;
   const char *expect = PQgetvalue(res, row, 3);
   int64_t v, interval;
 
+  if(PQgetisnull(res, row, 1))
+    goto bad;
+  c = check_new(PQgetvalue(res, row, 1),
+                PQgetisnull(res, row, 2) ? NULL : PQgetvalue(res, row, 2));
   if(!c)
     return NULL;
-  c->link = dup_or_null(res, row, 1);
-  c->keyword = dup_or_null(res, row, 2);
-  if(c->keyword && !*c->keyword) {
-    free(c->keyword);
-    c->keyword = NULL;
-  }
-  if(!c->link || !parse_id(PQgetvalue(res, row, 0),
-                           strlen(PQgetvalue(res, row, 0)), &c->project_id))
+  if(!parse_id(PQgetvalue(res, row, 0), strlen(PQgetvalue(res, row, 0)),
+               &c->project_id))
     goto bad;
   if(!status_ranges_parse(expect, strlen(expect), &c->expect))
     status_ranges_parse("200-399", 7, &c->expect);
