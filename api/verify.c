@@ -174,30 +174,33 @@ int verify_redirect(struct request *req)
 static int throttled(struct request *req, const char *gap, const char *day,
                      const char *addr)
 {
-  int64_t wait;
+  const char *seconds;
+  int64_t wait, fallback;
+  char text[128];
 
   if(*addr || (!*day && !*gap)) {
-    if(!parse_int(addr, 1, 86400, &wait))
-      wait = VERIFY_RESEND_GAP_SECONDS;
-    request_add_header(req, "Retry-After", "%lld", (long long)wait);
-    return reply_error(req, 429, "at most %d verification mails a day go to "
-                       "one address; try again in %lld seconds",
-                       VERIFY_SENDS_PER_DAY, (long long)wait);
+    seconds = addr;
+    fallback = VERIFY_RESEND_GAP_SECONDS;
+    snprintf(text, sizeof(text), "at most %d verification mails a day go "
+             "to one address", VERIFY_SENDS_PER_DAY);
   }
-  if(*day) {
-    if(!parse_int(day, 1, 86400, &wait))
-      wait = 86400;
-    request_add_header(req, "Retry-After", "%lld", (long long)wait);
-    return reply_error(req, 429, "at most %d verification mails a day; try "
-                       "again in %lld seconds", VERIFY_SENDS_PER_DAY,
-                       (long long)wait);
+  else if(*day) {
+    seconds = day;
+    fallback = 86400;
+    snprintf(text, sizeof(text), "at most %d verification mails a day",
+             VERIFY_SENDS_PER_DAY);
   }
-  if(!parse_int(gap, 1, 86400, &wait))
-    wait = VERIFY_RESEND_GAP_SECONDS;
+  else {
+    seconds = gap;
+    fallback = VERIFY_RESEND_GAP_SECONDS;
+    snprintf(text, sizeof(text), "a verification mail was sent less than %d "
+             "seconds ago", VERIFY_RESEND_GAP_SECONDS);
+  }
+  if(!parse_int(seconds, 1, 86400, &wait))
+    wait = fallback;
   request_add_header(req, "Retry-After", "%lld", (long long)wait);
-  return reply_error(req, 429, "a verification mail was sent less than %d "
-                     "seconds ago; try again in %lld seconds",
-                     VERIFY_RESEND_GAP_SECONDS, (long long)wait);
+  return reply_error(req, 429, "%s; try again in %lld seconds", text,
+                     (long long)wait);
 }
 
 /* POST /user/verify/resend: a new link for the signed-in account, whose
