@@ -1,5 +1,6 @@
 /*
- * jwt.c - HS256 JSON Web Tokens: signing, strict verification, base64url.
+ * jwt.c - HS256 JSON Web Tokens: signing and strict verification (base64url
+ * is common/base64.c).
  *
  * Trackly only ever verifies tokens it signed itself, so the verifier is
  * deliberately narrow: one algorithm, one header shape, a fixed set of
@@ -7,6 +8,7 @@
  * JWT_MAX_TOKEN; the only heap memory is cJSON's, freed before returning.
  */
 #include "jwt.h"
+#include "base64.h"
 #include "json.h"
 
 #include <string.h>
@@ -20,9 +22,6 @@
 
 #define SHA256_LEN 32
 
-static const char b64url_alphabet[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /* The header every token we sign carries, and the only "alg" we accept. */
 static const char signed_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
@@ -31,89 +30,6 @@ struct part {
   const char *p;
   size_t len;
 };
-
-long base64url_encode(const unsigned char *in, size_t len, char *out,
-                      size_t cap)
-{
-  size_t need, i, o = 0;
-
-  if(len > (size_t)LONG_MAX / 4 * 3 - 3)
-    return -1;
-  need = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
-  if(need > cap)
-    return -1;
-
-  for(i = 0; i + 3 <= len; i += 3) {
-    unsigned long v = (unsigned long)in[i] << 16 |
-                      (unsigned long)in[i + 1] << 8 | in[i + 2];
-    out[o++] = b64url_alphabet[v >> 18 & 63];
-    out[o++] = b64url_alphabet[v >> 12 & 63];
-    out[o++] = b64url_alphabet[v >> 6 & 63];
-    out[o++] = b64url_alphabet[v & 63];
-  }
-  if(len - i == 1) {
-    out[o++] = b64url_alphabet[in[i] >> 2];
-    out[o++] = b64url_alphabet[(in[i] & 3) << 4];
-  }
-  else if(len - i == 2) {
-    out[o++] = b64url_alphabet[in[i] >> 2];
-    out[o++] = b64url_alphabet[(in[i] & 3) << 4 | in[i + 1] >> 4];
-    out[o++] = b64url_alphabet[(in[i + 1] & 15) << 2];
-  }
-  return (long)o;
-}
-
-/* The 6-bit value of a base64url character, or -1 for anything else
- * (including '=', '+', '/', whitespace and NUL). */
-static int b64url_value(unsigned char c)
-{
-  if(c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if(c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if(c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if(c == '-')
-    return 62;
-  if(c == '_')
-    return 63;
-  return -1;
-}
-
-/*
- * Strict decoding: a length that leaves a single character in the last
- * group cannot encode a whole byte, and the bits a short last group leaves
- * over must be zero.  Otherwise several strings would decode to the same
- * bytes, and a token could be altered without changing what it says.
- */
-long base64url_decode(const char *in, size_t len, unsigned char *out,
-                      size_t cap)
-{
-  size_t need, i, o = 0;
-  unsigned long acc = 0;
-  int bits = 0;
-
-  if(len % 4 == 1 || len > (size_t)LONG_MAX)
-    return -1;
-  need = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-  if(need > cap)
-    return -1;
-
-  for(i = 0; i < len; i++) {
-    int v = b64url_value((unsigned char)in[i]);
-    if(v < 0)
-      return -1;
-    acc = (acc << 6 | (unsigned long)v) & 0xffffff;
-    bits += 6;
-    if(bits >= 8) {
-      bits -= 8;
-      out[o++] = (unsigned char)(acc >> bits & 0xff);
-    }
-  }
-  if(acc & ((1UL << bits) - 1))
-    return -1;              /* non-zero unused trailing bits */
-  return (long)o;
-}
 
 /* Appends the base64url form of data at out[*pos], leaving room for the
  * final NUL.  Returns false when it does not fit. */

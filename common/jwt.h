@@ -72,11 +72,4 @@ enum jwt_result jwt_verify(const char *token, size_t len,
 /* A short English description of a result, for logs. */
 const char *jwt_strerror(enum jwt_result rc);
 
-/* Strict base64url (RFC 4648 §5, no padding).  Return the number of bytes
- * written, or -1 when the input is invalid or out is too small. */
-long base64url_encode(const unsigned char *in, size_t len, char *out,
-                      size_t cap);
-long base64url_decode(const char *in, size_t len, unsigned char *out,
-                      size_t cap);
-
 #endif

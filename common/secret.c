@@ -2,7 +2,7 @@
  * secret.c - random tokens and their digests; see secret.h.
  */
 #include "secret.h"
-#include "jwt.h"
+#include "base64.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -35,10 +35,5 @@ int secret_digest(const char *s, size_t len,
 
 void secret_hex(const unsigned char digest[SECRET_DIGEST_LEN], char *out)
 {
-  static const char hex[] = "0123456789abcdef";
-  for(size_t i = 0; i < SECRET_DIGEST_LEN; i++) {
-    out[2 * i] = hex[digest[i] >> 4];
-    out[2 * i + 1] = hex[digest[i] & 15];
-  }
-  out[2 * SECRET_DIGEST_LEN] = '\0';
+  hex_encode(digest, SECRET_DIGEST_LEN, out);
 }

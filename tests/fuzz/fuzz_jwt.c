@@ -23,6 +23,7 @@
 
 #include "json.h"
 #include "jwt.h"
+#include "base64.h"
 
 #define ISSUER "trackly"
 #define NOW 1767225600          /* 2026-01-01T00:00:00Z */
