@@ -109,69 +109,6 @@ static void scratch_free(void *p)
     free(p);
 }
 
-bool utf8_valid(const char *s, size_t len)
-{
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0;
-
-  while(i < len) {
-    unsigned char c = p[i];
-    uint32_t cp, min;
-    size_t n, k;
-
-    if(c == 0)
-      return false;
-    if(c < 0x80) {
-      i++;
-      continue;
-    }
-    /* The lead byte says how many continuation bytes follow and the
-     * smallest code point that needed that many; anything below it is an
-     * overlong form.  0x80-0xC1 and 0xF5-0xFF never lead. */
-    if(c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-      cp = c & 0x1F;
-      min = 0x80;
-    }
-    else if(c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      cp = c & 0x0F;
-      min = 0x800;
-    }
-    else if(c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      cp = c & 0x07;
-      min = 0x10000;
-    }
-    else
-      return false;
-
-    if(len - i - 1 < n)
-      return false;
-    for(k = 1; k <= n; k++) {
-      unsigned char b = p[i + k];
-      if((b & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    if(cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
-size_t utf8_chars(const char *s, size_t len)
-{
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i, n = 0;
-
-  for(i = 0; i < len; i++)
-    if((p[i] & 0xC0) != 0x80)
-      n++;
-  return n;
-}
-
 static bool is_digit(unsigned char c)
 {
   return c >= '0' && c <= '9';
@@ -448,14 +385,7 @@ static const cJSON *member(const cJSON *obj, const char *name)
  * point boundary so the message stays valid UTF-8 in the JSON reply. */
 static int name_width(const char *name)
 {
-  size_t n = strnlen(name, FIELD_NAME_MAX + 1);
-
-  if(n > FIELD_NAME_MAX) {
-    n = FIELD_NAME_MAX;
-    while(n && ((unsigned char)name[n] & 0xC0) == 0x80)
-      n--;
-  }
-  return (int)n;
+  return (int)utf8_cut(name, FIELD_NAME_MAX);
 }
 
 static void field_error(char *err, size_t errcap, const char *name,

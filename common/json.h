@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <cJSON.h>
 
+#include "utf8.h"    /* utf8_valid, utf8_chars: callers of json.h use them */
+
 /* Deepest nesting accepted in a request body. */
 #define JSON_MAX_DEPTH 32
 /* Most memory the parsed tree of one body may take, when counted (see
@@ -34,9 +36,6 @@ enum json_field {
   JSON_FIELD_OK = 1,
 };
 
-/* True when s[0..len) is well-formed UTF-8 with no NUL byte. */
-bool utf8_valid(const char *s, size_t len);
-
 /* Routes cJSON's allocations through a counter, so json_parse_object can
  * cap the memory a body's tree takes (JSON_PARSE_MEMORY_MAX).  Call once,
  * before anything is allocated with cJSON, in a single-threaded process:
@@ -45,9 +44,6 @@ void json_memory_init(void);
 
 /* Bytes cJSON holds right now (0 unless json_memory_init was called). */
 size_t json_memory_used(void);
-
-/* Number of code points in well-formed UTF-8 s[0..len). */
-size_t utf8_chars(const char *s, size_t len);
 
 /* Parses body[0..len) into a JSON object after the checks above.  Returns
  * the tree, or NULL with *why set to a short static message for the client
