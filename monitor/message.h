@@ -67,15 +67,8 @@ struct message_input {
  * kind or when out of memory. */
 char *message_render(const struct message_input *in);
 
-/* Building blocks, exposed for the unit tests and the fuzzer. */
-
-/* Encodes s as an RFC 2047 header value: unchanged when it is printable
- * ASCII (and has no "=?", which a reader would take for an encoded-word),
- * otherwise one or more "=?UTF-8?B?...?=" encoded-words of at most
- * 75 characters each (never splitting a UTF-8 sequence), separated by
- * CRLF SPACE.  Control characters (CR, LF, ...) are dropped first and
- * malformed UTF-8 becomes U+FFFD.  Returns a malloc'd string or NULL. */
-char *message_encode_header(const char *s);
+/* Building blocks, exposed for the unit tests and the fuzzer (the MIME
+ * ones, mime_encode_header among them, are in mime.h). */
 
 /* Escapes &, <, >, " and ' for HTML.  Returns a malloc'd string or NULL. */
 char *message_escape_html(const char *s);

@@ -17,7 +17,7 @@
  *   - the MIME boundary closes the message;
  *   - the HTML part, decoded, holds only the tags message.c writes: user
  *     text cannot open a tag or leave an attribute.
- * message_encode_header: no CR, LF or other control character except its
+ * mime_encode_header: no CR, LF or other control character except its
  * own CRLF SPACE folds; encoded-words at most 75 characters.
  * message_escape_html: none of < > " ' left, and every & starts an entity.
  */
@@ -25,6 +25,7 @@
 
 #include "json.h"
 #include "message.h"
+#include "mime.h"
 
 static const char *const kinds[] = {
   "verify", "down", "reminder", "recovered", "test", "flapping", "digest",
@@ -209,7 +210,7 @@ static void check_render(const char *kind, const cJSON *payload,
 
 static void check_encode(const char *s)
 {
-  char *h = message_encode_header(s);
+  char *h = mime_encode_header(s);
 
   FUZZ_CHECK(h);
   for(const char *p = h; *p; p++) {

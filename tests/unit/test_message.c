@@ -20,6 +20,7 @@
 
 #include "json.h"
 #include "message.h"
+#include "mime.h"
 
 #define FROM       "Trackly <trackly@example.com>"
 #define TO         "owner@example.org"
@@ -1249,7 +1250,7 @@ static void encode_header(void **state)
   (void)state;
 
   for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    char *s = message_encode_header(cases[i].in), *d;
+    char *s = mime_encode_header(cases[i].in), *d;
     assert_non_null(s);
     if(cases[i].plain)
       assert_string_equal(s, cases[i].decoded);
@@ -1260,7 +1261,7 @@ static void encode_header(void **state)
     free(d);
     free(s);
   }
-  assert_null(message_encode_header(NULL));
+  assert_null(mime_encode_header(NULL));
 
   /* Words are separated by CRLF SPACE and never exceed 75 characters. */
   {
@@ -1272,7 +1273,7 @@ static void encode_header(void **state)
       n += strlen(c);
     }
     in[n] = '\0';
-    s = message_encode_header(in);
+    s = mime_encode_header(in);
     assert_non_null(s);
     for(char *p = s, *word = s; ; p++) {
       if(!*p || *p == '\r') {
