@@ -7,6 +7,12 @@
  * elements are quoted and backslash-escaped as the array input syntax
  * wants.
  *
+ * A literal is at most PGARRAY_MAX bytes: a batch element is a number or
+ * a short text (a check's error is under CHECK_ERROR_MAX bytes, at most
+ * doubled by escaping), so even thousands of results per batch stay far
+ * below it.  An element that would pass the cap, like running out of
+ * memory, makes the array fail: pgarray_text returns NULL.
+ *
  * Memory: the caller owns struct pgarray (pgarray_init/pgarray_free).
  */
 #ifndef TRACKLY_PGARRAY_H
@@ -16,11 +22,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dynbuf.h"
+
+/* Bytes in one literal, with its closing "}". */
+#define PGARRAY_MAX (16 * 1024 * 1024)
+
 struct pgarray {
-  char *buf;
-  size_t len, cap;
+  struct dynbuf buf;    /* the literal so far */
   int count;
-  bool failed;          /* out of memory; pgarray_text returns NULL */
+  bool done;            /* pgarray_text added the "}" */
 };
 
 void pgarray_init(struct pgarray *a);
@@ -33,8 +43,9 @@ void pgarray_null(struct pgarray *a);
 /* s may be NULL (an SQL NULL element). */
 void pgarray_string(struct pgarray *a, const char *s);
 
-/* The finished literal ("{}" when empty), owned by a; NULL after an
- * allocation failure. */
+/* Closes and returns the literal ("{}" when empty), owned by a; NULL
+ * after an allocation failure or past PGARRAY_MAX.  It may be called
+ * again; an element added after it makes the array fail. */
 const char *pgarray_text(struct pgarray *a);
 
 #endif

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgarray.h"
@@ -66,6 +67,51 @@ static void grows(void **state)
   pgarray_free(&a);
 }
 
+/* An element that would take the literal past PGARRAY_MAX fails the
+ * array instead of growing it. */
+static void capped(void **state)
+{
+  struct pgarray a;
+  char *big = malloc(PGARRAY_MAX / 2);
+  (void)state;
+  assert_non_null(big);
+  memset(big, 'x', PGARRAY_MAX / 2 - 1);
+  big[PGARRAY_MAX / 2 - 1] = '\0';
+  pgarray_init(&a);
+  pgarray_string(&a, big);
+  assert_non_null(pgarray_text(&a));
+  pgarray_free(&a);
+
+  pgarray_init(&a);
+  pgarray_string(&a, big);
+  pgarray_string(&a, big);
+  assert_null(pgarray_text(&a));
+  pgarray_free(&a);
+
+  /* Escaping counts: a string of quotes doubles. */
+  memset(big, '"', PGARRAY_MAX / 2 - 1);
+  pgarray_init(&a);
+  pgarray_string(&a, big);
+  assert_null(pgarray_text(&a));
+  pgarray_free(&a);
+  free(big);
+}
+
+/* Closing the literal is the last step: calling it again gives the same
+ * text, adding after it fails. */
+static void text_closes(void **state)
+{
+  struct pgarray a;
+  (void)state;
+  pgarray_init(&a);
+  pgarray_int(&a, 1);
+  assert_string_equal(pgarray_text(&a), "{1}");
+  assert_string_equal(pgarray_text(&a), "{1}");
+  pgarray_int(&a, 2);
+  assert_null(pgarray_text(&a));
+  pgarray_free(&a);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -73,6 +119,8 @@ int main(void)
     cmocka_unit_test(mixed),
     cmocka_unit_test(strings_are_quoted),
     cmocka_unit_test(grows),
+    cmocka_unit_test(capped),
+    cmocka_unit_test(text_closes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
