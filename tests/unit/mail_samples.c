@@ -77,7 +77,9 @@ static const struct sample samples[] = {
    "\"Café\", \"reason\": \"timeout\", \"at\": \"2026-11-27T08:21:03Z\"}, "
    "{\"kind\": \"recovered\", \"project_name\": \"Café\", "
    "\"at\": \"2026-11-27T08:31:03Z\"}]}",
-   "Trackly: 3 alerts held back", "DOWN: Café (timeout)",
+   "Trackly: 3 alerts held back",
+   "2026-11-27T08:21:03Z (Fri 27 Nov 2026, 08:21 UTC): "
+   "DOWN: Café (timeout)",
    "UP again: Café", NULL, NULL},
   {"utf8", "down",
    "{\"project_id\": 8, \"project_name\": \"Crème brûlée ☕\", \"link\": "
