@@ -38,4 +38,7 @@ long base64url_decode(const char *in, size_t len, unsigned char *out,
  * (the result is NUL-terminated). */
 void hex_encode(const unsigned char *in, size_t len, char *out);
 
+/* The value of hex digit c (0-9, a-f, A-F), or -1. */
+int hex_digit(char c);
+
 #endif

@@ -81,17 +81,6 @@ bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
   return true;
 }
 
-int hex_digit(char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /*
  * Percent-decodes s[0..len) into out, '+' meaning a space.  Returns the
  * decoded length, or -2 for a '%' not followed by two hex digits, for "%00"

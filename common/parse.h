@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "base64.h"   /* hex_digit: percent-decoding callers use it */
+
 /* A path id: a positive decimal integer without sign or leading zeros that
  * fits in int64_t ("1", "42"; not "0", "-1", "+5", "007", "1e3", " 1").
  * Returns true and sets *out when s[0..len) is one. */
@@ -26,9 +28,6 @@ bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 /* A finite decimal floating-point number filling all of s (as Postgres
  * prints an epoch).  Returns true and sets *out. */
 bool parse_double(const char *s, double *out);
-
-/* The value of hex digit c (0-9, a-f, A-F), or -1. */
-int hex_digit(char c);
 
 /* Finds parameter name in a query string ("a=1&b=2", no leading '?'),
  * percent-decodes its value ('+' is a space) into out (NUL-terminated) and

@@ -171,6 +171,13 @@ static void test_hex(void **state)
   assert_string_equal(out, "009fa0ff");
   hex_encode((const unsigned char *)"", 0, out);
   assert_string_equal(out, "");
+  assert_int_equal(hex_digit('0'), 0);
+  assert_int_equal(hex_digit('9'), 9);
+  assert_int_equal(hex_digit('a'), 10);
+  assert_int_equal(hex_digit('F'), 15);
+  assert_int_equal(hex_digit('g'), -1);
+  assert_int_equal(hex_digit('/'), -1);
+  assert_int_equal(hex_digit('\0'), -1);
 }
 
 int main(void)
