@@ -32,19 +32,19 @@ struct part {
 };
 
 /* Appends the base64url form of data at out[*pos], leaving room for the
- * final NUL.  Returns false when it does not fit. */
-static bool append_b64url(char *out, size_t cap, size_t *pos,
-                          const void *data, size_t len)
+ * final NUL.  0, or -1 when it does not fit. */
+static int append_b64url(char *out, size_t cap, size_t *pos,
+                         const void *data, size_t len)
 {
   long n;
 
   if(*pos >= cap)
-    return false;
+    return -1;
   n = base64url_encode(data, len, out + *pos, cap - *pos - 1);
   if(n < 0)
-    return false;
+    return -1;
   *pos += (size_t)n;
-  return true;
+  return 0;
 }
 
 /* Builds the compact payload JSON into buf.  The numbers go through cJSON's
@@ -109,12 +109,12 @@ enum jwt_result jwt_sign(const struct jwt_key *key, const char *iss,
     goto out;
 
   rc = JWT_TOO_LONG;
-  if(!append_b64url(out, cap, &pos, signed_header, strlen(signed_header)))
+  if(append_b64url(out, cap, &pos, signed_header, strlen(signed_header)) < 0)
     goto out;
   if(pos + 1 >= cap)
     goto out;
   out[pos++] = '.';
-  if(!append_b64url(out, cap, &pos, payload, strlen(payload)))
+  if(append_b64url(out, cap, &pos, payload, strlen(payload)) < 0)
     goto out;
 
   rc = JWT_INTERNAL;
@@ -128,7 +128,7 @@ enum jwt_result jwt_sign(const struct jwt_key *key, const char *iss,
     goto out;
   out[pos++] = '.';
   /* A token jwt_verify would refuse is no use to anyone. */
-  if(!append_b64url(out, cap, &pos, mac, maclen) || pos > JWT_MAX_TOKEN)
+  if(append_b64url(out, cap, &pos, mac, maclen) < 0 || pos > JWT_MAX_TOKEN)
     goto out;
   out[pos] = '\0';
   rc = JWT_OK;

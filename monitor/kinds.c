@@ -100,8 +100,9 @@ void facts_free(struct facts *f)
 }
 
 /* The mute page and the one-click URL for a token the mailer made for
- * this message (mute_tokens). */
-static bool mute_links(struct facts *f, const char *token)
+ * this message (mute_tokens).
+ * 0, or -1 when out of memory. */
+static int mute_links(struct facts *f, const char *token)
 {
   struct dynbuf b;
 
@@ -110,7 +111,7 @@ static bool mute_links(struct facts *f, const char *token)
   f->mute_link = dynbuf_take(&b, NULL);
   dynbuf_printf(&b, "%s/project/mute?token=%s", f->public_url, token);
   f->unsubscribe_url = dynbuf_take(&b, NULL);
-  return f->mute_link && f->unsubscribe_url;
+  return f->mute_link && f->unsubscribe_url ? 0 : -1;
 }
 
 /*
@@ -140,7 +141,7 @@ int facts_gather(struct facts *f, const struct message_input *in)
   /* A token the mailer made for this message; rows queued before version
    * 4 may carry their links in the payload. */
   if(in->mute_token && *in->mute_token && *f->public_url) {
-    if(!mute_links(f, in->mute_token))
+    if(mute_links(f, in->mute_token) < 0)
       return -1;
   }
   else {
