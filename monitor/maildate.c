@@ -27,28 +27,32 @@ static bool utc(int64_t t, struct tm *tm)
          tm->tm_mon < 12;
 }
 
-int maildate_format_rfc5322(int64_t t, char *out, size_t cap)
+/* The two forms of the same broken-down time; -1 when t has none. */
+static int format(int64_t t, bool human, char *out, size_t cap)
 {
   struct tm tm;
 
   if(!utc(t, &tm))
     return -1;
-  snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-           day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
-           tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  if(human)
+    snprintf(out, cap, "%s %d %s %04d, %02d:%02d UTC",
+             day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+  else
+    snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d +0000",
+             day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return 0;
+}
+
+int maildate_format_rfc5322(int64_t t, char *out, size_t cap)
+{
+  return format(t, false, out, cap);
 }
 
 int maildate_format_human(int64_t t, char *out, size_t cap)
 {
-  struct tm tm;
-
-  if(!utc(t, &tm))
-    return -1;
-  snprintf(out, cap, "%s %d %s %04d, %02d:%02d UTC",
-           day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
-           tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
-  return 0;
+  return format(t, true, out, cap);
 }
 
 /* n decimal digits at s, or -1. */
