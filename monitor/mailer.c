@@ -639,7 +639,7 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
   switch(outcome) {
   case SENT_OK:
     log_info("mail %s (%s) sent", id, kind);
-    atomic_fetch_add(&stats.mail_sent, 1);
+    atomic_fetch_add(&m->stats->mail_sent, 1);
     if(!sending.recorded)
       record(m, db, id, SENT_OK, NULL, false);
     if(m->away_since)
@@ -647,11 +647,11 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
     break;
   case SENT_REFUSED:
     log_warn("mail %s (%s) not sent: %s", id, kind, err);
-    atomic_fetch_add(&stats.mail_failed, 1);
+    atomic_fetch_add(&m->stats->mail_failed, 1);
     record(m, db, id, SENT_REFUSED, err, false);
     break;
   case SENT_NO_SERVER:
-    atomic_fetch_add(&stats.mail_failed, 1);
+    atomic_fetch_add(&m->stats->mail_failed, 1);
     server_away(m, err);
     record(m, db, id, SENT_NO_SERVER, err, false);
     break;
@@ -718,11 +718,12 @@ static void *run(void *arg)
 }
 
 int mailer_start(struct mailer *m, const struct config *cfg,
-                 const char *owner, bool once)
+                 const char *owner, struct stats *stats, bool once)
 {
   memset(m, 0, sizeof(*m));
   m->cfg = cfg;
   m->owner = owner;
+  m->stats = stats;
   m->once = once;
   m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if(m->wake_fd < 0)

@@ -77,6 +77,7 @@ struct daemon {
   int64_t next_held_warning;
   uint64_t watchdog_usec;
   int64_t last_watchdog;
+  struct stats stats;            /* shared with the mailer; see stats.h */
   const char *stats_file;        /* MONITOR_METRICS_FILE, or NULL */
   int64_t next_stats;
   bool stats_failing;            /* said so already */
@@ -121,7 +122,7 @@ static void write_results(struct daemon *d)
                "monitor", d->unwritten_count - n);
     if(mails)
       log_info("%d alert mails queued", mails);
-    atomic_fetch_add(&stats.mail_queued, (uint64_t)mails);
+    atomic_fetch_add(&d->stats.mail_queued, (uint64_t)mails);
     /* These projects have new slots (maybe a second away): look again.
      * Once per written batch, so never a spin. */
     d->next_claim = 0;
@@ -154,8 +155,9 @@ static void take_finished(struct daemon *d)
   for(; list; list = list->next) {
     d->unwritten_count++;
     d->unwritten_tail = list;
-    atomic_fetch_add(list->ok ? &stats.checks_up : &stats.checks_down, 1);
-    stats_observe(&stats.duration, list->latency_ms);
+    atomic_fetch_add(list->ok ? &d->stats.checks_up : &d->stats.checks_down,
+                     1);
+    stats_observe(&d->stats.duration, list->latency_ms);
   }
 }
 
@@ -230,12 +232,12 @@ static void claim(struct daemon *d)
     }
     if(taken_over)
       log_warn("took over %d expired leases", taken_over);
-    atomic_fetch_add(&stats.leases_claimed, (uint64_t)n);
-    atomic_fetch_add(&stats.leases_expired, (uint64_t)taken_over);
+    atomic_fetch_add(&d->stats.leases_claimed, (uint64_t)n);
+    atomic_fetch_add(&d->stats.leases_expired, (uint64_t)taken_over);
     while(list) {
       struct check *c = list;
       list = list->next;
-      stats_observe(&stats.lag, now - c->scheduled_ms);
+      stats_observe(&d->stats.lag, now - c->scheduled_ms);
       prober_start(&d->prober, c);
     }
     if(n == want)
@@ -411,10 +413,10 @@ static void write_stats(struct daemon *d, bool force)
     return;
   d->next_stats = now + STATS_EVERY_MS;
   if(d->db.conn && PQstatus(d->db.conn) == CONNECTION_OK)
-    stats_read_outbox(&d->db);
+    stats_read_outbox(&d->stats, &d->db);
   else
-    stats.outbox_pending = stats.outbox_oldest_s = -1;
-  if(stats_write_file(&stats, d->stats_file)) {
+    d->stats.outbox_pending = d->stats.outbox_oldest_s = -1;
+  if(stats_write_file(&d->stats, d->stats_file)) {
     if(!d->stats_failing)
       log_warn("cannot write %s: %s", d->stats_file, strerror(errno));
     d->stats_failing = true;
@@ -431,7 +433,7 @@ static void run(struct daemon *d)
    * before take_back_leases would look like an earlier run's to it (the
    * same pid, as in a fresh container) and be released while in hand. */
   if(d->cfg.email_host && !d->once && !d->stopping &&
-     mailer_start(&d->mailer, &d->cfg, d->owner, false))
+     mailer_start(&d->mailer, &d->cfg, d->owner, &d->stats, false))
     log_error("cannot start the mailer thread");
   while(!d->stopping || d->prober.in_flight || d->unwritten) {
     struct pollfd extra[2];
@@ -597,6 +599,7 @@ int main(int argc, char **argv)
     return 1;
   }
   snprintf(d.owner, sizeof(d.owner), "%s:%ld", d.name, (long)getpid());
+  stats_init(&d.stats);
   d.stats_file = getenv("MONITOR_METRICS_FILE");
   if(d.stats_file && !*d.stats_file)
     d.stats_file = NULL;
@@ -621,7 +624,7 @@ int main(int argc, char **argv)
 
   /* In --once mode the mail of this pass goes out after its checks. */
   if(d.once && d.cfg.email_host &&
-     !mailer_start(&d.mailer, &d.cfg, d.owner, true))
+     !mailer_start(&d.mailer, &d.cfg, d.owner, &d.stats, true))
     mailer_join(&d.mailer);
   else
     mailer_stop(&d.mailer);
