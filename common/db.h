@@ -22,6 +22,12 @@
 #include <time.h>
 #include <libpq-fe.h>
 
+/* SQL for a timestamptz column (a string literal naming it) as RFC 3339
+ * text in UTC, "2024-05-01T12:00:00Z": the one timestamp form the API's
+ * JSON and the monitor's mail show. */
+#define DB_RFC3339(col) \
+  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 /* A named statement; lists end with {NULL, NULL}. */
 struct db_statement {
   const char *name;

@@ -34,9 +34,6 @@
 #define AWAY_LOG_EVERY_MS 600000 /* "still away", at most this often */
 /* How long a mute link works (SQL text); api/projects.c checks the same. */
 #define MUTE_LINK_DAYS "30"
-/* The RFC 3339 text of a timestamp column, for the digest's items. */
-#define RFC3339(col) \
-  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /* The alert mail that the per-recipient cap counts. */
 #define CAPPED_KINDS "('down', 'recovered', 'reminder', 'flapping', 'digest')"
 
@@ -120,7 +117,7 @@ static const struct db_statement mailer_statements[] = {
    "        'project_name', i.payload->'project_name',"
    "        'reason', i.payload->'reason', 'phase', i.payload->'phase',"
    "        'status', i.payload->'status',"
-   "        'at', " RFC3339("i.created_at") ")"
+   "        'at', " DB_RFC3339("i.created_at") ")"
    "        ORDER BY i.created_at, i.id) FROM items i), '[]'::jsonb))"
    " WHERE d.id = $1"
    " RETURNING d.payload::text, (SELECT count(*) FROM items)"},

@@ -68,6 +68,9 @@ struct daemon {
   struct check *unwritten;       /* finished, waiting to be written */
   struct check *unwritten_tail;
   int unwritten_count;
+  /* Moments below are clock_ms() (monotonic): they measure time in this
+   * process.  Only instants that meet the database (a check's slot, when
+   * work falls due) are wall_ms(). */
   int64_t unwritten_since;
   int64_t next_claim;            /* when to look for due work again */
   int64_t next_prune;
@@ -147,7 +150,7 @@ static void take_finished(struct daemon *d)
   if(!list)
     return;
   if(!d->unwritten)
-    d->unwritten_since = wall_ms();
+    d->unwritten_since = clock_ms();
   if(d->unwritten_tail)
     d->unwritten_tail->next = list;
   else
@@ -208,7 +211,7 @@ static void warn_held(struct daemon *d, int64_t now)
  * keeps no reserve. */
 static void claim(struct daemon *d)
 {
-  int64_t now = wall_ms();
+  int64_t now = clock_ms(), wall = wall_ms();
 
   while(!d->stopping && now >= d->next_claim) {
     int room = d->prober.max_in_flight - d->prober.in_flight;
@@ -237,7 +240,7 @@ static void claim(struct daemon *d)
     while(list) {
       struct check *c = list;
       list = list->next;
-      stats_observe(&d->stats.lag, now - c->scheduled_ms);
+      stats_observe(&d->stats.lag, wall - c->scheduled_ms);
       prober_start(&d->prober, c);
     }
     if(n == want)
@@ -258,14 +261,16 @@ static void claim(struct daemon *d)
       return;
     }
     d->held_since = 0;
-    d->next_claim = due < 0 || due > now + RESCAN_MS ? now + RESCAN_MS : due;
+    /* due is calendar time (the database's); next_claim is ours. */
+    d->next_claim = due < 0 || due > wall + RESCAN_MS ? now + RESCAN_MS :
+                    now + (due - wall);
     return;
   }
 }
 
 static void prune(struct daemon *d)
 {
-  int64_t now = wall_ms();
+  int64_t now = clock_ms();
   long n, total = 0;
 
   if(now < d->next_prune)
@@ -330,7 +335,7 @@ static void read_notifications(struct daemon *d)
 
 static void watchdog(struct daemon *d)
 {
-  int64_t now = wall_ms();
+  int64_t now = clock_ms();
 
   if(d->watchdog_usec &&
      (now - d->last_watchdog) * 2000 >= (int64_t)d->watchdog_usec) {
@@ -343,7 +348,7 @@ static void watchdog(struct daemon *d)
  * systemd we are ready. */
 static void wait_for_database(struct daemon *d)
 {
-  int64_t start = wall_ms();
+  int64_t start = clock_ms();
   bool warned = false;
 
   while(!d->stopping && db_ensure(&d->db) != DB_OK) {
@@ -352,7 +357,7 @@ static void wait_for_database(struct daemon *d)
       log_warn("waiting for the database");
     warned = true;
     /* A one-pass run from cron should fail, not wait forever. */
-    if(d->once && wall_ms() - start > ONCE_DB_WAIT_MS) {
+    if(d->once && clock_ms() - start > ONCE_DB_WAIT_MS) {
       log_error("the database did not answer within %d s",
                 ONCE_DB_WAIT_MS / 1000);
       d->stopping = d->failed = true;
@@ -407,7 +412,7 @@ static void take_back_leases(struct daemon *d)
  * (force).  A failure is logged once until a write succeeds again. */
 static void write_stats(struct daemon *d, bool force)
 {
-  int64_t now = wall_ms();
+  int64_t now = clock_ms();
 
   if(!d->stats_file || (!force && now < d->next_stats))
     return;
@@ -441,7 +446,7 @@ static void run(struct daemon *d)
     int64_t now;
 
     claim(d);
-    now = wall_ms();
+    now = clock_ms();
     if(d->stopping)
       timeout = 100;
     else if(d->prober.in_flight >= d->prober.max_in_flight) {
@@ -470,7 +475,7 @@ static void run(struct daemon *d)
       read_notifications(d);
 
     take_finished(d);
-    now = wall_ms();
+    now = clock_ms();
     if(d->unwritten &&
        (d->unwritten_count >= WRITE_BATCH || !d->prober.in_flight ||
         now - d->unwritten_since >= WRITE_DELAY_MS)) {
