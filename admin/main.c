@@ -92,14 +92,14 @@ struct command {
 static int open_db(struct db *db, const struct config *cfg)
 {
   char err[CONFIG_ERR_MAX];
-  int rc = db_check_startup(cfg->db_url, err, sizeof(err));
+  enum db_result rc = db_check_startup(cfg->db_url, err, sizeof(err));
 
-  if(rc) {
+  if(rc != DB_OK) {
     fprintf(stderr, "trackly-admin: %s\n", err);
-    if(rc == -2)
+    if(rc == DB_ERROR)
       fputs("trackly-admin: run `trackly-admin schema apply` first\n",
             stderr);
-    return rc == -2 ? EXIT_STATE : EXIT_FAILURE;
+    return rc == DB_ERROR ? EXIT_STATE : EXIT_FAILURE;
   }
   db_init(db, cfg->db_url, "trackly-admin", STATEMENT_TIMEOUT_MS,
           admin_lists);
@@ -176,7 +176,7 @@ static int schema_apply(struct config *cfg, const struct args *a)
     goto out;
   }
   PQclear(res);
-  if(db_check_startup(cfg->db_url, err, sizeof(err))) {
+  if(db_check_startup(cfg->db_url, err, sizeof(err)) != DB_OK) {
     fprintf(stderr, "trackly-admin: %s applied, but %s\n", path, err);
     rc = EXIT_STATE;
     goto out;
@@ -193,12 +193,12 @@ out:
 static int schema_check(struct config *cfg, const struct args *a)
 {
   char err[CONFIG_ERR_MAX];
-  int rc = db_check_startup(cfg->db_url, err, sizeof(err));
+  enum db_result rc = db_check_startup(cfg->db_url, err, sizeof(err));
 
   (void)a;
-  if(rc) {
+  if(rc != DB_OK) {
     fprintf(stderr, "trackly-admin: %s\n", err);
-    return rc == -2 ? EXIT_STATE : EXIT_FAILURE;
+    return rc == DB_ERROR ? EXIT_STATE : EXIT_FAILURE;
   }
   printf("schema version %d, as this build needs\n", TRACKLY_SCHEMA_VERSION);
   return 0;
@@ -608,7 +608,6 @@ int main(int argc, char **argv)
   struct args a = {NULL, NULL, false, -1};
   struct config cfg;
   const char *env_file = NULL;
-  char err[CONFIG_ERR_MAX];
   int c, rc;
 
   while((c = getopt_long(argc, argv, "+e:hV", longopts, NULL)) != -1) {
@@ -645,12 +644,8 @@ int main(int argc, char **argv)
   if(rc >= 0)
     return rc;
 
-  if((env_file && config_load_env_file(env_file, err, sizeof(err))) ||
-     config_load(&cfg, CONFIG_NEED_DB, err, sizeof(err))) {
-    fprintf(stderr, "trackly-admin: %s\n", err);
+  if(config_startup(&cfg, "trackly-admin", env_file, CONFIG_NEED_DB))
     return EXIT_FAILURE;
-  }
-  log_init("trackly-admin", cfg.log_format);
   rc = cmd->run(&cfg, &a);
   config_cleanup(&cfg);
   return rc;

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "jwt.h"
+#include "log.h"
 #include "parse.h"
 
 #include <errno.h>
@@ -552,4 +553,18 @@ int config_load_env_file(const char *path, char *err, size_t errcap)
   explicit_bzero(line, sizeof(line));
   explicit_bzero(val, sizeof(val));
   return rc;
+}
+
+int config_startup(struct config *cfg, const char *program,
+                   const char *env_file, unsigned need)
+{
+  char err[CONFIG_ERR_MAX];
+
+  if((env_file && config_load_env_file(env_file, err, sizeof(err))) ||
+     config_load(cfg, need, err, sizeof(err))) {
+    fprintf(stderr, "%s: %s\n", program, err);
+    return -1;
+  }
+  log_init(program, cfg->log_format);
+  return 0;
 }

@@ -85,6 +85,13 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap);
 
 void config_cleanup(struct config *cfg);
 
+/* The start of every program's main(): loads env_file (when not NULL) into
+ * the environment, then the configuration, and starts the log (program is
+ * its identifier) in the configured format.  On failure prints
+ * "program: reason" to stderr and returns -1, cfg clean; 0 otherwise. */
+int config_startup(struct config *cfg, const char *program,
+                   const char *env_file, unsigned need);
+
 /* Loads KEY=VALUE lines from path into the environment, replacing what is
  * there, as systemd's EnvironmentFile= does; called again on SIGHUP, so an
  * edited file takes effect on reload.  Blank lines and lines starting with

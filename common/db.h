@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 #include <libpq-fe.h>
 
@@ -62,8 +63,8 @@ struct db {
   const char *app_name;                     /* borrowed */
   int statement_timeout_ms;
   const struct db_statement *const *lists;  /* NULL-terminated, borrowed */
-  struct timespec last_failure;             /* of the last connect attempt */
-  struct timespec down_since;               /* first failure of an outage */
+  int64_t last_failure_ms;   /* clock_ms() of the last connect attempt */
+  int64_t down_since_ms;     /* clock_ms() of the first failure of an outage */
   unsigned long refused;                    /* calls failed in this outage */
   bool failed_before;
   bool in_tx;                               /* between db_begin and the end */
@@ -102,8 +103,9 @@ void db_rollback(struct db *db);
 void db_close(struct db *db);
 
 /* Connects to url once and checks the schema version, for start-up.
- * Returns 0 when it matches, -1 when the database cannot be reached, -2 when
- * the schema is missing or of another version; err gets one line. */
-int db_check_startup(const char *url, char *err, size_t errcap);
+ * Returns DB_OK when it matches, DB_UNAVAILABLE when the database cannot be
+ * reached, DB_ERROR when the schema is missing or of another version; err
+ * gets one line. */
+enum db_result db_check_startup(const char *url, char *err, size_t errcap);
 
 #endif

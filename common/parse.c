@@ -14,10 +14,12 @@
 #include <string.h>
 
 /*
- * Reads s[0..len) as unsigned decimal digits no greater than limit.
- * Returns false for an empty string, any non-digit, or overflow.
+ * Reads s[0..len) as unsigned digits of base (8 or 10) no greater than
+ * limit.  Returns false for an empty string, any other character, or
+ * overflow.
  */
-static bool digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
+static bool digits_in(const char *s, size_t len, unsigned base,
+                      uint64_t limit, uint64_t *out)
 {
   uint64_t v = 0;
   size_t i;
@@ -27,15 +29,20 @@ static bool digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
   for(i = 0; i < len; i++) {
     unsigned d;
 
-    if(s[i] < '0' || s[i] > '9')
+    if(s[i] < '0' || s[i] >= (char)('0' + base))
       return false;
     d = (unsigned)(s[i] - '0');
-    if(v > (limit - d) / 10)
+    if(v > (limit - d) / base)
       return false;
-    v = v * 10 + d;
+    v = v * base + d;
   }
   *out = v;
   return true;
+}
+
+static bool digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
+{
+  return digits_in(s, len, 10, limit, out);
 }
 
 bool parse_id(const char *s, size_t len, int64_t *out)
@@ -78,6 +85,17 @@ bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     return false;
   if(out)
     *out = n;
+  return true;
+}
+
+bool parse_octal(const char *s, int64_t max, int64_t *out)
+{
+  uint64_t v;
+
+  if(!s || max < 0 || !digits_in(s, strlen(s), 8, (uint64_t)max, &v))
+    return false;
+  if(out)
+    *out = (int64_t)v;
   return true;
 }
 

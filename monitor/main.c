@@ -576,19 +576,16 @@ int main(int argc, char **argv)
             argv[optind]);
     return 2;
   }
-  if((env_file && config_load_env_file(env_file, err, sizeof(err))) ||
-     config_load(&d.cfg, CONFIG_NEED_DB | CONFIG_NO_JWT, err, sizeof(err))) {
-    fprintf(stderr, "trackly-monitor: %s\n", err);
+  if(config_startup(&d.cfg, "trackly-monitor", env_file,
+                    CONFIG_NEED_DB | CONFIG_NO_JWT))
     return 1;
-  }
-  log_init("trackly-monitor", d.cfg.log_format);
   rc = db_check_startup(d.cfg.db_url, err, sizeof(err));
-  if(rc == -2) {
+  if(rc == DB_ERROR) {
     fprintf(stderr, "trackly-monitor: %s\n", err);
     config_cleanup(&d.cfg);
     return 1;
   }
-  if(rc == -1)
+  if(rc == DB_UNAVAILABLE)
     log_warn("%s; will keep trying", err);
 
   if(setup_signals(&d) || curl_global_init(CURL_GLOBAL_DEFAULT) ||
