@@ -357,7 +357,13 @@ static int user_create(struct config *cfg, const struct args *a)
   return rc;
 }
 
-static int user_verify(struct config *cfg, const struct args *a)
+/* The commands about one address (user verify, mail test): runs statement
+ * with the email operand as its one parameter and lets report() say what
+ * came of it (its return is the exit code); when the statement fails,
+ * prints "trackly-admin: " failure instead.  Returns the exit code. */
+static int run_for_email(struct config *cfg, const struct args *a,
+                         const char *statement, const char *failure,
+                         int (*report)(const PGresult *res, const char *email))
 {
   char email[EMAIL_MAX + 1];
   const char *params[1];
@@ -370,18 +376,31 @@ static int user_verify(struct config *cfg, const struct args *a)
   if((rc = open_db(&db, cfg)))
     return rc;
   params[0] = email;
-  rc = EXIT_FAILURE;
-  if(db_exec(&db, "user_verify", 1, params, &res) != DB_OK)
-    fputs("trackly-admin: could not verify the user\n", stderr);
-  else if(PQntuples(res) == 0)
-    fprintf(stderr, "trackly-admin: no user %s\n", email);
+  if(db_exec(&db, statement, 1, params, &res) == DB_OK)
+    rc = report(res, email);
   else {
-    printf("verified %s (id %s)\n", email, PQgetvalue(res, 0, 0));
-    rc = 0;
+    fprintf(stderr, "trackly-admin: %s\n", failure);
+    rc = EXIT_FAILURE;
   }
   PQclear(res);
   db_close(&db);
   return rc;
+}
+
+static int verified(const PGresult *res, const char *email)
+{
+  if(PQntuples(res) == 0) {
+    fprintf(stderr, "trackly-admin: no user %s\n", email);
+    return EXIT_FAILURE;
+  }
+  printf("verified %s (id %s)\n", email, PQgetvalue(res, 0, 0));
+  return 0;
+}
+
+static int user_verify(struct config *cfg, const struct args *a)
+{
+  return run_for_email(cfg, a, "user_verify", "could not verify the user",
+                       verified);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -427,33 +446,19 @@ out:
   return rc;
 }
 
+static int mail_queued(const PGresult *res, const char *email)
+{
+  printf("queued test mail %s to %s; trackly-monitor's mailer sends it "
+         "within seconds if EMAIL_HOST is set (a failure shows in "
+         "mail_outbox.last_error and the monitor's log)\n",
+         PQgetvalue(res, 0, 0), email);
+  return 0;
+}
+
 static int mail_test(struct config *cfg, const struct args *a)
 {
-  char email[EMAIL_MAX + 1];
-  const char *params[1];
-  PGresult *res = NULL;
-  struct db db;
-  int rc;
-
-  if(!email_arg(a->operand, email, sizeof(email)))
-    return EXIT_FAILURE;
-  if((rc = open_db(&db, cfg)))
-    return rc;
-  params[0] = email;
-  if(db_exec(&db, "mail_test", 1, params, &res) == DB_OK) {
-    printf("queued test mail %s to %s; trackly-monitor's mailer sends it "
-           "within seconds if EMAIL_HOST is set (a failure shows in "
-           "mail_outbox.last_error and the monitor's log)\n",
-           PQgetvalue(res, 0, 0), email);
-    rc = 0;
-  }
-  else {
-    fputs("trackly-admin: could not queue the mail\n", stderr);
-    rc = EXIT_FAILURE;
-  }
-  PQclear(res);
-  db_close(&db);
-  return rc;
+  return run_for_email(cfg, a, "mail_test", "could not queue the mail",
+                       mail_queued);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -538,9 +543,10 @@ static bool accepts(const struct command *cmd, const char *opt)
 }
 
 /* Parses a command's own options and operand (argv[0] is its name).
- * Returns -1 to go on, or an exit status. */
-static int parse_args(const struct command *cmd, int argc, char **argv,
-                      struct args *a)
+ * Returns true to run the command; false when the program is to exit now
+ * (--help, or a usage error already printed) with *status. */
+static bool parse_args(const struct command *cmd, int argc, char **argv,
+                       struct args *a, int *status)
 {
   static const struct option longopts[] = {
     {"file", required_argument, NULL, 'f'},
@@ -558,7 +564,8 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
                        c == 'm' ? "max" : NULL;
     if(c == 'h') {
       fputs(cmd->help, stdout);
-      return 0;
+      *status = 0;
+      return false;
     }
     if(!name || !accepts(cmd, name)) {
       if(name)
@@ -568,7 +575,7 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
         fprintf(stderr, "trackly-admin: %s %s: bad option '%s'\n",
                 cmd->group, cmd->name, argv[optind - 1]);
       fputs(cmd->help, stderr);
-      return EXIT_USAGE;
+      goto usage;
     }
     if(c == 'f')
       a->file = optarg;
@@ -577,7 +584,7 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
     else if(!parse_int(optarg, 0, 1000000000, &a->max_lag)) {
       fprintf(stderr, "trackly-admin: --max wants whole seconds, not '%s'\n",
               optarg);
-      return EXIT_USAGE;
+      goto usage;
     }
   }
   if(cmd->takes_email && optind < argc)
@@ -586,14 +593,17 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
     fprintf(stderr, "trackly-admin: %s %s needs an email address\n",
             cmd->group, cmd->name);
     fputs(cmd->help, stderr);
-    return EXIT_USAGE;
+    goto usage;
   }
   if(optind < argc) {
     fprintf(stderr, "trackly-admin: unexpected argument '%s'\n",
             argv[optind]);
-    return EXIT_USAGE;
+    goto usage;
   }
-  return -1;
+  return true;
+usage:
+  *status = EXIT_USAGE;
+  return false;
 }
 
 int main(int argc, char **argv)
@@ -640,8 +650,7 @@ int main(int argc, char **argv)
     usage(stderr);
     return EXIT_USAGE;
   }
-  rc = parse_args(cmd, argc - optind - 1, argv + optind + 1, &a);
-  if(rc >= 0)
+  if(!parse_args(cmd, argc - optind - 1, argv + optind + 1, &a, &rc))
     return rc;
 
   if(config_startup(&cfg, "trackly-admin", env_file, CONFIG_NEED_DB))

@@ -271,7 +271,7 @@ static void claim(struct daemon *d)
 static void prune(struct daemon *d)
 {
   int64_t now = clock_ms();
-  long n, total = 0;
+  int64_t n, total = 0;
 
   if(now < d->next_prune)
     return;
@@ -286,15 +286,15 @@ static void prune(struct daemon *d)
       break;
   }
   if(total)
-    log_info("deleted %ld checks older than %lld days", total,
+    log_info("deleted %lld checks older than %lld days", (long long)total,
              (long long)d->cfg.check_retention_days);
   /* One small batch a minute: each account may take its projects' checks
    * with it. */
   n = scheduler_purge_unverified(&d->db, d->cfg.unverified_account_days,
                                  PURGE_ACCOUNTS_BATCH);
   if(n > 0)
-    log_info("deleted %ld accounts still unverified after %lld days", n,
-             (long long)d->cfg.unverified_account_days);
+    log_info("deleted %lld accounts still unverified after %lld days",
+             (long long)n, (long long)d->cfg.unverified_account_days);
 }
 
 /* Reads pending signals; SIGTERM and SIGINT start the stop. */
