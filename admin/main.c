@@ -629,8 +629,7 @@ int main(int argc, char **argv)
       usage(stdout);
       return 0;
     case 'V':
-      printf("trackly-admin %s (schema version %d)\n", TRACKLY_VERSION,
-             TRACKLY_SCHEMA_VERSION);
+      config_print_version("trackly-admin");
       return 0;
     default:
       usage(stderr);

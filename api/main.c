@@ -125,7 +125,6 @@ int main(int argc, char **argv)
   };
   struct master_options opt = {.listen_fd = -1};
   struct config cfg;
-  char err[CONFIG_ERR_MAX];
   const char *socket_path = NULL;
   int64_t mode = 0660, workers = 0;
   int c, rc;
@@ -156,8 +155,7 @@ int main(int argc, char **argv)
       usage(stdout);
       return 0;
     case 'V':
-      printf("trackly-api %s (schema version %d)\n", TRACKLY_VERSION,
-             TRACKLY_SCHEMA_VERSION);
+      config_print_version("trackly-api");
       return 0;
     default:
       usage(stderr);
@@ -174,14 +172,11 @@ int main(int argc, char **argv)
                     CONFIG_NEED_DB | CONFIG_NEED_JWT))
     return 1;
 
-  rc = db_check_startup(cfg.db_url, err, sizeof(err));
-  if(rc == DB_ERROR) {
-    fprintf(stderr, "trackly-api: %s\n", err);
+  if(db_startup_check("trackly-api", cfg.db_url, "starting anyway, "
+                      "workers answer 503 until it is back")) {
     config_cleanup(&cfg);
     return 1;
   }
-  if(rc == DB_UNAVAILABLE)
-    log_warn("%s; starting anyway, workers answer 503 until it is back", err);
 
   opt.listen_fd = inherited_socket();
   if(opt.listen_fd < 0 && socket_path)

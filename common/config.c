@@ -8,6 +8,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "parse.h"
+#include "trackly_build.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -567,4 +568,10 @@ int config_startup(struct config *cfg, const char *program,
   }
   log_init(program, cfg->log_format);
   return 0;
+}
+
+void config_print_version(const char *program)
+{
+  printf("%s %s (schema version %d)\n", program, TRACKLY_VERSION,
+         TRACKLY_SCHEMA_VERSION);
 }

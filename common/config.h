@@ -92,6 +92,9 @@ void config_cleanup(struct config *cfg);
 int config_startup(struct config *cfg, const char *program,
                    const char *env_file, unsigned need);
 
+/* Prints "program VERSION (schema version N)" to stdout, for --version. */
+void config_print_version(const char *program);
+
 /* Loads KEY=VALUE lines from path into the environment, replacing what is
  * there, as systemd's EnvironmentFile= does; called again on SIGHUP, so an
  * edited file takes effect on reload.  Blank lines and lines starting with

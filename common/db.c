@@ -359,3 +359,19 @@ void db_rollback(struct db *db)
     PQclear(PQexec(db->conn, "ROLLBACK"));
   db->in_tx = false;
 }
+
+int db_startup_check(const char *program, const char *url, const char *then)
+{
+  char err[256];
+
+  switch(db_check_startup(url, err, sizeof(err))) {
+  case DB_OK:
+    return 0;
+  case DB_UNAVAILABLE:
+    log_warn("%s; %s", err, then);
+    return 0;
+  default:
+    fprintf(stderr, "%s: %s\n", program, err);
+    return -1;
+  }
+}

@@ -108,4 +108,10 @@ void db_close(struct db *db);
  * gets one line. */
 enum db_result db_check_startup(const char *url, char *err, size_t errcap);
 
+/* db_check_startup for a daemon, which starts whether or not the database
+ * is up yet: a missing or other schema is printed to stderr as
+ * "program: reason" and returns -1 (the caller exits); an unreachable
+ * database is logged as a warning, "reason; then", and returns 0. */
+int db_startup_check(const char *program, const char *url, const char *then);
+
 #endif

@@ -549,7 +549,7 @@ int main(int argc, char **argv)
   static struct daemon d;
   const char *env_file = NULL;
   char err[CONFIG_ERR_MAX];
-  int c, rc;
+  int c;
 
   while((c = getopt_long(argc, argv, "e:1hV", longopts, NULL)) != -1) {
     switch(c) {
@@ -563,8 +563,7 @@ int main(int argc, char **argv)
       usage(stdout);
       return 0;
     case 'V':
-      printf("trackly-monitor %s (schema version %d)\n", TRACKLY_VERSION,
-             TRACKLY_SCHEMA_VERSION);
+      config_print_version("trackly-monitor");
       return 0;
     default:
       usage(stderr);
@@ -579,14 +578,10 @@ int main(int argc, char **argv)
   if(config_startup(&d.cfg, "trackly-monitor", env_file,
                     CONFIG_NEED_DB | CONFIG_NO_JWT))
     return 1;
-  rc = db_check_startup(d.cfg.db_url, err, sizeof(err));
-  if(rc == DB_ERROR) {
-    fprintf(stderr, "trackly-monitor: %s\n", err);
+  if(db_startup_check("trackly-monitor", d.cfg.db_url, "will keep trying")) {
     config_cleanup(&d.cfg);
     return 1;
   }
-  if(rc == DB_UNAVAILABLE)
-    log_warn("%s; will keep trying", err);
 
   if(setup_signals(&d) || curl_global_init(CURL_GLOBAL_DEFAULT) ||
      prober_init(&d.prober, d.cfg.monitor_concurrency,

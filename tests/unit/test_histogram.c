@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "histogram.h"
+#include "expect_text.h"
 
 static const struct histogram_bounds ms = {
   .per_second = 1000,
@@ -37,17 +38,6 @@ static char *render(struct histogram *h, const struct histogram_bounds *b,
   text = dynbuf_take(&out, NULL);
   dynbuf_free(&out);
   return text;
-}
-
-static void expect_line(const char *text, const char *line)
-{
-  const char *p = text;
-  size_t len = strlen(line);
-
-  for(; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-    if(!strncmp(p, line, len) && p[len] == '\n')
-      return;
-  fail_msg("no line \"%s\" in:\n%s", line, text);
 }
 
 static void test_buckets_are_upper_bounds(void **state)

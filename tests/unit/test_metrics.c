@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "expect_text.h"
 
 static const struct route routes[] = {
   {"GET", "/healthcheck", false, NULL},
@@ -36,17 +37,6 @@ static char *render(struct metrics *m, size_t cap)
   if(text)
     assert_int_equal(strlen(text), len);
   return text;
-}
-
-static void expect_line(const char *text, const char *line)
-{
-  size_t cap = strlen(line) + 3;
-  char *want = malloc(cap);
-  assert_non_null(want);
-  snprintf(want, cap, "\n%s\n", line);
-  if(!strstr(text, want))
-    fail_msg("no line \"%s\" in:\n%s", line, text);
-  free(want);
 }
 
 static void test_empty_has_every_family(void **state)

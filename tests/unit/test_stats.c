@@ -12,17 +12,7 @@
 #include <string.h>
 
 #include "stats.h"
-
-static void expect_line(const char *text, const char *line)
-{
-  const char *p = text;
-  size_t len = strlen(line);
-
-  for(; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-    if(!strncmp(p, line, len) && p[len] == '\n')
-      return;
-  fail_msg("no line \"%s\" in:\n%s", line, text);
-}
+#include "expect_text.h"
 
 /* The text of s in a buffer capped at cap, or NULL when it does not fit
  * (and then stats_render said so). */
