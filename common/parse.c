@@ -112,16 +112,16 @@ int hex_digit(char c)
 
 /*
  * Percent-decodes s[0..len) into out, '+' meaning a space.  Returns the
- * decoded length, or -2 for a '%' not followed by two hex digits, for "%00"
+ * decoded length, or -1 for a '%' not followed by two hex digits, for "%00"
  * (a C string would end there), or when the result needs more than cap - 1
  * bytes.
  */
-static long decode(const char *s, size_t len, char *out, size_t cap)
+static int64_t decode(const char *s, size_t len, char *out, size_t cap)
 {
   size_t i, n = 0;
 
   if(!out || !cap)
-    return -2;
+    return -1;
   for(i = 0; i < len; i++) {
     int c = (unsigned char)s[i];
 
@@ -131,22 +131,22 @@ static long decode(const char *s, size_t len, char *out, size_t cap)
       int hi, lo;
 
       if(len - i < 3)
-        return -2;
+        return -1;
       hi = hex_digit(s[i + 1]);
       lo = hex_digit(s[i + 2]);
       if(hi < 0 || lo < 0)
-        return -2;
+        return -1;
       c = (hi << 4) | lo;
       if(!c)
-        return -2;
+        return -1;
       i += 2;
     }
     if(n >= cap - 1)
-      return -2;
+      return -1;
     out[n++] = (char)c;
   }
   out[n] = '\0';
-  return (long)n;
+  return (int64_t)n;
 }
 
 /*
@@ -173,10 +173,10 @@ long query_param(const char *query, const char *name, char *out, size_t cap)
     size_t keylen = strcspn(p, "=&");
 
     if(keylen == namelen && !memcmp(p, name, namelen)) {
-      if(keylen < pairlen)
-        rc = decode(p + keylen + 1, pairlen - keylen - 1, out, cap);
-      else
-        rc = decode("", 0, out, cap);
+      int64_t n = keylen < pairlen ?
+                  decode(p + keylen + 1, pairlen - keylen - 1, out, cap) :
+                  decode("", 0, out, cap);
+      rc = n < 0 ? -2 : (long)n;
       break;
     }
     if(!p[pairlen])
