@@ -20,6 +20,8 @@
 #define CONFIG_MAX_ORIGINS 32
 #define CONFIG_MAX_NETWORKS 32
 #define CONFIG_ERR_MAX 256
+/* Secrets, paths and URLs longer than this are certainly mistakes. */
+#define CONFIG_VALUE_MAX 4096
 
 /* EMAIL_TLS: starttls = STARTTLS whenever the server offers it; tls = TLS
  * is required (STARTTLS or no mail); none = plain text. */
