@@ -14,31 +14,18 @@
  * database schema is missing or of another version, or `monitor lag
  * --max` was exceeded: "the system is not in the state asked for".
  *
- * Passwords are never taken from the command line, where any local user can
- * read them in /proc: they come from stdin, or from a prompt with echo off.
+ * This file holds the command line, the table of commands, the statements
+ * and monitor lag; admin.h names the other files.
  */
-#include "config.h"
-#include "db.h"
-#include "log.h"
+#include "admin.h"
 #include "parse.h"
-#include "password.h"
-#include "validate.h"
 #include "trackly_build.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <termios.h>
-#include <unistd.h>
 
-#define EXIT_USAGE 2
-#define EXIT_STATE 3
-#define SCHEMA_FILE_MAX (1024 * 1024)
 #define STATEMENT_TIMEOUT_MS 30000
 
 static const struct db_statement admin_statements[] = {
@@ -70,36 +57,19 @@ static const struct db_statement *const admin_lists[] = {
   NULL,
 };
 
-/* What a subcommand was given on its command line. */
-struct args {
-  const char *operand;     /* EMAIL, when the command takes one */
-  const char *file;        /* schema apply --file */
-  bool verified;           /* user create --verified */
-  int64_t max_lag;         /* monitor lag --max SECONDS; -1: none */
-};
-
-struct command {
-  const char *group;
-  const char *name;
-  const char *options;     /* long options it accepts, ",name," list */
-  bool takes_email;
-  int (*run)(struct config *cfg, const struct args *a);
-  const char *help;
-};
-
 /* ---------------------------------------------------------------------- */
 
-static int open_db(struct db *db, const struct config *cfg)
+int open_db(struct db *db, const struct config *cfg)
 {
   char err[CONFIG_ERR_MAX];
-  int rc = db_check_startup(cfg->db_url, err, sizeof(err));
+  enum db_result rc = db_check_startup(cfg->db_url, err, sizeof(err));
 
-  if(rc) {
+  if(rc != DB_OK) {
     fprintf(stderr, "trackly-admin: %s\n", err);
-    if(rc == -2)
+    if(rc == DB_ERROR)
       fputs("trackly-admin: run `trackly-admin schema apply` first\n",
             stderr);
-    return rc == -2 ? EXIT_STATE : EXIT_FAILURE;
+    return rc == DB_ERROR ? EXIT_STATE : EXIT_FAILURE;
   }
   db_init(db, cfg->db_url, "trackly-admin", STATEMENT_TIMEOUT_MS,
           admin_lists);
@@ -111,280 +81,8 @@ static int open_db(struct db *db, const struct config *cfg)
   return 0;
 }
 
-/* Reads at most cap bytes of path into a fresh NUL-terminated buffer. */
-static char *read_file(const char *path, size_t cap)
-{
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  char *buf = NULL;
-  size_t len = 0;
-  ssize_t n = 0;
-  int err;
-
-  if(fd < 0)
-    return NULL;
-  buf = malloc(cap + 1);
-  while(buf && len <= cap) {
-    n = read(fd, buf + len, cap + 1 - len);
-    if(n < 0 && errno == EINTR)
-      continue;
-    if(n <= 0)
-      break;
-    len += (size_t)n;
-  }
-  err = n < 0 ? errno : EFBIG;
-  close(fd);
-  if(buf && (n < 0 || len > cap)) {   /* a read error, or too big */
-    free(buf);
-    errno = err;
-    return NULL;
-  }
-  if(buf)
-    buf[len] = '\0';
-  return buf;
-}
-
-/* schema.sql is one transaction of plain SQL (no psql meta-commands), so
- * it goes to the server as one simple-protocol script: all or nothing. */
-static int schema_apply(struct config *cfg, const struct args *a)
-{
-  const char *path = a->file ? a->file : TRACKLY_SCHEMA_PATH;
-  const char *keys[] = {"dbname", "application_name", NULL};
-  const char *values[] = {cfg->db_url, "trackly-admin", NULL};
-  char err[CONFIG_ERR_MAX];
-  char *sql = read_file(path, SCHEMA_FILE_MAX);
-  PGconn *conn;
-  PGresult *res;
-  int rc = EXIT_FAILURE;
-
-  if(!sql) {
-    fprintf(stderr, "trackly-admin: cannot read %s: %s\n", path,
-            strerror(errno));
-    return EXIT_FAILURE;
-  }
-  conn = PQconnectdbParams(keys, values, 1);
-  if(PQstatus(conn) != CONNECTION_OK) {
-    fprintf(stderr, "trackly-admin: cannot connect to the database: %s",
-            PQerrorMessage(conn));
-    goto out;
-  }
-  res = PQexec(conn, sql);
-  if(PQresultStatus(res) != PGRES_COMMAND_OK &&
-     PQresultStatus(res) != PGRES_TUPLES_OK) {
-    fprintf(stderr, "trackly-admin: %s did not apply: %s", path,
-            PQresultErrorMessage(res));
-    PQclear(res);
-    goto out;
-  }
-  PQclear(res);
-  if(db_check_startup(cfg->db_url, err, sizeof(err))) {
-    fprintf(stderr, "trackly-admin: %s applied, but %s\n", path, err);
-    rc = EXIT_STATE;
-    goto out;
-  }
-  printf("schema applied from %s; the database is at version %d\n", path,
-         TRACKLY_SCHEMA_VERSION);
-  rc = 0;
-out:
-  PQfinish(conn);
-  free(sql);
-  return rc;
-}
-
-static int schema_check(struct config *cfg, const struct args *a)
-{
-  char err[CONFIG_ERR_MAX];
-  int rc = db_check_startup(cfg->db_url, err, sizeof(err));
-
-  (void)a;
-  if(rc) {
-    fprintf(stderr, "trackly-admin: %s\n", err);
-    return rc == -2 ? EXIT_STATE : EXIT_FAILURE;
-  }
-  printf("schema version %d, as this build needs\n", TRACKLY_SCHEMA_VERSION);
-  return 0;
-}
-
 /* ---------------------------------------------------------------------- */
 
-static struct termios saved_tty;
-
-/* Ctrl-C at the prompt must not leave the terminal without echo. */
-static void restore_tty(int sig)
-{
-  tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-/* Reads one line from stdin, byte by byte so no copy of the password is
- * left in a stdio buffer.  Returns its length without the line end, or -1
- * when there is no line or it is longer than cap - 1 bytes. */
-static ssize_t read_line(char *buf, size_t cap)
-{
-  size_t len = 0;
-  char c;
-  ssize_t n;
-
-  for(;;) {
-    n = read(STDIN_FILENO, &c, 1);
-    if(n < 0 && errno == EINTR)
-      continue;
-    if(n <= 0 || c == '\n')
-      break;
-    if(len + 1 >= cap)
-      return -1;
-    buf[len++] = c;
-  }
-  if(n <= 0 && len == 0)
-    return -1;
-  if(len && buf[len - 1] == '\r')
-    len--;
-  buf[len] = '\0';
-  return (ssize_t)len;
-}
-
-static ssize_t prompt(const char *text, char *buf, size_t cap)
-{
-  struct termios quiet;
-  ssize_t len;
-
-  fputs(text, stderr);
-  fflush(stderr);
-  quiet = saved_tty;
-  quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-  quiet.c_lflag |= ICANON;
-  tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-  len = read_line(buf, cap);
-  tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
-  fputc('\n', stderr);
-  return len;
-}
-
-/* The new user's password: asked twice at a terminal, otherwise the first
- * line of stdin.  Returns its length, or -1 after saying what is wrong. */
-static ssize_t read_password(char *pw, size_t cap)
-{
-  char again[PASSWORD_MAX + 2];
-  ssize_t len, len2;
-
-  if(tcgetattr(STDIN_FILENO, &saved_tty)) {
-    len = read_line(pw, cap);
-    if(len < 0)
-      fputs("trackly-admin: no password on stdin (one line, at most "
-            "1024 bytes)\n", stderr);
-  }
-  else {
-    signal(SIGINT, restore_tty);
-    signal(SIGTERM, restore_tty);
-    len = prompt("Password: ", pw, cap);
-    len2 = len < 0 ? -1 : prompt("Password again: ", again, sizeof(again));
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    if(len < 0 || len2 != len || memcmp(pw, again, (size_t)len)) {
-      fputs("trackly-admin: the passwords do not match\n", stderr);
-      len = -1;
-    }
-    explicit_bzero(again, sizeof(again));
-  }
-  if(len >= 0 && !password_length_valid((size_t)len)) {
-    fprintf(stderr, "trackly-admin: the password must be %d to %d bytes\n",
-            PASSWORD_MIN, PASSWORD_MAX);
-    len = -1;
-  }
-  return len;
-}
-
-/* Trims the address and checks it as the API does.  Returns it, copied
- * into buf, or NULL after saying why not. */
-static const char *email_arg(const char *arg, char *buf, size_t cap)
-{
-  size_t len = strlen(arg);
-  const char *s = trim_space(arg, &len);
-
-  if(!email_valid(s, len) || len >= cap) {
-    fprintf(stderr, "trackly-admin: '%s' is not a valid email address\n",
-            arg);
-    return NULL;
-  }
-  memcpy(buf, s, len);
-  buf[len] = '\0';
-  return buf;
-}
-
-static int user_create(struct config *cfg, const struct args *a)
-{
-  char email[EMAIL_MAX + 1];
-  char pw[PASSWORD_MAX + 2];
-  char hash[PASSWORD_ENCODED_MAX];
-  const char *params[3];
-  PGresult *res = NULL;
-  struct db db;
-  ssize_t len;
-  enum db_result result;
-  int rc;
-
-  if(!email_arg(a->operand, email, sizeof(email)))
-    return EXIT_FAILURE;
-  len = read_password(pw, sizeof(pw));
-  rc = len < 0 ? -1 : password_hash(pw, (size_t)len, hash, sizeof(hash));
-  explicit_bzero(pw, sizeof(pw));
-  if(rc) {
-    if(len >= 0)
-      fputs("trackly-admin: cannot hash the password\n", stderr);
-    return EXIT_FAILURE;
-  }
-  if((rc = open_db(&db, cfg)))
-    return rc;
-  params[0] = email;
-  params[1] = hash;
-  params[2] = a->verified ? "true" : "false";
-  result = db_exec(&db, "user_create", 3, params, &res);
-  if(result == DB_OK) {
-    printf("created user %s (id %s)%s\n", email, PQgetvalue(res, 0, 0),
-           a->verified ? ", email verified" :
-           "; email not verified yet");
-    rc = 0;
-  }
-  else {
-    fprintf(stderr, "trackly-admin: %s\n", result == DB_CONFLICT ?
-            "a user with that email address exists already" :
-            "could not create the user");
-    rc = EXIT_FAILURE;
-  }
-  PQclear(res);
-  explicit_bzero(hash, sizeof(hash));
-  db_close(&db);
-  return rc;
-}
-
-static int user_verify(struct config *cfg, const struct args *a)
-{
-  char email[EMAIL_MAX + 1];
-  const char *params[1];
-  PGresult *res = NULL;
-  struct db db;
-  int rc;
-
-  if(!email_arg(a->operand, email, sizeof(email)))
-    return EXIT_FAILURE;
-  if((rc = open_db(&db, cfg)))
-    return rc;
-  params[0] = email;
-  rc = EXIT_FAILURE;
-  if(db_exec(&db, "user_verify", 1, params, &res) != DB_OK)
-    fputs("trackly-admin: could not verify the user\n", stderr);
-  else if(PQntuples(res) == 0)
-    fprintf(stderr, "trackly-admin: no user %s\n", email);
-  else {
-    printf("verified %s (id %s)\n", email, PQgetvalue(res, 0, 0));
-    rc = 0;
-  }
-  PQclear(res);
-  db_close(&db);
-  return rc;
-}
-
-/* ---------------------------------------------------------------------- */
 
 static int monitor_lag(struct config *cfg, const struct args *a)
 {
@@ -422,35 +120,6 @@ static int monitor_lag(struct config *cfg, const struct args *a)
     rc = EXIT_STATE;
   }
 out:
-  PQclear(res);
-  db_close(&db);
-  return rc;
-}
-
-static int mail_test(struct config *cfg, const struct args *a)
-{
-  char email[EMAIL_MAX + 1];
-  const char *params[1];
-  PGresult *res = NULL;
-  struct db db;
-  int rc;
-
-  if(!email_arg(a->operand, email, sizeof(email)))
-    return EXIT_FAILURE;
-  if((rc = open_db(&db, cfg)))
-    return rc;
-  params[0] = email;
-  if(db_exec(&db, "mail_test", 1, params, &res) == DB_OK) {
-    printf("queued test mail %s to %s; trackly-monitor's mailer sends it "
-           "within seconds if EMAIL_HOST is set (a failure shows in "
-           "mail_outbox.last_error and the monitor's log)\n",
-           PQgetvalue(res, 0, 0), email);
-    rc = 0;
-  }
-  else {
-    fputs("trackly-admin: could not queue the mail\n", stderr);
-    rc = EXIT_FAILURE;
-  }
   PQclear(res);
   db_close(&db);
   return rc;
@@ -538,9 +207,10 @@ static bool accepts(const struct command *cmd, const char *opt)
 }
 
 /* Parses a command's own options and operand (argv[0] is its name).
- * Returns -1 to go on, or an exit status. */
-static int parse_args(const struct command *cmd, int argc, char **argv,
-                      struct args *a)
+ * Returns true to run the command; false when the program is to exit now
+ * (--help, or a usage error already printed) with *status. */
+static bool parse_args(const struct command *cmd, int argc, char **argv,
+                       struct args *a, int *status)
 {
   static const struct option longopts[] = {
     {"file", required_argument, NULL, 'f'},
@@ -558,7 +228,8 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
                        c == 'm' ? "max" : NULL;
     if(c == 'h') {
       fputs(cmd->help, stdout);
-      return 0;
+      *status = 0;
+      return false;
     }
     if(!name || !accepts(cmd, name)) {
       if(name)
@@ -568,7 +239,7 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
         fprintf(stderr, "trackly-admin: %s %s: bad option '%s'\n",
                 cmd->group, cmd->name, argv[optind - 1]);
       fputs(cmd->help, stderr);
-      return EXIT_USAGE;
+      goto usage;
     }
     if(c == 'f')
       a->file = optarg;
@@ -577,7 +248,7 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
     else if(!parse_int(optarg, 0, 1000000000, &a->max_lag)) {
       fprintf(stderr, "trackly-admin: --max wants whole seconds, not '%s'\n",
               optarg);
-      return EXIT_USAGE;
+      goto usage;
     }
   }
   if(cmd->takes_email && optind < argc)
@@ -586,14 +257,17 @@ static int parse_args(const struct command *cmd, int argc, char **argv,
     fprintf(stderr, "trackly-admin: %s %s needs an email address\n",
             cmd->group, cmd->name);
     fputs(cmd->help, stderr);
-    return EXIT_USAGE;
+    goto usage;
   }
   if(optind < argc) {
     fprintf(stderr, "trackly-admin: unexpected argument '%s'\n",
             argv[optind]);
-    return EXIT_USAGE;
+    goto usage;
   }
-  return -1;
+  return true;
+usage:
+  *status = EXIT_USAGE;
+  return false;
 }
 
 int main(int argc, char **argv)
@@ -608,7 +282,6 @@ int main(int argc, char **argv)
   struct args a = {NULL, NULL, false, -1};
   struct config cfg;
   const char *env_file = NULL;
-  char err[CONFIG_ERR_MAX];
   int c, rc;
 
   while((c = getopt_long(argc, argv, "+e:hV", longopts, NULL)) != -1) {
@@ -620,8 +293,7 @@ int main(int argc, char **argv)
       usage(stdout);
       return 0;
     case 'V':
-      printf("trackly-admin %s (schema version %d)\n", TRACKLY_VERSION,
-             TRACKLY_SCHEMA_VERSION);
+      config_print_version("trackly-admin");
       return 0;
     default:
       usage(stderr);
@@ -641,17 +313,13 @@ int main(int argc, char **argv)
     usage(stderr);
     return EXIT_USAGE;
   }
-  rc = parse_args(cmd, argc - optind - 1, argv + optind + 1, &a);
-  if(rc >= 0)
+  if(!parse_args(cmd, argc - optind - 1, argv + optind + 1, &a, &rc))
     return rc;
 
-  if((env_file && config_load_env_file(env_file, err, sizeof(err))) ||
-     config_load(&cfg, CONFIG_NEED_DB, err, sizeof(err))) {
-    fprintf(stderr, "trackly-admin: %s\n", err);
+  if(config_startup(&cfg, "trackly-admin", env_file, CONFIG_NEED_DB))
     return EXIT_FAILURE;
-  }
-  log_init("trackly-admin", cfg.log_format);
   rc = cmd->run(&cfg, &a);
   config_cleanup(&cfg);
   return rc;
 }
+

@@ -21,9 +21,9 @@
 #define API_JWT_ISSUER "trackly"
 #define API_JWT_LEEWAY 30
 
-/* SQL for a timestamptz column as RFC 3339 UTC, the API's timestamp form. */
-#define SQL_RFC3339(col) \
-  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* SQL for a timestamptz column as RFC 3339 UTC, the API's timestamp form:
+ * common/db.h's, under the name the resource files use. */
+#define SQL_RFC3339(col) DB_RFC3339(col)
 
 /* SQL for a JSON array of the rows of query, in the given order of its
  * columns (t.id, ...); "[]" when there are none.  row_to_json of a

@@ -125,7 +125,6 @@ int main(int argc, char **argv)
   };
   struct master_options opt = {.listen_fd = -1};
   struct config cfg;
-  char err[CONFIG_ERR_MAX];
   const char *socket_path = NULL;
   int64_t mode = 0660, workers = 0;
   int c, rc;
@@ -135,17 +134,13 @@ int main(int argc, char **argv)
     case 's':
       socket_path = optarg;
       break;
-    case 'm': {
-      char *end;
-      errno = 0;
-      mode = strtol(optarg, &end, 8);
-      if(errno || *end || !*optarg || mode < 0 || mode > 0777) {
+    case 'm':
+      if(!parse_octal(optarg, 0777, &mode)) {
         fprintf(stderr, "trackly-api: --socket-mode wants an octal mode "
                 "like 0660\n");
         return 2;
       }
       break;
-    }
     case 'w':
       if(!parse_int(optarg, 1, 256, &workers)) {
         fprintf(stderr, "trackly-api: --workers wants a number from 1 to "
@@ -160,8 +155,7 @@ int main(int argc, char **argv)
       usage(stdout);
       return 0;
     case 'V':
-      printf("trackly-api %s (schema version %d)\n", TRACKLY_VERSION,
-             TRACKLY_SCHEMA_VERSION);
+      config_print_version("trackly-api");
       return 0;
     default:
       usage(stderr);
@@ -174,24 +168,15 @@ int main(int argc, char **argv)
   }
   opt.workers = (int)workers;
 
-  if(opt.env_file && config_load_env_file(opt.env_file, err, sizeof(err))) {
-    fprintf(stderr, "trackly-api: %s\n", err);
+  if(config_startup(&cfg, "trackly-api", opt.env_file,
+                    CONFIG_NEED_DB | CONFIG_NEED_JWT))
     return 1;
-  }
-  if(config_load(&cfg, CONFIG_NEED_DB | CONFIG_NEED_JWT, err, sizeof(err))) {
-    fprintf(stderr, "trackly-api: %s\n", err);
-    return 1;
-  }
-  log_init("trackly-api", cfg.log_format);
 
-  rc = db_check_startup(cfg.db_url, err, sizeof(err));
-  if(rc == -2) {
-    fprintf(stderr, "trackly-api: %s\n", err);
+  if(db_startup_check("trackly-api", cfg.db_url, "starting anyway, "
+                      "workers answer 503 until it is back")) {
     config_cleanup(&cfg);
     return 1;
   }
-  if(rc == -1)
-    log_warn("%s; starting anyway, workers answer 503 until it is back", err);
 
   opt.listen_fd = inherited_socket();
   if(opt.listen_fd < 0 && socket_path)

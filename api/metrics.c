@@ -22,9 +22,11 @@ static const int status_codes[METRICS_STATUSES - 1] = {
   500, 503,
 };
 
-static const uint64_t bucket_us[METRICS_BUCKETS] = {
-  5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,
-  5000000, 10000000,
+/* Request latency in microseconds: 5 ms to 10 s. */
+static const struct histogram_bounds latency_bounds = {
+  .per_second = 1000000,
+  .le = {5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+         2500000, 5000000, 10000000},
 };
 
 #define ADD(counter, n) \
@@ -44,7 +46,7 @@ int metrics_init(void)
 void metrics_request(struct metrics *m, size_t route, int status,
                      uint64_t us)
 {
-  size_t s = METRICS_STATUSES - 1, b = 0;
+  size_t s = METRICS_STATUSES - 1;
 
   if(!m)
     return;
@@ -53,11 +55,8 @@ void metrics_request(struct metrics *m, size_t route, int status,
       s = i;
   if(route >= METRICS_ROUTES_MAX)
     route = 0;
-  while(b < METRICS_BUCKETS && us > bucket_us[b])
-    b++;
   ADD(m->requests[route][s], 1);
-  ADD(m->buckets[b], 1);
-  ADD(m->duration_us, us);
+  histogram_observe(&m->latency_us, &latency_bounds, us);
 }
 
 void metrics_db_error(struct metrics *m, enum metrics_db_error kind)
@@ -68,7 +67,7 @@ void metrics_db_error(struct metrics *m, enum metrics_db_error kind)
 
 /* Route patterns and methods hold no '"', '\\' or newline, so they need
  * no escaping as label values. */
-static void render_requests(struct promtext *o, struct metrics *m,
+static void render_requests(struct dynbuf *o, struct metrics *m,
                             const struct route *routes, size_t nroutes)
 {
   promtext_family(o, "trackly_http_requests_total", "counter",
@@ -94,54 +93,30 @@ static void render_requests(struct promtext *o, struct metrics *m,
   }
 }
 
-static void render_latency(struct promtext *o, struct metrics *m)
+int metrics_render(struct metrics *m, const struct route *routes,
+                   size_t nroutes, struct dynbuf *o)
 {
-  const char *name = "trackly_http_request_duration_seconds";
-  uint64_t total = 0, us = GET(m->duration_us);
-
-  promtext_family(o, name, "histogram",
-       "Time from a request's arrival at a worker to its answer.");
-  for(size_t b = 0; b <= METRICS_BUCKETS; b++) {
-    total += GET(m->buckets[b]);
-    if(b < METRICS_BUCKETS)
-      promtext_put(o, "%s_bucket{le=\"%g\"} %llu\n", name,
-          bucket_us[b] / 1e6, (unsigned long long)total);
-    else
-      promtext_put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name,
-          (unsigned long long)total);
-  }
-  promtext_put(o, "%s_sum %llu.%06llu\n%s_count %llu\n", name,
-      (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000),
-      name, (unsigned long long)total);
-}
-
-size_t metrics_render(struct metrics *m, const struct route *routes,
-                      size_t nroutes, char *out, size_t cap)
-{
-  struct promtext o = {out, 0, cap, cap == 0};
-
-  render_requests(&o, m, routes, nroutes);
-  render_latency(&o, m);
-  promtext_family(&o, "trackly_db_errors_total", "counter",
+  render_requests(o, m, routes, nroutes);
+  histogram_render(o, "trackly_http_request_duration_seconds",
+                   "Time from a request's arrival at a worker to its answer.",
+                   &m->latency_us, &latency_bounds);
+  promtext_family(o, "trackly_db_errors_total", "counter",
        "Requests that failed on the database: unavailable (answered 503), "
        "busy (a lock wait timed out, answered 503) or error (answered "
        "500).");
-  promtext_put(&o, "trackly_db_errors_total{kind=\"unavailable\"} %llu\n"
+  promtext_put(o, "trackly_db_errors_total{kind=\"unavailable\"} %llu\n"
       "trackly_db_errors_total{kind=\"busy\"} %llu\n"
       "trackly_db_errors_total{kind=\"error\"} %llu\n",
       (unsigned long long)GET(m->db_errors[METRICS_DB_UNAVAILABLE]),
       (unsigned long long)GET(m->db_errors[METRICS_DB_BUSY]),
       (unsigned long long)GET(m->db_errors[METRICS_DB_ERROR]));
-  promtext_family(&o, "trackly_api_workers_restarted_total", "counter",
-       "Workers that died unasked and were replaced.");
-  promtext_put(&o, "trackly_api_workers_restarted_total %llu\n",
-      (unsigned long long)GET(m->workers_restarted));
-  promtext_family(&o, "trackly_api_workers", "gauge",
-       "Worker processes alive.");
-  promtext_put(&o, "trackly_api_workers %d\n",
-      atomic_load_explicit(&m->workers_alive, memory_order_relaxed));
-  pool_render(&o);
-  return o.full ? 0 : o.len;
+  promtext_counter(o, "trackly_api_workers_restarted_total",
+       "Workers that died unasked and were replaced.",
+       GET(m->workers_restarted));
+  promtext_gauge(o, "trackly_api_workers", "Worker processes alive.",
+       atomic_load_explicit(&m->workers_alive, memory_order_relaxed));
+  pool_render(o);
+  return dynbuf_ptr(o) ? 0 : -1;
 }
 
 /* Room for every counter of a full route table, with plenty to spare. */
@@ -150,17 +125,16 @@ size_t metrics_render(struct metrics *m, const struct route *routes,
 int metrics_get(struct request *req)
 {
   struct metrics empty = {0};
-  size_t nroutes, len;
+  struct dynbuf text;
+  size_t nroutes;
   const struct route *routes = router_table(&nroutes);
-  char *text = malloc(METRICS_TEXT_MAX);
-  int rc;
+  int rc = 500;
 
-  if(!text)
-    return 500;
-  len = metrics_render(metrics_shared ? metrics_shared : &empty, routes,
-                       nroutes, text, METRICS_TEXT_MAX);
-  rc = len ? reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-                        text, len) : 500;
-  free(text);
+  dynbuf_init(&text, METRICS_TEXT_MAX);
+  if(!metrics_render(metrics_shared ? metrics_shared : &empty, routes,
+                     nroutes, &text))
+    rc = reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                    dynbuf_ptr(&text), dynbuf_len(&text));
+  dynbuf_free(&text);
   return rc;
 }

@@ -14,22 +14,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dynbuf.h"
+#include "histogram.h"
 #include "router.h"
 
 /* Room for the route table plus the unmatched requests (index 0). */
 #define METRICS_ROUTES_MAX 48
 /* Statuses counted by code; anything else is counted as "other". */
 #define METRICS_STATUSES 17
-/* Upper bounds of the latency buckets, in microseconds (+Inf follows). */
-#define METRICS_BUCKETS 11
 
 enum metrics_db_error { METRICS_DB_UNAVAILABLE, METRICS_DB_ERROR,
                         METRICS_DB_BUSY };
 
 struct metrics {
   atomic_uint_fast64_t requests[METRICS_ROUTES_MAX][METRICS_STATUSES];
-  atomic_uint_fast64_t buckets[METRICS_BUCKETS + 1];   /* not cumulative */
-  atomic_uint_fast64_t duration_us;
+  struct histogram latency_us;    /* arrival at a worker to answer */
   atomic_uint_fast64_t db_errors[3];
   atomic_uint_fast64_t workers_restarted;
   atomic_int workers_alive;
@@ -49,10 +48,9 @@ void metrics_request(struct metrics *m, size_t route, int status,
                      uint64_t us);
 void metrics_db_error(struct metrics *m, enum metrics_db_error kind);
 
-/* Writes m in the Prometheus text format (0.0.4) into out[cap]; labels
- * come from the route table.  Returns the length, or 0 when cap is too
- * small. */
-size_t metrics_render(struct metrics *m, const struct route *routes,
-                      size_t nroutes, char *out, size_t cap);
+/* Appends m in the Prometheus text format (0.0.4) to out; labels come
+ * from the route table.  Returns 0, or -1 when out failed (its cap). */
+int metrics_render(struct metrics *m, const struct route *routes,
+                   size_t nroutes, struct dynbuf *out);
 
 #endif

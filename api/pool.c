@@ -171,7 +171,7 @@ bool pool_register_allow(int per_minute, long now, int *retry_after)
   return false;
 }
 
-void pool_render(struct promtext *o)
+void pool_render(struct dynbuf *o)
 {
   struct pool empty = {0};
   const struct pool *p = pool_shared ? pool_shared : &empty;

@@ -88,7 +88,7 @@ void pool_hash_release(void);
 bool pool_register_allow(int per_minute, long now, int *retry_after);
 
 /* Appends the pool's gauges and counters in the Prometheus text format. */
-struct promtext;
-void pool_render(struct promtext *o);
+struct dynbuf;
+void pool_render(struct dynbuf *o);
 
 #endif

@@ -1,5 +1,6 @@
 /*
  * config.c - reading and validating the environment; see config.h.
+ * (config_start.c is the start of a program: the env file, the log.)
  *
  * An empty variable counts as unset, as systemd's EnvironmentFile= and most
  * shells make that the easy way to "comment out" a value.
@@ -15,9 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-/* Secrets, paths and URLs longer than this are certainly mistakes. */
-#define CONFIG_VALUE_MAX 4096
 
 static const char *env(const char *name)
 {
@@ -477,79 +475,4 @@ bool config_origin_allowed(const struct config *cfg, const char *origin)
     if(!strcmp(cfg->cors_origins[i], origin))
       return true;
   return false;
-}
-
-/* Strips one level of matching quotes from v[0..*len). */
-static const char *unquote(const char *v, size_t *len)
-{
-  if(*len >= 2 && (v[0] == '"' || v[0] == '\'') && v[*len - 1] == v[0]) {
-    *len -= 2;
-    return v + 1;
-  }
-  return v;
-}
-
-int config_load_env_file(const char *path, char *err, size_t errcap)
-{
-  char line[CONFIG_VALUE_MAX + 256];
-  char val[CONFIG_VALUE_MAX + 1];
-  char iobuf[BUFSIZ];
-  FILE *f = fopen(path, "r");
-  int lineno = 0, rc = 0;
-
-  if(!f)
-    return fail(err, errcap, "%s: %s", path, strerror(errno));
-  /* The file holds secrets: read it through a buffer of ours, wiped below
-   * with the line and value copies, so no copy is left in freed memory. */
-  setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
-  while(fgets(line, sizeof(line), f)) {
-    char *p = line, *eq, *name_end;
-    const char *value;
-    size_t len = strlen(line), vlen;
-    char name[128];
-
-    lineno++;
-    if(len && line[len - 1] != '\n' && !feof(f)) {
-      rc = fail(err, errcap, "%s:%d: line too long", path, lineno);
-      break;
-    }
-    while(len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-      line[--len] = '\0';
-    while(*p == ' ' || *p == '\t')
-      p++;
-    if(!*p || *p == '#')
-      continue;
-    if(!strncmp(p, "export ", 7))
-      p += 7;
-    eq = strchr(p, '=');
-    if(!eq || eq == p) {
-      rc = fail(err, errcap, "%s:%d: expected NAME=value", path, lineno);
-      break;
-    }
-    name_end = eq;
-    while(name_end > p && (name_end[-1] == ' ' || name_end[-1] == '\t'))
-      name_end--;
-    if((size_t)(name_end - p) >= sizeof(name)) {
-      rc = fail(err, errcap, "%s:%d: name too long", path, lineno);
-      break;
-    }
-    memcpy(name, p, (size_t)(name_end - p));
-    name[name_end - p] = '\0';
-    value = eq + 1;
-    while(*value == ' ' || *value == '\t')
-      value++;
-    vlen = strlen(value);
-    value = unquote(value, &vlen);
-    memcpy(val, value, vlen);
-    val[vlen] = '\0';
-    if(setenv(name, val, 1)) {
-      rc = fail(err, errcap, "%s:%d: invalid name \"%s\"", path, lineno, name);
-      break;
-    }
-  }
-  fclose(f);
-  explicit_bzero(iobuf, sizeof(iobuf));
-  explicit_bzero(line, sizeof(line));
-  explicit_bzero(val, sizeof(val));
-  return rc;
 }

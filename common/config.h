@@ -20,6 +20,8 @@
 #define CONFIG_MAX_ORIGINS 32
 #define CONFIG_MAX_NETWORKS 32
 #define CONFIG_ERR_MAX 256
+/* Secrets, paths and URLs longer than this are certainly mistakes. */
+#define CONFIG_VALUE_MAX 4096
 
 /* EMAIL_TLS: starttls = STARTTLS whenever the server offers it; tls = TLS
  * is required (STARTTLS or no mail); none = plain text. */
@@ -84,6 +86,16 @@ struct config {
 int config_load(struct config *cfg, unsigned need, char *err, size_t errcap);
 
 void config_cleanup(struct config *cfg);
+
+/* The start of every program's main(): loads env_file (when not NULL) into
+ * the environment, then the configuration, and starts the log (program is
+ * its identifier) in the configured format.  On failure prints
+ * "program: reason" to stderr and returns -1, cfg clean; 0 otherwise. */
+int config_startup(struct config *cfg, const char *program,
+                   const char *env_file, unsigned need);
+
+/* Prints "program VERSION (schema version N)" to stdout, for --version. */
+void config_print_version(const char *program);
 
 /* Loads KEY=VALUE lines from path into the environment, replacing what is
  * there, as systemd's EnvironmentFile= does; called again on SIGHUP, so an

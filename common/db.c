@@ -2,6 +2,7 @@
  * db.c - a self-healing PostgreSQL connection; see db.h.
  */
 #include "db.h"
+#include "clock.h"
 #include "log.h"
 #include "parse.h"
 #include "trackly_build.h"
@@ -81,13 +82,14 @@ static PGconn *connect_to(const char *url, const char *app_name,
   return conn;
 }
 
-/* Reads the schema version.  Returns 0 when it is ours (err empty), -1
- * when it cannot be read, -2 when it is missing or another. */
-static int check_schema(PGconn *conn, char *err, size_t errcap)
+/* Reads the schema version.  Returns DB_OK when it is ours (err empty),
+ * DB_UNAVAILABLE when it cannot be read, DB_ERROR when it is missing or
+ * another. */
+static enum db_result check_schema(PGconn *conn, char *err, size_t errcap)
 {
   PGresult *res = PQexec(conn, "SELECT version FROM schema_version");
   int64_t version = 0;
-  int rc = -2;
+  enum db_result rc = DB_ERROR;
 
   err[0] = '\0';   /* a string on every path: it is cut at '\n' below */
   if(PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -98,7 +100,7 @@ static int check_schema(PGconn *conn, char *err, size_t errcap)
     else {
       snprintf(err, errcap, "cannot read the schema version: %s",
                PQerrorMessage(conn));
-      rc = -1;
+      rc = DB_UNAVAILABLE;
     }
   }
   else if(PQntuples(res) != 1 ||
@@ -109,17 +111,17 @@ static int check_schema(PGconn *conn, char *err, size_t errcap)
              "Trackly needs version %d", (long long)version,
              TRACKLY_SCHEMA_VERSION);
   else
-    rc = 0;
+    rc = DB_OK;
   PQclear(res);
   /* libpq messages end in a newline; one line is promised. */
   err[strcspn(err, "\n")] = '\0';
   return rc;
 }
 
-int db_check_startup(const char *url, char *err, size_t errcap)
+enum db_result db_check_startup(const char *url, char *err, size_t errcap)
 {
   PGconn *conn = connect_to(url, "trackly-startup", 0);
-  int rc;
+  enum db_result rc;
 
   err[0] = '\0';
   if(PQstatus(conn) != CONNECTION_OK) {
@@ -127,19 +129,11 @@ int db_check_startup(const char *url, char *err, size_t errcap)
              PQerrorMessage(conn));
     err[strcspn(err, "\n")] = '\0';
     PQfinish(conn);
-    return -1;
+    return DB_UNAVAILABLE;
   }
   rc = check_schema(conn, err, errcap);
   PQfinish(conn);
   return rc;
-}
-
-static long ms_since(const struct timespec *then)
-{
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - then->tv_sec) * 1000L +
-         (now.tv_nsec - then->tv_nsec) / 1000000L;
 }
 
 /* An idle connection has nothing to read.  If the socket is readable, the
@@ -193,7 +187,7 @@ enum db_result db_ensure(struct db *db)
   }
   if(db->in_tx)
     return DB_UNAVAILABLE;    /* the transaction died with its connection */
-  if(db->failed_before && ms_since(&db->last_failure) < DB_RETRY_MS) {
+  if(db->failed_before && clock_ms() - db->last_failure_ms < DB_RETRY_MS) {
     db->refused++;
     return DB_UNAVAILABLE;
   }
@@ -227,8 +221,9 @@ enum db_result db_ensure(struct db *db)
   /* One line for the whole outage: callers need not log each refusal (an
    * API worker would otherwise log thousands of 503s a second). */
   if(db->failed_before)
-    log_info("database: connected again after %ld ms away; %lu calls "
-             "refused meanwhile", ms_since(&db->down_since), db->refused);
+    log_info("database: connected again after %lld ms away; %lu calls "
+             "refused meanwhile", (long long)(clock_ms() - db->down_since_ms),
+             db->refused);
   db->failed_before = false;
   db->refused = 0;
   return DB_OK;
@@ -236,10 +231,10 @@ enum db_result db_ensure(struct db *db)
 fail:
   db_close(db);
   if(!db->failed_before)
-    clock_gettime(CLOCK_MONOTONIC, &db->down_since);
+    db->down_since_ms = clock_ms();
   db->failed_before = true;
   db->refused++;
-  clock_gettime(CLOCK_MONOTONIC, &db->last_failure);
+  db->last_failure_ms = clock_ms();
   return DB_UNAVAILABLE;
 }
 
@@ -363,4 +358,20 @@ void db_rollback(struct db *db)
   if(db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
     PQclear(PQexec(db->conn, "ROLLBACK"));
   db->in_tx = false;
+}
+
+int db_startup_check(const char *program, const char *url, const char *then)
+{
+  char err[256];
+
+  switch(db_check_startup(url, err, sizeof(err))) {
+  case DB_OK:
+    return 0;
+  case DB_UNAVAILABLE:
+    log_warn("%s; %s", err, then);
+    return 0;
+  default:
+    fprintf(stderr, "%s: %s\n", program, err);
+    return -1;
+  }
 }

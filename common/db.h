@@ -19,8 +19,15 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 #include <libpq-fe.h>
+
+/* SQL for a timestamptz column (a string literal naming it) as RFC 3339
+ * text in UTC, "2024-05-01T12:00:00Z": the one timestamp form the API's
+ * JSON and the monitor's mail show. */
+#define DB_RFC3339(col) \
+  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* A named statement; lists end with {NULL, NULL}. */
 struct db_statement {
@@ -56,8 +63,8 @@ struct db {
   const char *app_name;                     /* borrowed */
   int statement_timeout_ms;
   const struct db_statement *const *lists;  /* NULL-terminated, borrowed */
-  struct timespec last_failure;             /* of the last connect attempt */
-  struct timespec down_since;               /* first failure of an outage */
+  int64_t last_failure_ms;   /* clock_ms() of the last connect attempt */
+  int64_t down_since_ms;     /* clock_ms() of the first failure of an outage */
   unsigned long refused;                    /* calls failed in this outage */
   bool failed_before;
   bool in_tx;                               /* between db_begin and the end */
@@ -96,8 +103,15 @@ void db_rollback(struct db *db);
 void db_close(struct db *db);
 
 /* Connects to url once and checks the schema version, for start-up.
- * Returns 0 when it matches, -1 when the database cannot be reached, -2 when
- * the schema is missing or of another version; err gets one line. */
-int db_check_startup(const char *url, char *err, size_t errcap);
+ * Returns DB_OK when it matches, DB_UNAVAILABLE when the database cannot be
+ * reached, DB_ERROR when the schema is missing or of another version; err
+ * gets one line. */
+enum db_result db_check_startup(const char *url, char *err, size_t errcap);
+
+/* db_check_startup for a daemon, which starts whether or not the database
+ * is up yet: a missing or other schema is printed to stderr as
+ * "program: reason" and returns -1 (the caller exits); an unreachable
+ * database is logged as a warning, "reason; then", and returns 0. */
+int db_startup_check(const char *program, const char *url, const char *then);
 
 #endif

@@ -93,34 +93,47 @@ bool dynbuf_addc(struct dynbuf *b, char c)
 }
 
 /* Formats straight into the free space; when that is too small, grows by
- * what vsnprintf said it needs and formats once more. */
-bool dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
+ * what vsnprintf said it needs and formats once more (from a copy of ap,
+ * since the first pass used it up). */
+bool dynbuf_vprintf(struct dynbuf *b, const char *fmt, va_list ap)
 {
-  va_list ap;
+  va_list again;
   size_t room;
   int n;
 
   if(!dynbuf_reserve(b, 0))
     return false;
   room = b->cap - b->len;
-  va_start(ap, fmt);
+  va_copy(again, ap);
   n = vsnprintf(b->buf + b->len, room, fmt, ap);
-  va_end(ap);
   if(n < 0) {
     b->buf[b->len] = '\0';
     b->failed = true;
+    va_end(again);
     return false;
   }
   if((size_t)n >= room) {
     b->buf[b->len] = '\0';
-    if(!dynbuf_reserve(b, (size_t)n))
+    if(!dynbuf_reserve(b, (size_t)n)) {
+      va_end(again);
       return false;
-    va_start(ap, fmt);
-    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    }
+    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, again);
   }
+  va_end(again);
   dynbuf_commit(b, (size_t)n);
   return true;
+}
+
+bool dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
+{
+  va_list ap;
+  bool ok;
+
+  va_start(ap, fmt);
+  ok = dynbuf_vprintf(b, fmt, ap);
+  va_end(ap);
+  return ok;
 }
 
 const char *dynbuf_ptr(const struct dynbuf *b)

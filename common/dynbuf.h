@@ -22,6 +22,7 @@
 #ifndef TRACKLY_DYNBUF_H
 #define TRACKLY_DYNBUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,6 +46,8 @@ bool dynbuf_addstr(struct dynbuf *b, const char *s);
 bool dynbuf_addc(struct dynbuf *b, char c);
 bool dynbuf_printf(struct dynbuf *b, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+bool dynbuf_vprintf(struct dynbuf *b, const char *fmt, va_list ap)
+  __attribute__((format(printf, 2, 0)));
 
 /* Makes room for n more bytes (and the NUL) so a writer may fill
  * dynbuf_tail() directly and then dynbuf_commit() what it wrote. */

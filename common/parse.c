@@ -14,10 +14,12 @@
 #include <string.h>
 
 /*
- * Reads s[0..len) as unsigned decimal digits no greater than limit.
- * Returns false for an empty string, any non-digit, or overflow.
+ * Reads s[0..len) as unsigned digits of base (8 or 10) no greater than
+ * limit.  Returns false for an empty string, any other character, or
+ * overflow.
  */
-static bool digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
+static bool digits_in(const char *s, size_t len, unsigned base,
+                      uint64_t limit, uint64_t *out)
 {
   uint64_t v = 0;
   size_t i;
@@ -27,15 +29,20 @@ static bool digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
   for(i = 0; i < len; i++) {
     unsigned d;
 
-    if(s[i] < '0' || s[i] > '9')
+    if(s[i] < '0' || s[i] >= (char)('0' + base))
       return false;
     d = (unsigned)(s[i] - '0');
-    if(v > (limit - d) / 10)
+    if(v > (limit - d) / base)
       return false;
-    v = v * 10 + d;
+    v = v * base + d;
   }
   *out = v;
   return true;
+}
+
+static bool digits(const char *s, size_t len, uint64_t limit, uint64_t *out)
+{
+  return digits_in(s, len, 10, limit, out);
 }
 
 bool parse_id(const char *s, size_t len, int64_t *out)
@@ -81,18 +88,29 @@ bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
   return true;
 }
 
+bool parse_octal(const char *s, int64_t max, int64_t *out)
+{
+  uint64_t v;
+
+  if(!s || max < 0 || !digits_in(s, strlen(s), 8, (uint64_t)max, &v))
+    return false;
+  if(out)
+    *out = (int64_t)v;
+  return true;
+}
+
 /*
  * Percent-decodes s[0..len) into out, '+' meaning a space.  Returns the
- * decoded length, or -2 for a '%' not followed by two hex digits, for "%00"
+ * decoded length, or -1 for a '%' not followed by two hex digits, for "%00"
  * (a C string would end there), or when the result needs more than cap - 1
  * bytes.
  */
-static long decode(const char *s, size_t len, char *out, size_t cap)
+static int64_t decode(const char *s, size_t len, char *out, size_t cap)
 {
   size_t i, n = 0;
 
   if(!out || !cap)
-    return -2;
+    return -1;
   for(i = 0; i < len; i++) {
     int c = (unsigned char)s[i];
 
@@ -102,22 +120,22 @@ static long decode(const char *s, size_t len, char *out, size_t cap)
       int hi, lo;
 
       if(len - i < 3)
-        return -2;
+        return -1;
       hi = hex_digit(s[i + 1]);
       lo = hex_digit(s[i + 2]);
       if(hi < 0 || lo < 0)
-        return -2;
+        return -1;
       c = (hi << 4) | lo;
       if(!c)
-        return -2;
+        return -1;
       i += 2;
     }
     if(n >= cap - 1)
-      return -2;
+      return -1;
     out[n++] = (char)c;
   }
   out[n] = '\0';
-  return (long)n;
+  return (int64_t)n;
 }
 
 /*
@@ -144,10 +162,10 @@ long query_param(const char *query, const char *name, char *out, size_t cap)
     size_t keylen = strcspn(p, "=&");
 
     if(keylen == namelen && !memcmp(p, name, namelen)) {
-      if(keylen < pairlen)
-        rc = decode(p + keylen + 1, pairlen - keylen - 1, out, cap);
-      else
-        rc = decode("", 0, out, cap);
+      int64_t n = keylen < pairlen ?
+                  decode(p + keylen + 1, pairlen - keylen - 1, out, cap) :
+                  decode("", 0, out, cap);
+      rc = n < 0 ? -2 : (long)n;
       break;
     }
     if(!p[pairlen])

@@ -25,6 +25,11 @@ bool parse_id(const char *s, size_t len, int64_t *out);
  * NUL-terminated s.  Returns true and sets *out on success. */
 bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* Octal digits only (leading zeros welcome, no sign: "0660", "755") for
+ * a value in [0, max] filling all of s, as a file mode is written.
+ * Returns true and sets *out. */
+bool parse_octal(const char *s, int64_t max, int64_t *out);
+
 /* A finite decimal floating-point number filling all of s (as Postgres
  * prints an epoch).  Returns true and sets *out. */
 bool parse_double(const char *s, double *out);

@@ -34,9 +34,6 @@
 #define AWAY_LOG_EVERY_MS 600000 /* "still away", at most this often */
 /* How long a mute link works (SQL text); api/projects.c checks the same. */
 #define MUTE_LINK_DAYS "30"
-/* The RFC 3339 text of a timestamp column, for the digest's items. */
-#define RFC3339(col) \
-  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /* The alert mail that the per-recipient cap counts. */
 #define CAPPED_KINDS "('down', 'recovered', 'reminder', 'flapping', 'digest')"
 
@@ -120,7 +117,7 @@ static const struct db_statement mailer_statements[] = {
    "        'project_name', i.payload->'project_name',"
    "        'reason', i.payload->'reason', 'phase', i.payload->'phase',"
    "        'status', i.payload->'status',"
-   "        'at', " RFC3339("i.created_at") ")"
+   "        'at', " DB_RFC3339("i.created_at") ")"
    "        ORDER BY i.created_at, i.id) FROM items i), '[]'::jsonb))"
    " WHERE d.id = $1"
    " RETURNING d.payload::text, (SELECT count(*) FROM items)"},
@@ -639,7 +636,7 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
   switch(outcome) {
   case SENT_OK:
     log_info("mail %s (%s) sent", id, kind);
-    atomic_fetch_add(&stats.mail_sent, 1);
+    atomic_fetch_add(&m->stats->mail_sent, 1);
     if(!sending.recorded)
       record(m, db, id, SENT_OK, NULL, false);
     if(m->away_since)
@@ -647,11 +644,11 @@ static void deliver(struct mailer *m, struct db *db, const PGresult *res,
     break;
   case SENT_REFUSED:
     log_warn("mail %s (%s) not sent: %s", id, kind, err);
-    atomic_fetch_add(&stats.mail_failed, 1);
+    atomic_fetch_add(&m->stats->mail_failed, 1);
     record(m, db, id, SENT_REFUSED, err, false);
     break;
   case SENT_NO_SERVER:
-    atomic_fetch_add(&stats.mail_failed, 1);
+    atomic_fetch_add(&m->stats->mail_failed, 1);
     server_away(m, err);
     record(m, db, id, SENT_NO_SERVER, err, false);
     break;
@@ -718,11 +715,12 @@ static void *run(void *arg)
 }
 
 int mailer_start(struct mailer *m, const struct config *cfg,
-                 const char *owner, bool once)
+                 const char *owner, struct stats *stats, bool once)
 {
   memset(m, 0, sizeof(*m));
   m->cfg = cfg;
   m->owner = owner;
+  m->stats = stats;
   m->once = once;
   m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if(m->wake_fd < 0)

@@ -28,10 +28,12 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "stats.h"
 
 struct mailer {
   const struct config *cfg;     /* borrowed; outlives the thread */
   const char *owner;            /* "name:pid" on each claim; borrowed */
+  struct stats *stats;          /* counts sent and failed mail; borrowed */
   pthread_t thread;
   int wake_fd;                  /* eventfd: stop (and wake) the thread */
   bool running;
@@ -44,9 +46,11 @@ struct mailer {
 };
 
 /* Starts the mailer thread; its claims carry owner (the monitor's
- * "name:pid", as on its project leases).  Returns 0 or -1. */
+ * "name:pid", as on its project leases), and it counts its mail into
+ * stats (the atomic mail_sent and mail_failed only; see stats.h).  cfg,
+ * owner and stats must outlive the thread.  Returns 0 or -1. */
 int mailer_start(struct mailer *m, const struct config *cfg,
-                 const char *owner, bool once);
+                 const char *owner, struct stats *stats, bool once);
 
 /* Asks the thread to finish the message in hand and stop, and joins it. */
 void mailer_stop(struct mailer *m);

@@ -12,9 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define RFC3339(col) \
-  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 const struct db_statement results_statements[] = {
   {"results_write",
    "WITH r AS ("
@@ -109,21 +106,21 @@ const struct db_statement results_statements[] = {
    "    || coalesce(CASE"
    "      WHEN f.flap = 'enter' THEN jsonb_build_object("
    "        'phase', 'started', 'status', r.status, 'transitions', f.opened,"
-   "        'since', " RFC3339("r.checked_at") ")"
+   "        'since', " DB_RFC3339("r.checked_at") ")"
    "      WHEN f.flap = 'leave' THEN jsonb_build_object("
    "        'phase', 'ended', 'status', r.status,"
-   "        'since', " RFC3339("u.status_changed_at") ")"
+   "        'since', " DB_RFC3339("u.status_changed_at") ")"
    "      WHEN r.event = 'down' THEN jsonb_build_object("
-   "        'since', " RFC3339("u.failing_since") ")"
+   "        'since', " DB_RFC3339("u.failing_since") ")"
    "      WHEN r.event = 'reminder' THEN (SELECT jsonb_build_object("
-   "          'since', " RFC3339("i.started_at") ","
+   "          'since', " DB_RFC3339("i.started_at") ","
    "          'down_seconds', extract(epoch FROM r.checked_at"
    "                                             - i.started_at)::bigint)"
    "        FROM incidents i"
    "        WHERE i.project_id = u.id AND i.resolved_at IS NULL)"
    "      ELSE (SELECT jsonb_build_object("
-   "          'since', " RFC3339("ic.started_at") ","
-   "          'until', " RFC3339("ic.resolved_at") ","
+   "          'since', " DB_RFC3339("ic.started_at") ","
+   "          'until', " DB_RFC3339("ic.resolved_at") ","
    "          'down_seconds', extract(epoch FROM ic.resolved_at"
    "                                             - ic.started_at)::bigint)"
    "        FROM ic WHERE ic.project_id = u.id)"

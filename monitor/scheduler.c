@@ -342,7 +342,10 @@ int scheduler_take_back(struct db *db, const char *name, const char *owner,
   return (int)n;
 }
 
-long scheduler_prune(struct db *db, int64_t days, int batch)
+/* Runs one of the batched deletes, whose parameters are an age in days
+ * and a batch size.  Returns the rows it deleted, or -1 (logged by db). */
+static int64_t delete_batch(struct db *db, const char *statement,
+                            int64_t days, int batch)
 {
   char d[24], b[16];
   PGresult *res = NULL;
@@ -350,31 +353,26 @@ long scheduler_prune(struct db *db, int64_t days, int batch)
 
   snprintf(d, sizeof(d), "%lld", (long long)days);
   snprintf(b, sizeof(b), "%d", batch);
-  if(db_exec(db, "sched_prune_checks", 2, (const char *[]){d, b}, &res) !=
-     DB_OK)
+  if(db_exec(db, statement, 2, (const char *[]){d, b}, &res) != DB_OK)
     return -1;
   if(!parse_int(PQcmdTuples(res), 0, INT32_MAX, &n))
     n = 0;
   PQclear(res);
-  if(db_exec(db, "sched_prune_misc", 2, (const char *[]){d, b}, &res) ==
-     DB_OK)
-    PQclear(res);
-  return (long)n;
+  return n;
 }
 
-long scheduler_purge_unverified(struct db *db, int64_t days, int batch)
+int64_t scheduler_prune(struct db *db, int64_t days, int batch)
 {
-  char d[24], b[16];
-  PGresult *res = NULL;
-  int64_t n;
+  int64_t n = delete_batch(db, "sched_prune_checks", days, batch);
 
-  snprintf(d, sizeof(d), "%lld", (long long)days);
-  snprintf(b, sizeof(b), "%d", batch);
-  if(db_exec(db, "sched_purge_unverified", 2, (const char *[]){d, b}, &res) !=
-     DB_OK)
-    return -1;
-  if(!parse_int(PQcmdTuples(res), 0, INT32_MAX, &n))
-    n = 0;
-  PQclear(res);
-  return (long)n;
+  /* Expired housekeeping rows go too; a failure there waits for the next
+   * minute and does not hide the checks deleted. */
+  if(n >= 0)
+    delete_batch(db, "sched_prune_misc", days, batch);
+  return n;
+}
+
+int64_t scheduler_purge_unverified(struct db *db, int64_t days, int batch)
+{
+  return delete_batch(db, "sched_purge_unverified", days, batch);
 }

@@ -64,11 +64,11 @@ int scheduler_take_back(struct db *db, const char *name, const char *owner,
 
 /* Deletes raw checks older than days, at most batch rows per call, and
  * expired housekeeping rows.  Returns rows deleted, or -1. */
-long scheduler_prune(struct db *db, int64_t days, int batch);
+int64_t scheduler_prune(struct db *db, int64_t days, int batch);
 
 /* Deletes accounts whose address is still unverified days after they
  * registered, with everything they own (projects, checks, mail), at most
  * batch accounts per call.  Returns accounts deleted, or -1. */
-long scheduler_purge_unverified(struct db *db, int64_t days, int batch);
+int64_t scheduler_purge_unverified(struct db *db, int64_t days, int batch);
 
 #endif

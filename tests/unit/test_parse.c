@@ -170,6 +170,29 @@ static void test_int_rejects(void **state)
   expect_no_int(NULL, INT64_MIN, INT64_MAX);
 }
 
+/* A file mode as an operator writes it; nothing strtol would also take. */
+static void test_octal(void **state)
+{
+  int64_t v = -1;
+
+  (void)state;
+  assert_true(parse_octal("0660", 0777, &v));
+  assert_int_equal(v, 0660);
+  assert_true(parse_octal("755", 0777, &v));
+  assert_int_equal(v, 0755);
+  assert_true(parse_octal("0", 0777, &v));
+  assert_int_equal(v, 0);
+  assert_false(parse_octal("1000", 0777, &v));     /* over max */
+  assert_false(parse_octal("0680", 0777, &v));     /* 8 is no octal digit */
+  assert_false(parse_octal("", 0777, &v));
+  assert_false(parse_octal(" 660", 0777, &v));
+  assert_false(parse_octal("+660", 0777, &v));
+  assert_false(parse_octal("-0", 0777, &v));
+  assert_false(parse_octal("0x1ff", 0777, &v));
+  assert_false(parse_octal(NULL, 0777, &v));
+  assert_int_equal(v, 0);                          /* untouched by failures */
+}
+
 static void test_int_range(void **state)
 {
   (void)state;
@@ -349,6 +372,7 @@ int main(void)
     cmocka_unit_test(test_id_uses_length),
     cmocka_unit_test(test_int_accepts),
     cmocka_unit_test(test_int_rejects),
+    cmocka_unit_test(test_octal),
     cmocka_unit_test(test_int_range),
     cmocka_unit_test(test_query_basics),
     cmocka_unit_test(test_query_absent),

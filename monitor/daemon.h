@@ -1,0 +1,68 @@
+/*
+ * daemon.h - the state of trackly-monitor's check thread, shared by
+ * main.c (the loop, signals, systemd, the metrics file) and work.c (what
+ * the loop does each turn: claim due projects, take finished checks,
+ * write them, prune).
+ *
+ * Memory: main() owns the one struct daemon; nothing here frees it.
+ */
+#ifndef TRACKLY_DAEMON_H
+#define TRACKLY_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "db.h"
+#include "mailer.h"
+#include "prober.h"
+#include "results.h"
+#include "stats.h"
+
+#define DB_RETRY_MS 1000         /* the database away: try again after */
+
+struct daemon {
+  struct config cfg;
+  struct db db;
+  struct prober prober;
+  struct mailer mailer;
+  struct results_options results;
+  char name[64];                 /* MONITOR_ID, or the host name */
+  char owner[128];               /* name:pid, on each lease we take */
+  bool once, stopping, ready, failed;
+  int signal_fd;
+  struct check *unwritten;       /* finished, waiting to be written */
+  struct check *unwritten_tail;
+  int unwritten_count;
+  /* Moments below are clock_ms() (monotonic): they measure time in this
+   * process.  Only instants that meet the database (a check's slot, when
+   * work falls due) are wall_ms(). */
+  int64_t unwritten_since;
+  int64_t next_claim;            /* when to look for due work again */
+  int64_t next_prune;
+  int64_t full_since;            /* every slot busy since (0: not) */
+  int64_t next_full_warning;
+  int64_t held_since;            /* due work waiting its turn since (0) */
+  int64_t next_held_warning;
+  uint64_t watchdog_usec;
+  int64_t last_watchdog;
+  struct stats stats;            /* shared with the mailer; see stats.h */
+  const char *stats_file;        /* MONITOR_METRICS_FILE, or NULL */
+  int64_t next_stats;
+  bool stats_failing;            /* said so already */
+};
+
+/* Claims as much due work as there is room for and starts it. */
+void work_claim(struct daemon *d);
+/* Moves finished checks to the unwritten list, counting them. */
+void work_take_finished(struct daemon *d);
+/* Writes the unwritten checks (kept, up to a bound, on failure). */
+void work_write_results(struct daemon *d);
+/* Deletes old checks and long-unverified accounts, once a minute. */
+void work_prune(struct daemon *d);
+/* Warns, at most once a minute, when every slot stays busy. */
+void work_warn_full(struct daemon *d, int64_t now);
+/* Takes back the leases an earlier run of this monitor left. */
+void work_take_back_leases(struct daemon *d);
+
+#endif

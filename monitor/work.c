@@ -1,0 +1,245 @@
+/*
+ * work.c - what trackly-monitor's check loop does each turn (main.c runs
+ * the loop): claim due projects fairly and start them, take the finished
+ * checks and write them in batches, prune old rows, and say when the
+ * check slots are too few.  See daemon.h.
+ */
+#include "clock.h"
+#include "daemon.h"
+#include "fairshare.h"
+#include "log.h"
+#include "scheduler.h"
+
+#include <stdatomic.h>
+
+#define CLAIM_BATCH 100          /* projects claimed per statement */
+#define RESCAN_MS 5000           /* look for due work at least this often */
+#define HELD_BACK_MS 500         /* ... this often when some waits its turn */
+#define PRUNE_EVERY_MS 60000
+#define PRUNE_BATCH 5000
+#define PURGE_ACCOUNTS_BATCH 50  /* unverified accounts deleted per minute */
+#define MAX_UNWRITTEN 50000      /* results kept while the database is away */
+
+/* Writes the finished checks.  On a database failure they are kept for
+ * the next try (a bounded number; their leases expire meanwhile and the
+ * projects are simply checked again). */
+void work_write_results(struct daemon *d)
+{
+  int mails, n;
+
+  if(!d->unwritten)
+    return;
+  n = results_write(&d->db, &d->results, d->unwritten, &mails);
+  if(n >= 0) {
+    if(n < d->unwritten_count)
+      log_warn("%d results dropped: their leases had passed to another "
+               "monitor", d->unwritten_count - n);
+    if(mails)
+      log_info("%d alert mails queued", mails);
+    atomic_fetch_add(&d->stats.mail_queued, (uint64_t)mails);
+    /* These projects have new slots (maybe a second away): look again.
+     * Once per written batch, so never a spin. */
+    d->next_claim = 0;
+    check_free_list(d->unwritten);
+    d->unwritten = d->unwritten_tail = NULL;
+    d->unwritten_count = 0;
+    return;
+  }
+  if(d->unwritten_count > MAX_UNWRITTEN) {
+    log_error("database unavailable: dropping %d unwritten results",
+              d->unwritten_count);
+    check_free_list(d->unwritten);
+    d->unwritten = d->unwritten_tail = NULL;
+    d->unwritten_count = 0;
+  }
+}
+
+void work_take_finished(struct daemon *d)
+{
+  struct check *list = prober_take_done(&d->prober);
+
+  if(!list)
+    return;
+  if(!d->unwritten)
+    d->unwritten_since = clock_ms();
+  if(d->unwritten_tail)
+    d->unwritten_tail->next = list;
+  else
+    d->unwritten = list;
+  for(; list; list = list->next) {
+    d->unwritten_count++;
+    d->unwritten_tail = list;
+    atomic_fetch_add(list->ok ? &d->stats.checks_up : &d->stats.checks_down,
+                     1);
+    stats_observe(&d->stats.duration, list->latency_ms);
+  }
+}
+
+/* The user with the most checks in flight here, and how many (*most);
+ * -1 when none.  Only for a warning, at most once a minute. */
+static int64_t busiest_user(const struct prober *p, int *most)
+{
+  struct fairshare_users u;
+  int64_t best = -1;
+
+  *most = 0;
+  if(fairshare_count(p->flying, p->in_flight, &u))
+    return -1;
+  for(int i = 0; i < u.count; i++)
+    if(u.busy[i] > *most) {
+      *most = u.busy[i];
+      best = u.ids[i];
+    }
+  fairshare_users_free(&u);
+  return best;
+}
+
+/* Says, at most once a minute, that due checks have been left waiting for
+ * 10 s without a break: only the reserve is free, or the users they belong
+ * to come after others in the round (their own slow or hanging checks hold
+ * slots), so they start late - the fairness working.  If it is every
+ * user, the cure is the one of warn_full. */
+static void warn_held(struct daemon *d, int64_t now)
+{
+  int64_t user;
+  int most;
+
+  if(!d->held_since)
+    d->held_since = now;
+  if(now - d->held_since < 10000 || now < d->next_held_warning)
+    return;
+  d->next_held_warning = now + 60000;
+  user = busiest_user(&d->prober, &most);
+  log_warn("due checks have waited for their turn at the %d check slots "
+           "for %lld s (%d in flight; user %lld has the most, %d); they "
+           "start late", d->prober.max_in_flight,
+           (long long)(now - d->held_since) / 1000, d->prober.in_flight,
+           (long long)user, most);
+}
+
+/* Claims as much due work as there is room for, fairly between users
+ * (fairshare.h).  A one-pass run takes everything due at its start, so it
+ * keeps no reserve. */
+void work_claim(struct daemon *d)
+{
+  int64_t now = clock_ms(), wall = wall_ms();
+
+  while(!d->stopping && now >= d->next_claim) {
+    int room = d->prober.max_in_flight - d->prober.in_flight;
+    int want = room < CLAIM_BATCH ? room : CLAIM_BATCH;
+    struct fairshare_slots slots = {
+      .total = d->prober.max_in_flight,
+      .reserve = d->once ? 0 : fairshare_reserve(d->prober.max_in_flight),
+      .free = room,
+    };
+    struct check *list = NULL;
+    int taken_over = 0, n;
+    int64_t due, asked = wall_ms();
+
+    if(want <= 0)
+      return;
+    n = scheduler_claim(&d->db, d->owner, want, &slots, d->prober.flying,
+                        d->prober.in_flight, &list, &taken_over);
+    if(n < 0) {
+      d->next_claim = now + DB_RETRY_MS;
+      return;
+    }
+    if(taken_over)
+      log_warn("took over %d expired leases", taken_over);
+    atomic_fetch_add(&d->stats.leases_claimed, (uint64_t)n);
+    atomic_fetch_add(&d->stats.leases_expired, (uint64_t)taken_over);
+    while(list) {
+      struct check *c = list;
+      list = list->next;
+      stats_observe(&d->stats.lag, wall - c->scheduled_ms);
+      prober_start(&d->prober, c);
+    }
+    if(n == want)
+      continue;                 /* there may be more */
+    if(d->once) {
+      d->stopping = true;       /* everything due at start is claimed */
+      return;
+    }
+    due = scheduler_next_due(&d->db);
+    if(due >= 0 && due < asked) {
+      /* Due work the claim saw and left: its owners wait for their turn
+       * (or another monitor is claiming it).  A finished check makes room
+       * and wakes us (write_results); until then look again now and then,
+       * not in a spin, for other users' work falling due.  (Work that fell
+       * due during the claim is claimed at once, below.) */
+      d->next_claim = now + HELD_BACK_MS;
+      warn_held(d, now);
+      return;
+    }
+    d->held_since = 0;
+    /* due is calendar time (the database's); next_claim is ours. */
+    d->next_claim = due < 0 || due > wall + RESCAN_MS ? now + RESCAN_MS :
+                    now + (due - wall);
+    return;
+  }
+}
+
+void work_prune(struct daemon *d)
+{
+  int64_t now = clock_ms();
+  int64_t n, total = 0;
+
+  if(now < d->next_prune)
+    return;
+  d->next_prune = now + PRUNE_EVERY_MS;
+  /* Small batches, a bounded number per minute: never a long lock. */
+  for(int i = 0; i < 10; i++) {
+    n = scheduler_prune(&d->db, d->cfg.check_retention_days, PRUNE_BATCH);
+    if(n <= 0)
+      break;
+    total += n;
+    if(n < PRUNE_BATCH)
+      break;
+  }
+  if(total)
+    log_info("deleted %lld checks older than %lld days", (long long)total,
+             (long long)d->cfg.check_retention_days);
+  /* One small batch a minute: each account may take its projects' checks
+   * with it. */
+  n = scheduler_purge_unverified(&d->db, d->cfg.unverified_account_days,
+                                 PURGE_ACCOUNTS_BATCH);
+  if(n > 0)
+    log_info("deleted %lld accounts still unverified after %lld days",
+             (long long)n, (long long)d->cfg.unverified_account_days);
+}
+
+
+/* Says, at most once a minute, that every check slot has been busy for
+ * 10 s without a break: due checks are then starting late, and the cure is
+ * a higher MONITOR_CONCURRENCY (it must exceed checks per second times the
+ * mean check time) or another monitor. */
+void work_warn_full(struct daemon *d, int64_t now)
+{
+  if(!d->full_since)
+    d->full_since = now;
+  if(now - d->full_since < 10000 || now < d->next_full_warning)
+    return;
+  d->next_full_warning = now + 60000;
+  log_warn("all %d check slots have been busy for %lld s: checks start "
+           "late; raise MONITOR_CONCURRENCY or start another monitor",
+           d->prober.max_in_flight, (long long)(now - d->full_since) / 1000);
+}
+
+/* A monitor restarted after SIGKILL (systemd's Restart=on-failure) finds
+ * the leases of its previous run still on the projects it was checking;
+ * waiting for them to expire (timeout + 30 s) would make those checks late
+ * by more than an interval, so it takes them back at once. */
+void work_take_back_leases(struct daemon *d)
+{
+  int n, mails;
+
+  if(d->stopping)
+    return;
+  n = scheduler_take_back(&d->db, d->name, d->owner, &mails);
+  if(n > 0 || (n == 0 && mails > 0))
+    log_warn("took back %d leases and %d mail claims left by an earlier "
+             "run of %s", n, mails, d->name);
+  else if(n < 0)
+    log_warn("could not take back the leases of an earlier run; they "
+             "expire on their own");
+}
