@@ -9,10 +9,8 @@
 
 #include "request.h"
 
-/* health.c */
+/* health.c: the read-only state of this API, for operators */
 int health_get(struct request *req);
-
-/* metrics.c */
 int metrics_get(struct request *req);
 
 /* users.c */

@@ -7,7 +7,6 @@
  */
 #include "metrics.h"
 #include "promtext.h"
-#include "handlers.h"
 #include "pool.h"
 
 #include <stdbool.h>
@@ -142,25 +141,4 @@ size_t metrics_render(struct metrics *m, const struct route *routes,
       atomic_load_explicit(&m->workers_alive, memory_order_relaxed));
   pool_render(&o);
   return o.full ? 0 : o.len;
-}
-
-/* Room for every counter of a full route table, with plenty to spare. */
-#define METRICS_TEXT_MAX (128 * 1024)
-
-int metrics_get(struct request *req)
-{
-  struct metrics empty = {0};
-  size_t nroutes, len;
-  const struct route *routes = router_table(&nroutes);
-  char *text = malloc(METRICS_TEXT_MAX);
-  int rc;
-
-  if(!text)
-    return 500;
-  len = metrics_render(metrics_shared ? metrics_shared : &empty, routes,
-                       nroutes, text, METRICS_TEXT_MAX);
-  rc = len ? reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-                        text, len) : 500;
-  free(text);
-  return rc;
 }

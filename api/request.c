@@ -4,7 +4,6 @@
 #include "request.h"
 #include "json.h"
 #include "log.h"
-#include "metrics.h"
 #include "parse.h"
 
 #include <stdarg.h>
@@ -274,19 +273,17 @@ int reply_empty(struct request *req, int status)
 
 int reply_db_error(struct request *req, enum db_result rc)
 {
+  req->db_error = rc;
   switch(rc) {
   case DB_UNAVAILABLE:
-    metrics_db_error(metrics_shared, METRICS_DB_UNAVAILABLE);
     return reply_error(req, 503, "database unavailable");
   case DB_CONFLICT:
     return reply_error(req, 409, "conflict");
   case DB_BUSY:
-    metrics_db_error(metrics_shared, METRICS_DB_BUSY);
     request_add_header(req, "Retry-After", "1");
     return reply_error(req, 503, "the record is busy with another request; "
                        "retry shortly");
   default:
-    metrics_db_error(metrics_shared, METRICS_DB_ERROR);
     return reply_error(req, 500, "internal error");
   }
 }

@@ -48,6 +48,8 @@ struct request {
   int64_t ids[REQUEST_MAX_IDS]; /* {id} segments of the path, in order */
   int64_t user_id;              /* set once the token is checked */
   int status;                   /* 0 until a reply is sent */
+  enum db_result db_error;      /* the database failure answered, or DB_OK;
+                                   worker.c counts it in the metrics */
   struct timespec start;
   char extra[REQUEST_EXTRA_HEADERS];
   size_t extra_len;
@@ -88,8 +90,9 @@ int reply_error(struct request *req, int status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 /* A reply with no body (204). */
 int reply_empty(struct request *req, int status);
-/* The answer to a failed database call: 503 when the database is away,
- * 500 otherwise.  Returns the status. */
+/* The answer to a failed database call: 503 when the database is away or
+ * the row is busy, 409 for a conflict, 500 otherwise.  Notes rc in
+ * req->db_error for the metrics.  Returns the status. */
 int reply_db_error(struct request *req, enum db_result rc);
 
 /* Room for a 64-bit integer as decimal text, sign and NUL included. */

@@ -90,6 +90,28 @@ static void log_request(const struct request *req, long ms)
              sizeof(fields) / sizeof(fields[0]));
 }
 
+/* Counts a finished request: by route and status, and by the kind of
+ * database failure it answered, if any (a conflict is the client's, not
+ * the database's).  The one place a request reaches the metrics. */
+static void count_request(const struct request *req, uint64_t us)
+{
+  metrics_request(metrics_shared, req->route_index, req->status, us);
+  switch(req->db_error) {
+  case DB_OK:
+  case DB_CONFLICT:
+    break;
+  case DB_UNAVAILABLE:
+    metrics_db_error(metrics_shared, METRICS_DB_UNAVAILABLE);
+    break;
+  case DB_BUSY:
+    metrics_db_error(metrics_shared, METRICS_DB_BUSY);
+    break;
+  default:
+    metrics_db_error(metrics_shared, METRICS_DB_ERROR);
+    break;
+  }
+}
+
 static void handle(struct app *app, FCGX_Request *fcgx)
 {
   struct request req;
@@ -106,7 +128,7 @@ static void handle(struct app *app, FCGX_Request *fcgx)
 
   us = elapsed_us(&req.start);
   ms = (long)(us / 1000);
-  metrics_request(metrics_shared, req.route_index, req.status, us);
+  count_request(&req, us);
   log_request(&req, ms);
 }
 
