@@ -123,7 +123,8 @@ static void handle(struct app *app, FCGX_Request *fcgx)
     request_finish(&req, rc);
   else
     router_dispatch(&req);
-  db_rollback(&app->db);    /* a handler that bailed out mid-transaction */
+  db_rollback(&app->db);    /* the one owner of rollback: whatever a
+                               handler left open (projects.c header) */
   pool_hash_release();      /* a handler that bailed out mid-hash */
 
   us = elapsed_us(&req.start);
