@@ -232,10 +232,29 @@ out:
   return rc;
 }
 
+/* input.h's checks of these routes' bodies, in request_body_check's
+ * shape. */
+static int check_register(const cJSON *body, void *in, char *err,
+                          size_t errcap)
+{
+  return input_register(body, in, err, errcap);
+}
+
+static int check_login(const cJSON *body, void *in, char *err, size_t errcap)
+{
+  return input_login(body, in, err, errcap);
+}
+
+static int check_password_change(const cJSON *body, void *in, char *err,
+                                 size_t errcap)
+{
+  return input_change_password(body, in, err, errcap);
+}
+
 int users_register(struct request *req)
 {
-  char hash[PASSWORD_ENCODED_MAX], err[INPUT_ERR_MAX];
-  char per_day[24], grace[24];
+  char hash[PASSWORD_ENCODED_MAX];
+  char per_day[INT_TEXT_MAX], grace[INT_TEXT_MAX];
   const struct config *cfg = &req->app->cfg;
   struct verify_link link;
   struct credentials_input in;
@@ -245,13 +264,9 @@ int users_register(struct request *req)
   int rc;
 
   memset(&link, 0, sizeof(link));
-  body = request_json_or_reply(req, &rc);
+  body = request_body_or_reply(req, check_register, &in, &rc);
   if(!body)
     return rc;
-  if(input_register(body, &in, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
   if(!cfg->email_allow_local_domains &&
      !email_domain_public(in.email, strlen(in.email))) {
     rc = reply_error(req, 400, "field 'email' must be an address at a public "
@@ -271,12 +286,10 @@ int users_register(struct request *req)
   }
   pool_hash_release();
 
-  snprintf(per_day, sizeof(per_day), "%d", VERIFY_SENDS_PER_DAY);
-  snprintf(grace, sizeof(grace), "%lld",
-           (long long)cfg->unverified_replace_hours);
   dr = db_exec(&req->app->db, "user_register", 7, (const char *[]){
-      in.email, hash, link.digest_hex, link.token, link.url, per_day, grace},
-      &res);
+      in.email, hash, link.digest_hex, link.token, link.url,
+      int_text(per_day, VERIFY_SENDS_PER_DAY),
+      int_text(grace, cfg->unverified_replace_hours)}, &res);
   if(dr == DB_CONFLICT) {
     rc = reply_error(req, 409, "email already registered");
     goto out;
@@ -295,7 +308,7 @@ out:
 
 int users_login(struct request *req)
 {
-  char hash[PASSWORD_ENCODED_MAX], err[INPUT_ERR_MAX];
+  char hash[PASSWORD_ENCODED_MAX];
   struct credentials_input in;
   const char *stored;
   cJSON *body;
@@ -304,13 +317,9 @@ int users_login(struct request *req)
   int64_t uid, ver;
   int rc, ok;
 
-  body = request_json_or_reply(req, &rc);
+  body = request_body_or_reply(req, check_login, &in, &rc);
   if(!body)
     return rc;
-  if(input_login(body, &in, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
   if((rc = throttle_or_reply(req, in.email)) ||
      (rc = hashing_slot_or_reply(req)))
     goto out;
@@ -368,9 +377,9 @@ out:
 static enum db_result exec_for_user(struct request *req, const char *stmt,
                                     PGresult **res)
 {
-  char id[24];
-  snprintf(id, sizeof(id), "%lld", (long long)req->user_id);
-  return db_exec(&req->app->db, stmt, 1, (const char *[]){id}, res);
+  char id[INT_TEXT_MAX];
+  return db_exec(&req->app->db, stmt, 1,
+                 (const char *[]){int_text(id, req->user_id)}, res);
 }
 
 int users_logout(struct request *req)
@@ -476,7 +485,7 @@ fail:
 
 int users_change_password(struct request *req)
 {
-  char hash[PASSWORD_ENCODED_MAX], id[24], err[INPUT_ERR_MAX];
+  char hash[PASSWORD_ENCODED_MAX], id[INT_TEXT_MAX];
   struct password_change_input in;
   PGresult *user = NULL, *res = NULL;
   enum db_result dr;
@@ -484,13 +493,9 @@ int users_change_password(struct request *req)
   cJSON *body;
   int rc;
 
-  body = request_json_or_reply(req, &rc);
+  body = request_body_or_reply(req, check_password_change, &in, &rc);
   if(!body)
     return rc;
-  if(input_change_password(body, &in, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
   if((rc = confirm_password_or_reply(req, "current_password",
                                      in.current_password, in.current_len,
                                      &user)))
@@ -500,9 +505,8 @@ int users_change_password(struct request *req)
     goto out;
   }
   pool_hash_release();
-  snprintf(id, sizeof(id), "%lld", (long long)req->user_id);
   dr = db_exec(&req->app->db, "user_set_password", 2,
-               (const char *[]){id, hash}, &res);
+               (const char *[]){int_text(id, req->user_id), hash}, &res);
   if(dr != DB_OK) {
     rc = reply_db_error(req, dr);
     goto out;
@@ -524,21 +528,16 @@ out:
 int users_delete(struct request *req)
 {
   PGresult *user = NULL, *res = NULL;
-  char err[INPUT_ERR_MAX];
+  struct input_string in = {input_confirm_password, NULL, 0};
   enum db_result dr;
-  const char *pw;
-  size_t pwlen;
   cJSON *body;
   int rc;
 
-  body = request_json_or_reply(req, &rc);
+  body = request_body_or_reply(req, input_string_check, &in, &rc);
   if(!body)
     return rc;
-  if(input_confirm_password(body, &pw, &pwlen, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
-  if((rc = confirm_password_or_reply(req, "password", pw, pwlen, &user)))
+  if((rc = confirm_password_or_reply(req, "password", in.s, in.len,
+                                     &user)))
     goto out;
   pool_hash_release();
   dr = exec_for_user(req, "user_delete", &res);
