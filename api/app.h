@@ -47,6 +47,7 @@ extern const struct db_statement auth_statements[];
 extern const struct db_statement users_statements[];
 extern const struct db_statement verify_statements[];
 extern const struct db_statement projects_statements[];
+extern const struct db_statement mute_statements[];
 extern const struct db_statement history_statements[];
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * projects.c - the sites people watch: /project, /project/{id},
- * /project/dashboard, /project/status, /project/{id}/check and
- * /project/mute.  DESIGN §2.  A project's history (checks, uptime,
- * incidents, the chart's series) is history.c.
+ * /project/dashboard, /project/status and /project/{id}/check.  DESIGN
+ * §2.  A project's history (checks, uptime, incidents, the chart's series)
+ * is history.c; the mute link of alert mail, /project/mute, is mute.c.
  *
  * Every statement is scoped by the caller's user id, so someone else's
  * project is indistinguishable from a missing one (404).  Read responses
@@ -22,9 +22,7 @@
  */
 #include "handlers.h"
 #include "input.h"
-#include "log.h"
 #include "parse.h"
-#include "secret.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -36,9 +34,6 @@
  * (SQL text: they are written into the statement). */
 #define DASHBOARD_DOWN_MAX "100"
 #define DASHBOARD_INCIDENTS "10"
-/* How long a mute link works (SQL text); the mailer's MUTE_LINK_DAYS
- * deletes older digests. */
-#define MUTE_LINK_DAYS "30"
 
 /* A project as the API shows it: the columns of a row whose row_to_json
  * is the project object ("p" is the projects row). */
@@ -127,22 +122,6 @@ const struct db_statement projects_statements[] = {
    "UPDATE projects SET next_check_at ="
    "   CASE WHEN paused THEN next_check_at ELSE now() END"
    " WHERE id = $1 AND user_id = $2 RETURNING paused"},
-  /* The link in alert mail: no login, the token is the permission.  $1 is
-   * the hex SHA-256 of the link's token (only digests are stored); a link
-   * works while the project's mute_generation is the one it was mailed
-   * with (unmuting bumps it) and for MUTE_LINK_DAYS. */
-  {"project_mute",
-   "UPDATE projects p SET alerts_muted = true, updated_at = now()"
-   " FROM mute_tokens t"
-   " WHERE t.token_hash = decode($1, 'hex') AND t.project_id = p.id"
-   "   AND t.generation = p.mute_generation"
-   "   AND t.created_at > now() - interval '" MUTE_LINK_DAYS " days'"
-   " RETURNING p.name, p.alerts_muted"},
-  {"project_by_mute_token",
-   "SELECT p.name, p.alerts_muted FROM projects p JOIN mute_tokens t"
-   "   ON t.project_id = p.id AND t.generation = p.mute_generation"
-   " WHERE t.token_hash = decode($1, 'hex')"
-   "   AND t.created_at > now() - interval '" MUTE_LINK_DAYS " days'"},
   {"project_wakeup",
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
@@ -514,56 +493,5 @@ int projects_list(struct request *req)
     rc = reply_db_page(req, "project_list", 3, (const char *[]){
         int_text(uid, req->user_id), limit ? int_text(lim, limit) : NULL,
         int_text(off, offset)});
-  return rc;
-}
-
-/* /project/mute?token=...: the mute link of alert mail.  POST mutes (the
- * page the mail links to posts here, and so does RFC 8058 one-click
- * List-Unsubscribe); GET only says what POST would do, because mail
- * scanners open links in mail and must not silence anyone's alerts. */
-/* The answer of /project/mute, from its row (name, alerts_muted). */
-static int reply_mute(struct request *req, bool post, const PGresult *res)
-{
-  cJSON *out = cJSON_CreateObject();
-  int rc = 500;
-
-  if(cJSON_AddStringToObject(out, "message", post ?
-        "alerts muted; unmute with PUT /project/{id} {\"alerts_muted\": false}" :
-        "POST to this URL to mute alerts for this project") &&
-     cJSON_AddStringToObject(out, "project", PQgetvalue(res, 0, 0)) &&
-     cJSON_AddBoolToObject(out, "alerts_muted",
-                           PQgetvalue(res, 0, 1)[0] == 't'))
-    rc = reply_json(req, 200, out);
-  cJSON_Delete(out);
-  return rc;
-}
-
-int projects_mute(struct request *req)
-{
-  bool post = !strcmp(req->method, "POST");
-  char token[INPUT_LINK_TOKEN_MAX], digest_hex[2 * SECRET_DIGEST_LEN + 1];
-  unsigned char digest[SECRET_DIGEST_LEN];
-  long len = input_link_token(req->query, token, sizeof(token));
-  PGresult *res = NULL;
-  enum db_result dr;
-  int rc;
-
-  if(len < 0)
-    return reply_error(req, 400, "invalid mute link");
-  if(secret_digest(token, (size_t)len, digest))
-    return reply_error(req, 500, "internal error");
-  secret_hex(digest, digest_hex);
-  dr = db_exec(&req->app->db, post ? "project_mute" : "project_by_mute_token",
-               1, (const char *[]){digest_hex}, &res);
-  if(dr != DB_OK)
-    rc = reply_db_error(req, dr);
-  else if(PQntuples(res) != 1)
-    rc = reply_error(req, 400, "invalid mute link");
-  else {
-    if(post)
-      log_info("alerts muted for a project through its mute link");
-    rc = reply_mute(req, post, res);
-  }
-  PQclear(res);
   return rc;
 }

@@ -55,6 +55,7 @@ static const struct db_statement *const statement_lists[] = {
   users_statements,
   verify_statements,
   projects_statements,
+  mute_statements,
   history_statements,
   NULL,
 };
