@@ -53,6 +53,7 @@ static const struct db_statement *const statement_lists[] = {
   health_statements,
   auth_statements,
   users_statements,
+  guard_statements,
   verify_statements,
   projects_statements,
   mute_statements,
