@@ -432,10 +432,9 @@ int users_delete(struct request *req)
   PGresult *user = NULL, *res = NULL;
   struct input_string in = {input_confirm_password, NULL, 0};
   enum db_result dr;
-  cJSON *body;
   int rc;
+  cJSON *body = request_body_or_reply(req, input_string_check, &in, &rc);
 
-  body = request_body_or_reply(req, input_string_check, &in, &rc);
   if(!body)
     return rc;
   if((rc = confirm_password_or_reply(req, "password", in.s, in.len,
