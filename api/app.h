@@ -45,8 +45,10 @@ struct app {
 extern const struct db_statement health_statements[];
 extern const struct db_statement auth_statements[];
 extern const struct db_statement users_statements[];
+extern const struct db_statement guard_statements[];
 extern const struct db_statement verify_statements[];
 extern const struct db_statement projects_statements[];
+extern const struct db_statement mute_statements[];
 extern const struct db_statement history_statements[];
 
 #endif

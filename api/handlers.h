@@ -9,10 +9,8 @@
 
 #include "request.h"
 
-/* health.c */
+/* health.c: the read-only state of this API, for operators */
 int health_get(struct request *req);
-
-/* metrics.c */
 int metrics_get(struct request *req);
 
 /* users.c */
@@ -38,7 +36,9 @@ int projects_delete(struct request *req);
 int projects_check_now(struct request *req);
 int projects_dashboard(struct request *req);
 int projects_status(struct request *req);
-int projects_mute(struct request *req);
+
+/* mute.c */
+int mute_link(struct request *req);
 
 /* history.c */
 int history_checks(struct request *req);

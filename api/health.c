@@ -1,11 +1,17 @@
 /*
- * health.c - GET /healthcheck: is this worker able to reach the database?
+ * health.c - what operators poll: GET /healthcheck (is this worker able to
+ * reach the database?) and GET /metrics (the pool's counters).
  *
- * Load balancers and the tests poll it; it answers 503 (still JSON) while
- * the database is away, so a health check sees the outage the users see.
+ * Load balancers and the tests poll /healthcheck; it answers 503 (still
+ * JSON) while the database is away, so a health check sees the outage the
+ * users see.  /metrics renders metrics.c's shared counters in the
+ * Prometheus text format.
  */
 #include "handlers.h"
 #include "metrics.h"
+#include "router.h"
+
+#include <stdlib.h>
 
 const struct db_statement health_statements[] = {
   {"health_ping", "SELECT 1"},
@@ -28,13 +34,32 @@ int health_get(struct request *req)
     rc = reply_json(req, 200, out);
   }
   else {
-    metrics_db_error(metrics_shared, dr == DB_UNAVAILABLE ?
-                     METRICS_DB_UNAVAILABLE : METRICS_DB_ERROR);
+    req->db_error = dr == DB_UNAVAILABLE ? DB_UNAVAILABLE : DB_ERROR;
     cJSON_AddStringToObject(out, "status", "error");
     cJSON_AddStringToObject(out, "database", "unavailable");
     cJSON_AddStringToObject(out, "error", "database unavailable");
     rc = reply_json(req, 503, out);
   }
   cJSON_Delete(out);
+  return rc;
+}
+
+/* Room for every counter of a full route table, with plenty to spare. */
+#define METRICS_TEXT_MAX (128 * 1024)
+
+int metrics_get(struct request *req)
+{
+  struct metrics empty = {0};
+  struct dynbuf text;
+  size_t nroutes;
+  const struct route *routes = router_table(&nroutes);
+  int rc = 500;
+
+  dynbuf_init(&text, METRICS_TEXT_MAX);
+  if(!metrics_render(metrics_shared ? metrics_shared : &empty, routes,
+                     nroutes, &text))
+    rc = reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                    dynbuf_ptr(&text), dynbuf_len(&text));
+  dynbuf_free(&text);
   return rc;
 }

@@ -130,10 +130,10 @@ static int page_or_reply(struct request *req, int64_t limit_default,
   *limit = limit_default;
   *offset = 0;
   rc = request_query_int_or_reply(req, "limit", 1, limit_max, limit);
-  if(rc >= 0)
+  if(!rc)
     rc = request_query_int_or_reply(req, "offset", 0, HISTORY_OFFSET_MAX,
                                     offset);
-  return rc < 0 ? -rc : 0;
+  return rc;
 }
 
 /* A paged read of the project in the path: (total, page). */

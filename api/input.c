@@ -329,3 +329,10 @@ int input_verify(const cJSON *body, const char **token, size_t *len,
   *len = 0;
   return required_string(body, "token", token, len, err, errcap);
 }
+
+int input_string_check(const cJSON *body, void *in, char *err,
+                       size_t errcap)
+{
+  struct input_string *str = in;
+  return str->check(body, &str->s, &str->len, err, errcap);
+}

@@ -99,6 +99,20 @@ int input_project(const cJSON *body, bool create, int64_t min_interval,
 int input_project_timeout(int64_t interval, int64_t timeout, char *err,
                           size_t errcap);
 
+/* A body that is one string field (DELETE /user's password, POST
+ * /user/verify's token) for request_body_or_reply: input_string_check runs
+ * check (input_confirm_password, input_verify) and leaves the string in s,
+ * len. */
+struct input_string {
+  int (*check)(const cJSON *body, const char **s, size_t *len, char *err,
+               size_t errcap);
+  const char *s;
+  size_t len;
+};
+
+int input_string_check(const cJSON *body, void *in, char *err,
+                       size_t errcap);
+
 /* The longest token a mail link may carry; Trackly's are 43 (verification)
  * or 64 (mute) characters. */
 #define INPUT_LINK_TOKEN_MAX 128

@@ -7,7 +7,6 @@
  */
 #include "metrics.h"
 #include "promtext.h"
-#include "handlers.h"
 #include "pool.h"
 
 #include <stdbool.h>
@@ -117,24 +116,4 @@ int metrics_render(struct metrics *m, const struct route *routes,
        atomic_load_explicit(&m->workers_alive, memory_order_relaxed));
   pool_render(o);
   return dynbuf_ptr(o) ? 0 : -1;
-}
-
-/* Room for every counter of a full route table, with plenty to spare. */
-#define METRICS_TEXT_MAX (128 * 1024)
-
-int metrics_get(struct request *req)
-{
-  struct metrics empty = {0};
-  struct dynbuf text;
-  size_t nroutes;
-  const struct route *routes = router_table(&nroutes);
-  int rc = 500;
-
-  dynbuf_init(&text, METRICS_TEXT_MAX);
-  if(!metrics_render(metrics_shared ? metrics_shared : &empty, routes,
-                     nroutes, &text))
-    rc = reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-                    dynbuf_ptr(&text), dynbuf_len(&text));
-  dynbuf_free(&text);
-  return rc;
 }

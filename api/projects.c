@@ -1,8 +1,8 @@
 /*
  * projects.c - the sites people watch: /project, /project/{id},
- * /project/dashboard, /project/status, /project/{id}/check and
- * /project/mute.  DESIGN §2.  A project's history (checks, uptime,
- * incidents, the chart's series) is history.c.
+ * /project/dashboard, /project/status and /project/{id}/check.  DESIGN
+ * §2.  A project's history (checks, uptime, incidents, the chart's series)
+ * is history.c; the mute link of alert mail, /project/mute, is mute.c.
  *
  * Every statement is scoped by the caller's user id, so someone else's
  * project is indistinguishable from a missing one (404).  Read responses
@@ -10,14 +10,19 @@
  * result to the client, escaped by the database's JSON code.
  *
  * Writes that change what the monitor should do (create, update, delete,
- * check now) run in a transaction that also sends NOTIFY trackly_wakeup, so
- * a monitor wakes exactly when the change is visible to it.
+ * check now) all go through write_or_reply: BEGIN, the write's own steps,
+ * NOTIFY trackly_wakeup, COMMIT, so a monitor wakes exactly when the change
+ * is visible to it.
+ *
+ * Rollback has one owner, api/worker.c: after every request it rolls back
+ * whatever transaction is still open (a no-op when none is).  A write that
+ * fails or is refused (404, 403, 409, a database error) therefore just
+ * returns its status and leaves the transaction to it; nothing here calls
+ * db_rollback.
  */
 #include "handlers.h"
 #include "input.h"
-#include "log.h"
 #include "parse.h"
-#include "secret.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,9 +34,6 @@
  * (SQL text: they are written into the statement). */
 #define DASHBOARD_DOWN_MAX "100"
 #define DASHBOARD_INCIDENTS "10"
-/* How long a mute link works (SQL text); the mailer's MUTE_LINK_DAYS
- * deletes older digests. */
-#define MUTE_LINK_DAYS "30"
 
 /* A project as the API shows it: the columns of a row whose row_to_json
  * is the project object ("p" is the projects row). */
@@ -120,22 +122,6 @@ const struct db_statement projects_statements[] = {
    "UPDATE projects SET next_check_at ="
    "   CASE WHEN paused THEN next_check_at ELSE now() END"
    " WHERE id = $1 AND user_id = $2 RETURNING paused"},
-  /* The link in alert mail: no login, the token is the permission.  $1 is
-   * the hex SHA-256 of the link's token (only digests are stored); a link
-   * works while the project's mute_generation is the one it was mailed
-   * with (unmuting bumps it) and for MUTE_LINK_DAYS. */
-  {"project_mute",
-   "UPDATE projects p SET alerts_muted = true, updated_at = now()"
-   " FROM mute_tokens t"
-   " WHERE t.token_hash = decode($1, 'hex') AND t.project_id = p.id"
-   "   AND t.generation = p.mute_generation"
-   "   AND t.created_at > now() - interval '" MUTE_LINK_DAYS " days'"
-   " RETURNING p.name, p.alerts_muted"},
-  {"project_by_mute_token",
-   "SELECT p.name, p.alerts_muted FROM projects p JOIN mute_tokens t"
-   "   ON t.project_id = p.id AND t.generation = p.mute_generation"
-   " WHERE t.token_hash = decode($1, 'hex')"
-   "   AND t.created_at > now() - interval '" MUTE_LINK_DAYS " days'"},
   {"project_wakeup",
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
@@ -223,15 +209,24 @@ const struct db_statement projects_statements[] = {
   {NULL, NULL},
 };
 
-/* Ends a write transaction: NOTIFY trackly_wakeup, then COMMIT, so a
- * monitor wakes exactly when the change becomes visible to it. */
-static enum db_result wakeup_and_commit(struct request *req, const char *why)
+/* The path's project id and the caller's user id as SQL text: the two
+ * parameters of every statement about one of the caller's projects. */
+struct owned {
+  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX];
+  const char *params[2];
+};
+
+static const char *const *owned_params(struct owned *o,
+                                       const struct request *req)
 {
-  PGresult *res = NULL;
-  enum db_result dr = db_exec(&req->app->db, "project_wakeup", 1,
-                              (const char *[]){why}, &res);
-  PQclear(res);
-  return dr == DB_OK ? db_commit(&req->app->db) : dr;
+  o->params[0] = int_text(o->pid, req->ids[0]);
+  o->params[1] = int_text(o->uid, req->user_id);
+  return o->params;
+}
+
+static const char *bool_text(bool b)
+{
+  return b ? "true" : "false";
 }
 
 static const char *opt_num(char buf[INT_TEXT_MAX], bool present, int64_t n)
@@ -246,217 +241,218 @@ static int reply_row(struct request *req, int status, const PGresult *res)
                         (size_t)PQgetlength(res, 0, 0));
 }
 
-int projects_create(struct request *req)
+static int reply_literal(struct request *req, int status, const char *json)
 {
-  const struct config *cfg = &req->app->cfg;
-  struct project_input in;
-  char uid[INT_TEXT_MAX], iv[INT_TEXT_MAX], to[INT_TEXT_MAX];
-  char fa[INT_TEXT_MAX], re[INT_TEXT_MAX], cap[INT_TEXT_MAX];
-  char err[INPUT_ERR_MAX];
-  PGresult *res = NULL;
+  return reply_raw_json(req, status, json, strlen(json));
+}
+
+/* Runs one statement of a write into *res (clearing what it held).
+ * Returns 0, or the status after answering the database's failure. */
+static int exec_or_reply(struct request *req, const char *stmt, int nparams,
+                         const char *const *params, PGresult **res)
+{
   enum db_result dr;
-  cJSON *body;
+
+  PQclear(*res);
+  *res = NULL;
+  dr = db_exec(&req->app->db, stmt, nparams, params, res);
+  return dr == DB_OK ? 0 : reply_db_error(req, dr);
+}
+
+/* A write's own statements and checks, run inside its transaction: returns
+ * 0 to commit, with *res the result the handler replies with, or the
+ * status the request ends with (answered, or for the router to answer). */
+typedef int (*write_steps)(struct request *req, void *arg, PGresult **res);
+
+/*
+ * The one sequence of every write that changes what the monitor should
+ * do: BEGIN, the write's steps, NOTIFY trackly_wakeup (why), COMMIT, so a
+ * monitor wakes exactly when the change becomes visible to it.  Returns 0
+ * once committed, with *res from the steps (the caller clears it), or the
+ * status the request ends with; a database failure is answered here.  It
+ * never rolls back: see the file's header.
+ */
+static int write_or_reply(struct request *req, const char *why,
+                          write_steps steps, void *arg, PGresult **res)
+{
+  enum db_result dr = db_begin(&req->app->db);
+  PGresult *wake = NULL;
   int rc;
 
-  body = request_json_or_reply(req, &rc);
-  if(!body)
+  if(dr != DB_OK)
+    return reply_db_error(req, dr);
+  if((rc = steps(req, arg, res)))
     return rc;
-  /* Absent fields come back with their defaults. */
-  if(input_project(body, true, cfg->monitor_min_interval, &in, err,
-                   sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
+  rc = exec_or_reply(req, "project_wakeup", 1, (const char *[]){why}, &wake);
+  PQclear(wake);
+  if(rc)
+    return rc;
+  dr = db_commit(&req->app->db);
+  return dr == DB_OK ? 0 : reply_db_error(req, dr);
+}
+/* POST /project and PUT /project/{id}: the body, as input_project checks
+ * it. */
+struct project_body {
+  bool create;
+  int64_t min_interval;
+  struct project_input in;
+};
+
+static int check_project(const cJSON *body, void *arg, char *err,
+                         size_t errcap)
+{
+  struct project_body *b = arg;
+  return input_project(body, b->create, b->min_interval, &b->in, err,
+                       errcap);
+}
+
+/* POST /project.  The owner's row lock makes the count and the insert one
+ * step, so two concurrent creates cannot both take the last place. */
+static int create_steps(struct request *req, void *arg, PGresult **res)
+{
+  const struct project_input *in = arg;
+  const struct config *cfg = &req->app->cfg;
+  char uid[INT_TEXT_MAX], iv[INT_TEXT_MAX], to[INT_TEXT_MAX];
+  char fa[INT_TEXT_MAX], re[INT_TEXT_MAX], cap[INT_TEXT_MAX];
+  int rc;
 
   int_text(uid, req->user_id);
-  /* The owner's row lock makes the count and the insert one step, so two
-   * concurrent creates cannot both take the last place. */
-  if((dr = db_begin(&req->app->db)) != DB_OK ||
-     (dr = db_exec(&req->app->db, "project_lock_owner", 1,
-                   (const char *[]){uid}, &res)) != DB_OK)
-    goto db_fail;
-  PQclear(res);
-  dr = db_exec(&req->app->db, "project_insert", 13, (const char *[]){
-      uid, in.name, in.description, in.link,
-      int_text(iv, in.interval), int_text(to, in.timeout), in.expected_status,
-      in.keyword, int_text(fa, in.failure), int_text(re, in.recovery),
-      in.paused ? "true" : "false",
-      int_text(cap, cfg->max_projects_per_user),
-      in.has_muted && in.muted ? "true" : "false"}, &res);
-  if(dr != DB_OK)
-    goto db_fail;
-  if(PQntuples(res) != 1) {
-    rc = reply_error(req, 403, "project limit reached: at most %lld projects "
-                     "per user", (long long)cfg->max_projects_per_user);
-    goto out;
-  }
-  if((dr = wakeup_and_commit(req, "create")) != DB_OK)
-    goto db_fail;
-  rc = reply_row(req, 201, res);
-  goto out;
+  if((rc = exec_or_reply(req, "project_lock_owner", 1, (const char *[]){uid},
+                         res)) ||
+     (rc = exec_or_reply(req, "project_insert", 13, (const char *[]){
+         uid, in->name, in->description, in->link,
+         int_text(iv, in->interval), int_text(to, in->timeout),
+         in->expected_status, in->keyword, int_text(fa, in->failure),
+         int_text(re, in->recovery), bool_text(in->paused),
+         int_text(cap, cfg->max_projects_per_user),
+         bool_text(in->has_muted && in->muted)}, res)))
+    return rc;
+  if(PQntuples(*res) != 1)
+    return reply_error(req, 403, "project limit reached: at most %lld "
+                       "projects per user",
+                       (long long)cfg->max_projects_per_user);
+  return 0;
+}
 
-db_fail:
-  rc = reply_db_error(req, dr);
-out:
-  db_rollback(&req->app->db);
+/* PUT /project/{id}: lock the row, check the timeout against the interval
+ * the project will have, update what the body gives. */
+static int update_steps(struct request *req, void *arg, PGresult **res)
+{
+  const struct project_input *in = arg;
+  char iv[INT_TEXT_MAX], to[INT_TEXT_MAX], fa[INT_TEXT_MAX];
+  char re[INT_TEXT_MAX], err[INPUT_ERR_MAX];
+  int64_t interval, timeout;
+  struct owned o;
+  int rc;
+
+  if((rc = exec_or_reply(req, "project_lock", 2, owned_params(&o, req),
+                         res)))
+    return rc;
+  if(PQntuples(*res) != 1)
+    return 404;
+  if(!parse_int(PQgetvalue(*res, 0, 0), 1, INPUT_MAX_INTERVAL, &interval) ||
+     !parse_int(PQgetvalue(*res, 0, 1), 1, INT32_MAX, &timeout))
+    return 500;
+  if(input_project_timeout(in->has_interval ? in->interval : interval,
+                           in->has_timeout ? in->timeout : timeout,
+                           err, sizeof(err)))
+    return reply_error(req, 400, "%s", err);
+  return exec_or_reply(req, "project_update", 14, (const char *[]){
+      o.pid, o.uid, in->name, in->description, in->link,
+      opt_num(iv, in->has_interval, in->interval),
+      opt_num(to, in->has_timeout, in->timeout),
+      in->has_expected_status ? in->expected_status : NULL,
+      bool_text(in->has_keyword), in->keyword,
+      opt_num(fa, in->has_failure, in->failure),
+      opt_num(re, in->has_recovery, in->recovery),
+      in->has_paused ? bool_text(in->paused) : NULL,
+      in->has_muted ? bool_text(in->muted) : NULL}, res);
+}
+
+/* POST /project and PUT /project/{id}: answered with the project.  For a
+ * create, absent fields come back with their defaults. */
+static int write_project(struct request *req, bool create)
+{
+  struct project_body b = {create, req->app->cfg.monitor_min_interval, {0}};
+  PGresult *res = NULL;
+  int rc;
+  cJSON *body = request_body_or_reply(req, check_project, &b, &rc);
+
+  if(body &&
+     !(rc = write_or_reply(req, create ? "create" : "update",
+                           create ? create_steps : update_steps, &b.in,
+                           &res)))
+    rc = reply_row(req, create ? 201 : 200, res);
   PQclear(res);
   cJSON_Delete(body);
   return rc;
+}
+
+int projects_create(struct request *req)
+{
+  return write_project(req, true);
 }
 
 int projects_update(struct request *req)
 {
-  struct project_input in;
-  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX], iv[INT_TEXT_MAX];
-  char to[INT_TEXT_MAX], fa[INT_TEXT_MAX], re[INT_TEXT_MAX];
-  char err[INPUT_ERR_MAX];
-  const char *paused = NULL, *muted = NULL;
-  int64_t interval, timeout;
-  PGresult *res = NULL;
-  enum db_result dr;
-  cJSON *body;
-  int rc;
+  return write_project(req, false);
+}
 
-  body = request_json_or_reply(req, &rc);
-  if(!body)
-    return rc;
-  if(input_project(body, false, req->app->cfg.monitor_min_interval, &in,
-                   err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
-  int_text(pid, req->ids[0]);
-  int_text(uid, req->user_id);
+static int delete_steps(struct request *req, void *arg, PGresult **res)
+{
+  struct owned o;
+  int rc = exec_or_reply(req, "project_delete", 2, owned_params(&o, req),
+                         res);
 
-  if((dr = db_begin(&req->app->db)) != DB_OK ||
-     (dr = db_exec(&req->app->db, "project_lock", 2,
-                   (const char *[]){pid, uid}, &res)) != DB_OK)
-    goto db_fail;
-  if(PQntuples(res) != 1) {
+  (void)arg;
+  if(!rc && strcmp(PQcmdTuples(*res), "1"))
     rc = 404;
-    goto out;
-  }
-  /* Check the timeout against the interval the project will have. */
-  if(!parse_int(PQgetvalue(res, 0, 0), 1, INPUT_MAX_INTERVAL, &interval) ||
-     !parse_int(PQgetvalue(res, 0, 1), 1, INT32_MAX, &timeout)) {
-    rc = 500;
-    goto out;
-  }
-  PQclear(res);
-  res = NULL;
-  if(in.has_interval)
-    interval = in.interval;
-  if(in.has_timeout)
-    timeout = in.timeout;
-  if(input_project_timeout(interval, timeout, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
-
-  if(in.has_paused)
-    paused = in.paused ? "true" : "false";
-  if(in.has_muted)
-    muted = in.muted ? "true" : "false";
-  dr = db_exec(&req->app->db, "project_update", 14, (const char *[]){
-      pid, uid, in.name, in.description, in.link,
-      opt_num(iv, in.has_interval, in.interval),
-      opt_num(to, in.has_timeout, in.timeout),
-      in.has_expected_status ? in.expected_status : NULL,
-      in.has_keyword ? "true" : "false", in.keyword,
-      opt_num(fa, in.has_failure, in.failure),
-      opt_num(re, in.has_recovery, in.recovery), paused, muted}, &res);
-  if(dr != DB_OK)
-    goto db_fail;
-  if((dr = wakeup_and_commit(req, "update")) != DB_OK)
-    goto db_fail;
-  rc = reply_row(req, 200, res);
-  goto out;
-
-db_fail:
-  rc = reply_db_error(req, dr);
-out:
-  db_rollback(&req->app->db);
-  PQclear(res);
-  cJSON_Delete(body);
   return rc;
+}
+
+/* A paused project is not checked, so "check now" is refused. */
+static int check_now_steps(struct request *req, void *arg, PGresult **res)
+{
+  struct owned o;
+  int rc = exec_or_reply(req, "project_check_now", 2,
+                         owned_params(&o, req), res);
+
+  (void)arg;
+  if(!rc && PQntuples(*res) != 1)
+    rc = 404;
+  else if(!rc && PQgetvalue(*res, 0, 0)[0] == 't')
+    rc = reply_error(req, 409, "project is paused; resume it to check it");
+  return rc;
+}
+
+/* DELETE /project/{id} and POST /project/{id}/check: a write with no body,
+ * answered with a fixed message. */
+static int write_owned(struct request *req, const char *why,
+                       write_steps steps, int status, const char *json)
+{
+  PGresult *res = NULL;
+  int rc = write_or_reply(req, why, steps, NULL, &res);
+
+  PQclear(res);
+  return rc ? rc : reply_literal(req, status, json);
 }
 
 int projects_delete(struct request *req)
 {
-  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX];
-  PGresult *res = NULL;
-  enum db_result dr;
-  cJSON *out;
-  int rc;
-
-  if((dr = db_begin(&req->app->db)) != DB_OK ||
-     (dr = db_exec(&req->app->db, "project_delete", 2,
-                   (const char *[]){int_text(pid, req->ids[0]),
-                                    int_text(uid, req->user_id)},
-                   &res)) != DB_OK)
-    goto db_fail;
-  if(strcmp(PQcmdTuples(res), "1")) {
-    rc = 404;
-    goto done;
-  }
-  if((dr = wakeup_and_commit(req, "delete")) != DB_OK)
-    goto db_fail;
-  out = cJSON_CreateObject();
-  if(!cJSON_AddStringToObject(out, "message", "project deleted"))
-    rc = 500;
-  else
-    rc = reply_json(req, 200, out);
-  cJSON_Delete(out);
-  goto done;
-
-db_fail:
-  rc = reply_db_error(req, dr);
-done:
-  db_rollback(&req->app->db);
-  PQclear(res);
-  return rc;
+  return write_owned(req, "delete", delete_steps, 200,
+                     "{\"message\":\"project deleted\"}");
 }
 
 int projects_check_now(struct request *req)
 {
-  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX];
-  PGresult *res = NULL;
-  enum db_result dr;
-  int rc;
-
-  if((dr = db_begin(&req->app->db)) != DB_OK ||
-     (dr = db_exec(&req->app->db, "project_check_now", 2,
-                   (const char *[]){int_text(pid, req->ids[0]),
-                                    int_text(uid, req->user_id)},
-                   &res)) != DB_OK)
-    goto db_fail;
-  if(PQntuples(res) != 1) {
-    rc = 404;
-    goto done;
-  }
-  if(PQgetvalue(res, 0, 0)[0] == 't') {
-    rc = reply_error(req, 409, "project is paused; resume it to check it");
-    goto done;
-  }
-  if((dr = wakeup_and_commit(req, "check")) != DB_OK)
-    goto db_fail;
-  rc = reply_raw_json(req, 202, "{\"message\":\"check queued\"}", 26);
-  goto done;
-
-db_fail:
-  rc = reply_db_error(req, dr);
-done:
-  db_rollback(&req->app->db);
-  PQclear(res);
-  return rc;
+  return write_owned(req, "check", check_now_steps, 202,
+                     "{\"message\":\"check queued\"}");
 }
 
 int projects_get(struct request *req)
 {
-  char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX];
-  return reply_db_read(req, "project_get", 2,
-                       (const char *[]){int_text(pid, req->ids[0]),
-                                        int_text(uid, req->user_id)});
+  struct owned o;
+  return reply_db_read(req, "project_get", 2, owned_params(&o, req));
 }
 
 int projects_dashboard(struct request *req)
@@ -471,80 +467,31 @@ int projects_dashboard(struct request *req)
 int projects_status(struct request *req)
 {
   char uid[INT_TEXT_MAX], n[INT_TEXT_MAX];
-  int64_t recent = 0;
+  int64_t recent = 0;           /* absent: below the minimum of 1 */
   int rc = request_query_int_or_reply(req, "recent", 1, STATUS_RECENT_MAX,
                                       &recent);
 
-  if(rc < 0)
-    return -rc;
   int_text(uid, req->user_id);
-  if(!rc)
-    return reply_db_read(req, "project_status", 1, (const char *[]){uid});
-  return reply_db_read(req, "project_status_recent", 2,
+  if(!rc && !recent)
+    rc = reply_db_read(req, "project_status", 1, (const char *[]){uid});
+  else if(!rc)
+    rc = reply_db_read(req, "project_status_recent", 2,
                        (const char *[]){uid, int_text(n, recent)});
+  return rc;
 }
 
 int projects_list(struct request *req)
 {
   char uid[INT_TEXT_MAX], lim[INT_TEXT_MAX], off[INT_TEXT_MAX];
-  int64_t limit = 0, offset = 0;
-  int has_limit, rc;
+  int64_t limit = 0, offset = 0;        /* limit 0: absent, no LIMIT */
+  int rc = request_query_int_or_reply(req, "limit", 1, LIST_LIMIT_MAX,
+                                      &limit);
 
-  has_limit = request_query_int_or_reply(req, "limit", 1, LIST_LIMIT_MAX,
-                                         &limit);
-  if(has_limit < 0)
-    return -has_limit;
-  rc = request_query_int_or_reply(req, "offset", 0, INT32_MAX, &offset);
-  if(rc < 0)
-    return -rc;
-  return reply_db_page(req, "project_list", 3, (const char *[]){
-      int_text(uid, req->user_id), has_limit ? int_text(lim, limit) : NULL,
-      int_text(off, offset)});
-}
-
-/* /project/mute?token=...: the mute link of alert mail.  POST mutes (the
- * page the mail links to posts here, and so does RFC 8058 one-click
- * List-Unsubscribe); GET only says what POST would do, because mail
- * scanners open links in mail and must not silence anyone's alerts. */
-int projects_mute(struct request *req)
-{
-  bool post = !strcmp(req->method, "POST");
-  char token[128], digest_hex[2 * SECRET_DIGEST_LEN + 1];
-  unsigned char digest[SECRET_DIGEST_LEN];
-  long len;
-  PGresult *res = NULL;
-  enum db_result dr;
-  cJSON *out = NULL;
-  int rc;
-
-  len = input_link_token(req->query, token, sizeof(token));
-  if(len < 0)
-    return reply_error(req, 400, "invalid mute link");
-  if(secret_digest(token, (size_t)len, digest))
-    return reply_error(req, 500, "internal error");
-  secret_hex(digest, digest_hex);
-  dr = db_exec(&req->app->db, post ? "project_mute" : "project_by_mute_token",
-               1, (const char *[]){digest_hex}, &res);
-  if(dr != DB_OK)
-    return reply_db_error(req, dr);
-  if(PQntuples(res) != 1) {
-    rc = reply_error(req, 400, "invalid mute link");
-    goto out;
-  }
-  if(post)
-    log_info("alerts muted for a project through its mute link");
-  out = cJSON_CreateObject();
-  if(!cJSON_AddStringToObject(out, "message", post ?
-        "alerts muted; unmute with PUT /project/{id} {\"alerts_muted\": false}" :
-        "POST to this URL to mute alerts for this project") ||
-     !cJSON_AddStringToObject(out, "project", PQgetvalue(res, 0, 0)) ||
-     !cJSON_AddBoolToObject(out, "alerts_muted",
-                            PQgetvalue(res, 0, 1)[0] == 't'))
-    rc = 500;
-  else
-    rc = reply_json(req, 200, out);
-out:
-  cJSON_Delete(out);
-  PQclear(res);
+  if(!rc)
+    rc = request_query_int_or_reply(req, "offset", 0, INT32_MAX, &offset);
+  if(!rc)
+    rc = reply_db_page(req, "project_list", 3, (const char *[]){
+        int_text(uid, req->user_id), limit ? int_text(lim, limit) : NULL,
+        int_text(off, offset)});
   return rc;
 }

@@ -2,9 +2,9 @@
  * request.c - reading a FastCGI request and writing its JSON response.
  */
 #include "request.h"
+#include "input.h"
 #include "json.h"
 #include "log.h"
-#include "metrics.h"
 #include "parse.h"
 
 #include <stdarg.h>
@@ -274,19 +274,17 @@ int reply_empty(struct request *req, int status)
 
 int reply_db_error(struct request *req, enum db_result rc)
 {
+  req->db_error = rc;
   switch(rc) {
   case DB_UNAVAILABLE:
-    metrics_db_error(metrics_shared, METRICS_DB_UNAVAILABLE);
     return reply_error(req, 503, "database unavailable");
   case DB_CONFLICT:
     return reply_error(req, 409, "conflict");
   case DB_BUSY:
-    metrics_db_error(metrics_shared, METRICS_DB_BUSY);
     request_add_header(req, "Retry-After", "1");
     return reply_error(req, 503, "the record is busy with another request; "
                        "retry shortly");
   default:
-    metrics_db_error(metrics_shared, METRICS_DB_ERROR);
     return reply_error(req, 500, "internal error");
   }
 }
@@ -318,10 +316,10 @@ int request_query_int_or_reply(struct request *req, const char *name,
   if(len == -1)
     return 0;
   if(len < 0 || !parse_int(buf, min, max, out))
-    return -reply_error(req, 400, "query parameter '%s' must be an integer "
-                        "from %lld to %lld", name, (long long)min,
-                        (long long)max);
-  return 1;
+    return reply_error(req, 400, "query parameter '%s' must be an integer "
+                       "from %lld to %lld", name, (long long)min,
+                       (long long)max);
+  return 0;
 }
 
 /* reply_db_read and reply_db_page: total_col is the column of the total,
@@ -389,4 +387,18 @@ cJSON *request_json_or_reply(struct request *req, int *rc)
     return NULL;
   }
   return obj;
+}
+
+cJSON *request_body_or_reply(struct request *req, request_body_check check,
+                             void *in, int *rc)
+{
+  char err[INPUT_ERR_MAX];
+  cJSON *body = request_json_or_reply(req, rc);
+
+  if(body && check(body, in, err, sizeof(err))) {
+    *rc = reply_error(req, 400, "%s", err);
+    cJSON_Delete(body);
+    body = NULL;
+  }
+  return body;
 }

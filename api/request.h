@@ -48,6 +48,8 @@ struct request {
   int64_t ids[REQUEST_MAX_IDS]; /* {id} segments of the path, in order */
   int64_t user_id;              /* set once the token is checked */
   int status;                   /* 0 until a reply is sent */
+  enum db_result db_error;      /* the database failure answered, or DB_OK;
+                                   worker.c counts it in the metrics */
   struct timespec start;
   char extra[REQUEST_EXTRA_HEADERS];
   size_t extra_len;
@@ -76,6 +78,19 @@ void request_add_header(struct request *req, const char *name,
  * (400, 413) and returns NULL with the status in *rc. */
 cJSON *request_json_or_reply(struct request *req, int *rc);
 
+/* One of input.h's checks of a route's body, behind a uniform signature:
+ * fills *in, or writes the 400's sentence into err and returns -1. */
+typedef int (*request_body_check)(const cJSON *body, void *in, char *err,
+                                  size_t errcap);
+
+/* The prologue of a handler that takes a body: reads it as a JSON object
+ * and checks it with check.  Returns the tree (the caller deletes it; the
+ * strings check put in *in point into it), or NULL once it has replied
+ * (400 with check's sentence, or as request_json_or_reply) with the status
+ * in *rc. */
+cJSON *request_body_or_reply(struct request *req, request_body_check check,
+                             void *in, int *rc);
+
 int reply_json(struct request *req, int status, const cJSON *body);
 /* Replies with JSON text that is already serialised (Postgres builds most
  * read responses with json_build_object). */
@@ -88,8 +103,9 @@ int reply_error(struct request *req, int status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 /* A reply with no body (204). */
 int reply_empty(struct request *req, int status);
-/* The answer to a failed database call: 503 when the database is away,
- * 500 otherwise.  Returns the status. */
+/* The answer to a failed database call: 503 when the database is away or
+ * the row is busy, 409 for a conflict, 500 otherwise.  Notes rc in
+ * req->db_error for the metrics.  Returns the status. */
 int reply_db_error(struct request *req, enum db_result rc);
 
 /* Room for a 64-bit integer as decimal text, sign and NUL included. */
@@ -98,9 +114,10 @@ int reply_db_error(struct request *req, enum db_result rc);
 /* Formats n into buf and returns buf: a text parameter for SQL. */
 const char *int_text(char buf[INT_TEXT_MAX], int64_t n);
 
-/* Reads the query parameter name as an integer in [min, max].  Returns 1
- * with *out set when it is there, 0 when it is absent (*out untouched), or
- * -status after replying 400 naming it. */
+/* Reads the query parameter name as an integer in [min, max] into *out;
+ * when it is absent *out is untouched, so the caller sets the default (or
+ * a value outside [min, max] that means "absent") first.  Returns 0 to go
+ * on, or the status after replying 400 naming it. */
 int request_query_int_or_reply(struct request *req, const char *name,
                                int64_t min, int64_t max, int64_t *out);
 

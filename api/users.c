@@ -4,15 +4,11 @@
  * Confirming the address is verify.c; the session cookie, auth.c.
  *
  * Passwords are checked with Argon2id, which is deliberately slow; every
- * path that checks one (login, password change, account deletion) goes
- * through the same per-account throttle, kept in Postgres so all workers
- * (and all API hosts) share it.  Every path that hashes (those three and
- * registration) first takes one of the pool's hashing slots (pool.h), so a
- * flood of them from many addresses cannot occupy every worker; and
- * registrations are counted against a rate for the whole host.
+ * path that checks or hashes one goes through guard.c first (the
+ * per-account throttle, the hashing slots, the registration rate).
  */
 #include "auth.h"
-#include "clock.h"
+#include "guard.h"
 #include "handlers.h"
 #include "input.h"
 #include "log.h"
@@ -25,16 +21,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-/* After this many failed password checks for one account within the
- * window, further attempts get 429 until the window ends.  The numbers are
- * written into the SQL below. */
-#define LOGIN_MAX_FAILURES 10
-#define LOGIN_WINDOW_SECONDS (15 * 60)
-
-/* How long a request may wait for a hashing slot (and only while another
- * worker is idle, see pool_hash_acquire): about two hashes' time. */
-#define HASH_WAIT_MS 250
 
 const struct db_statement users_statements[] = {
   /*
@@ -99,92 +85,8 @@ const struct db_statement users_statements[] = {
    " WHERE id = $1 RETURNING token_version"},
   {"user_delete",
    "DELETE FROM users WHERE id = $1"},
-  /* Seconds until the account may try again, when it is locked out. */
-  {"throttle_check",
-   "SELECT ceil(extract(epoch FROM window_start + interval '15 minutes'"
-   "                               - now()))::bigint"
-   " FROM login_throttle"
-   " WHERE email = lower($1) AND failures >= 10"
-   "   AND window_start > now() - interval '15 minutes'"},
-  {"throttle_fail",
-   "INSERT INTO login_throttle AS t (email, failures, window_start)"
-   " VALUES (lower($1), 1, now())"
-   " ON CONFLICT (email) DO UPDATE SET"
-   "  failures = CASE WHEN t.window_start <= now() - interval '15 minutes'"
-   "                  THEN 1 ELSE t.failures + 1 END,"
-   "  window_start = CASE WHEN t.window_start <= now() - interval '15 minutes'"
-   "                      THEN now() ELSE t.window_start END"},
-  {"throttle_clear",
-   "DELETE FROM login_throttle WHERE email = lower($1)"},
   {NULL, NULL},
 };
-
-/* 429 when the account behind email is locked out; 0 when it may try. */
-static int throttle_or_reply(struct request *req, const char *email)
-{
-  PGresult *res = NULL;
-  enum db_result dr;
-  int64_t wait = 0;
-  int rc = 0;
-
-  dr = db_exec(&req->app->db, "throttle_check", 1, (const char *[]){email},
-               &res);
-  if(dr != DB_OK)
-    return reply_db_error(req, dr);
-  if(PQntuples(res) == 1) {
-    if(!parse_int(PQgetvalue(res, 0, 0), 1, LOGIN_WINDOW_SECONDS, &wait))
-      wait = LOGIN_WINDOW_SECONDS;
-    request_add_header(req, "Retry-After", "%lld", (long long)wait);
-    rc = reply_error(req, 429, "too many failed attempts; try again in %lld "
-                     "seconds", (long long)wait);
-  }
-  PQclear(res);
-  return rc;
-}
-
-/* Takes a hashing slot, or replies 429 with Retry-After and returns it.
- * The slot is given back by pool_hash_release (the worker also does so
- * after every request). */
-static int hashing_slot_or_reply(struct request *req)
-{
-  if(!pool_hash_acquire(HASH_WAIT_MS))
-    return 0;
-  request_add_header(req, "Retry-After", "1");
-  return reply_error(req, 429, "the server is busy checking other "
-                     "passwords; retry in a second");
-}
-
-/* 429 when registrations over the whole host passed their rate this
- * minute; 0 when this one may go ahead (and is counted). */
-static int register_rate_or_reply(struct request *req)
-{
-  int wait = 60;
-
-  if(pool_register_allow(req->app->cfg.api_registrations_per_minute,
-                         clock_ms(), &wait))
-    return 0;
-  request_add_header(req, "Retry-After", "%d", wait);
-  return reply_error(req, 429, "too many accounts are being created; try "
-                     "again in %d seconds", wait);
-}
-
-/* Counts a failed password check against email.  Failing to record it is
- * logged but does not change the answer. */
-static void throttle_fail(struct request *req, const char *email)
-{
-  PGresult *res = NULL;
-  if(db_exec(&req->app->db, "throttle_fail", 1, (const char *[]){email},
-             &res) != DB_OK)
-    log_warn("could not record a failed login");
-  PQclear(res);
-}
-
-static void throttle_clear(struct request *req, const char *email)
-{
-  PGresult *res = NULL;
-  db_exec(&req->app->db, "throttle_clear", 1, (const char *[]){email}, &res);
-  PQclear(res);
-}
 
 /* The answer to a registration: the account, and whether its
  * verification mail went (it does not when the address has had
@@ -232,10 +134,29 @@ out:
   return rc;
 }
 
+/* input.h's checks of these routes' bodies, in request_body_check's
+ * shape. */
+static int check_register(const cJSON *body, void *in, char *err,
+                          size_t errcap)
+{
+  return input_register(body, in, err, errcap);
+}
+
+static int check_login(const cJSON *body, void *in, char *err, size_t errcap)
+{
+  return input_login(body, in, err, errcap);
+}
+
+static int check_password_change(const cJSON *body, void *in, char *err,
+                                 size_t errcap)
+{
+  return input_change_password(body, in, err, errcap);
+}
+
 int users_register(struct request *req)
 {
-  char hash[PASSWORD_ENCODED_MAX], err[INPUT_ERR_MAX];
-  char per_day[24], grace[24];
+  char hash[PASSWORD_ENCODED_MAX];
+  char per_day[INT_TEXT_MAX], grace[INT_TEXT_MAX];
   const struct config *cfg = &req->app->cfg;
   struct verify_link link;
   struct credentials_input in;
@@ -245,13 +166,9 @@ int users_register(struct request *req)
   int rc;
 
   memset(&link, 0, sizeof(link));
-  body = request_json_or_reply(req, &rc);
+  body = request_body_or_reply(req, check_register, &in, &rc);
   if(!body)
     return rc;
-  if(input_register(body, &in, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
   if(!cfg->email_allow_local_domains &&
      !email_domain_public(in.email, strlen(in.email))) {
     rc = reply_error(req, 400, "field 'email' must be an address at a public "
@@ -261,8 +178,8 @@ int users_register(struct request *req)
 
   /* The slot first: an attempt turned away for want of one is not
    * counted against the rate. */
-  if((rc = hashing_slot_or_reply(req)) ||
-     (rc = register_rate_or_reply(req)))
+  if((rc = guard_hash_slot_or_reply(req)) ||
+     (rc = guard_register_rate_or_reply(req)))
     goto out;
   if(password_hash(in.password, in.password_len, hash, sizeof(hash)) ||
      verify_link_new(cfg, &link)) {
@@ -271,12 +188,10 @@ int users_register(struct request *req)
   }
   pool_hash_release();
 
-  snprintf(per_day, sizeof(per_day), "%d", VERIFY_SENDS_PER_DAY);
-  snprintf(grace, sizeof(grace), "%lld",
-           (long long)cfg->unverified_replace_hours);
   dr = db_exec(&req->app->db, "user_register", 7, (const char *[]){
-      in.email, hash, link.digest_hex, link.token, link.url, per_day, grace},
-      &res);
+      in.email, hash, link.digest_hex, link.token, link.url,
+      int_text(per_day, VERIFY_SENDS_PER_DAY),
+      int_text(grace, cfg->unverified_replace_hours)}, &res);
   if(dr == DB_CONFLICT) {
     rc = reply_error(req, 409, "email already registered");
     goto out;
@@ -295,7 +210,7 @@ out:
 
 int users_login(struct request *req)
 {
-  char hash[PASSWORD_ENCODED_MAX], err[INPUT_ERR_MAX];
+  char hash[PASSWORD_ENCODED_MAX];
   struct credentials_input in;
   const char *stored;
   cJSON *body;
@@ -304,15 +219,11 @@ int users_login(struct request *req)
   int64_t uid, ver;
   int rc, ok;
 
-  body = request_json_or_reply(req, &rc);
+  body = request_body_or_reply(req, check_login, &in, &rc);
   if(!body)
     return rc;
-  if(input_login(body, &in, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
-  if((rc = throttle_or_reply(req, in.email)) ||
-     (rc = hashing_slot_or_reply(req)))
+  if((rc = guard_login_or_reply(req, in.email)) ||
+     (rc = guard_hash_slot_or_reply(req)))
     goto out;
 
   dr = db_exec(&req->app->db, "user_by_email", 1, (const char *[]){in.email},
@@ -342,7 +253,7 @@ int users_login(struct request *req)
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
-  throttle_clear(req, in.email);
+  guard_login_ok(req, in.email);
   if(password_needs_rehash(stored) &&
      !password_hash(in.password, in.password_len, hash, sizeof(hash))) {
     PGresult *r2 = NULL;
@@ -356,7 +267,7 @@ int users_login(struct request *req)
 
 fail:
   pool_hash_release();
-  throttle_fail(req, in.email);
+  guard_login_failed(req, in.email);
   rc = reply_error(req, 401, "invalid email or password");
 out:
   PQclear(res);
@@ -368,9 +279,9 @@ out:
 static enum db_result exec_for_user(struct request *req, const char *stmt,
                                     PGresult **res)
 {
-  char id[24];
-  snprintf(id, sizeof(id), "%lld", (long long)req->user_id);
-  return db_exec(&req->app->db, stmt, 1, (const char *[]){id}, res);
+  char id[INT_TEXT_MAX];
+  return db_exec(&req->app->db, stmt, 1,
+                 (const char *[]){int_text(id, req->user_id)}, res);
 }
 
 int users_logout(struct request *req)
@@ -456,12 +367,12 @@ static int confirm_password_or_reply(struct request *req, const char *name,
     goto fail;
   }
   email = PQgetvalue(*user, 0, 1);
-  if((rc = throttle_or_reply(req, email)) ||
-     (rc = hashing_slot_or_reply(req)))
+  if((rc = guard_login_or_reply(req, email)) ||
+     (rc = guard_hash_slot_or_reply(req)))
     goto fail;
   if(password_verify(PQgetvalue(*user, 0, 4), pw, pwlen) != 1) {
     pool_hash_release();
-    throttle_fail(req, email);
+    guard_login_failed(req, email);
     rc = reply_error(req, 403, "%s is incorrect",
                      strcmp(name, "password") ? "current password" :
                      "password");
@@ -476,7 +387,7 @@ fail:
 
 int users_change_password(struct request *req)
 {
-  char hash[PASSWORD_ENCODED_MAX], id[24], err[INPUT_ERR_MAX];
+  char hash[PASSWORD_ENCODED_MAX], id[INT_TEXT_MAX];
   struct password_change_input in;
   PGresult *user = NULL, *res = NULL;
   enum db_result dr;
@@ -484,13 +395,9 @@ int users_change_password(struct request *req)
   cJSON *body;
   int rc;
 
-  body = request_json_or_reply(req, &rc);
+  body = request_body_or_reply(req, check_password_change, &in, &rc);
   if(!body)
     return rc;
-  if(input_change_password(body, &in, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
   if((rc = confirm_password_or_reply(req, "current_password",
                                      in.current_password, in.current_len,
                                      &user)))
@@ -500,9 +407,8 @@ int users_change_password(struct request *req)
     goto out;
   }
   pool_hash_release();
-  snprintf(id, sizeof(id), "%lld", (long long)req->user_id);
   dr = db_exec(&req->app->db, "user_set_password", 2,
-               (const char *[]){id, hash}, &res);
+               (const char *[]){int_text(id, req->user_id), hash}, &res);
   if(dr != DB_OK) {
     rc = reply_db_error(req, dr);
     goto out;
@@ -524,21 +430,15 @@ out:
 int users_delete(struct request *req)
 {
   PGresult *user = NULL, *res = NULL;
-  char err[INPUT_ERR_MAX];
+  struct input_string in = {input_confirm_password, NULL, 0};
   enum db_result dr;
-  const char *pw;
-  size_t pwlen;
-  cJSON *body;
   int rc;
+  cJSON *body = request_body_or_reply(req, input_string_check, &in, &rc);
 
-  body = request_json_or_reply(req, &rc);
   if(!body)
     return rc;
-  if(input_confirm_password(body, &pw, &pwlen, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
-  if((rc = confirm_password_or_reply(req, "password", pw, pwlen, &user)))
+  if((rc = confirm_password_or_reply(req, "password", in.s, in.len,
+                                     &user)))
     goto out;
   pool_hash_release();
   dr = exec_for_user(req, "user_delete", &res);

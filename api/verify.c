@@ -107,27 +107,22 @@ void verify_link_clear(struct verify_link *link)
 int verify_confirm(struct request *req)
 {
   static const char verified[] = "{\"message\":\"email address verified\"}";
-  char digest_hex[2 * SECRET_DIGEST_LEN + 1], err[INPUT_ERR_MAX];
+  char digest_hex[2 * SECRET_DIGEST_LEN + 1];
   unsigned char digest[SECRET_DIGEST_LEN];
+  struct input_string in = {input_verify, NULL, 0};
   PGresult *res = NULL;
   enum db_result dr;
-  const char *token;
-  size_t len;
   cJSON *body;
   int rc;
 
-  body = request_json_or_reply(req, &rc);
+  body = request_body_or_reply(req, input_string_check, &in, &rc);
   if(!body)
     return rc;
-  if(input_verify(body, &token, &len, err, sizeof(err))) {
-    rc = reply_error(req, 400, "%s", err);
-    goto out;
-  }
-  if(!input_link_token_valid(token, len)) {
+  if(!input_link_token_valid(in.s, in.len)) {
     rc = reply_error(req, 400, INVALID_LINK);
     goto out;
   }
-  if(secret_digest(token, len, digest)) {
+  if(secret_digest(in.s, in.len, digest)) {
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
@@ -210,7 +205,7 @@ int verify_resend(struct request *req)
   static const char sent[] =
     "{\"message\":\"verification mail sent; links in earlier mails no "
     "longer work\"}";
-  char uid[24], gap[24], per_day[24];
+  char uid[INT_TEXT_MAX], gap[INT_TEXT_MAX], per_day[INT_TEXT_MAX];
   struct verify_link link;
   PGresult *res = NULL;
   enum db_result dr;
@@ -220,11 +215,10 @@ int verify_resend(struct request *req)
     rc = reply_error(req, 500, "internal error");
     goto out;
   }
-  snprintf(uid, sizeof(uid), "%lld", (long long)req->user_id);
-  snprintf(gap, sizeof(gap), "%d", VERIFY_RESEND_GAP_SECONDS);
-  snprintf(per_day, sizeof(per_day), "%d", VERIFY_SENDS_PER_DAY);
   dr = db_exec(&req->app->db, "verify_resend", 6, (const char *[]){
-      uid, link.digest_hex, link.token, link.url, gap, per_day}, &res);
+      int_text(uid, req->user_id), link.digest_hex, link.token, link.url,
+      int_text(gap, VERIFY_RESEND_GAP_SECONDS),
+      int_text(per_day, VERIFY_SENDS_PER_DAY)}, &res);
   if(dr != DB_OK) {
     rc = reply_db_error(req, dr);
     goto out;

@@ -53,8 +53,10 @@ static const struct db_statement *const statement_lists[] = {
   health_statements,
   auth_statements,
   users_statements,
+  guard_statements,
   verify_statements,
   projects_statements,
+  mute_statements,
   history_statements,
   NULL,
 };
@@ -90,6 +92,28 @@ static void log_request(const struct request *req, long ms)
              sizeof(fields) / sizeof(fields[0]));
 }
 
+/* Counts a finished request: by route and status, and by the kind of
+ * database failure it answered, if any (a conflict is the client's, not
+ * the database's).  The one place a request reaches the metrics. */
+static void count_request(const struct request *req, uint64_t us)
+{
+  metrics_request(metrics_shared, req->route_index, req->status, us);
+  switch(req->db_error) {
+  case DB_OK:
+  case DB_CONFLICT:
+    break;
+  case DB_UNAVAILABLE:
+    metrics_db_error(metrics_shared, METRICS_DB_UNAVAILABLE);
+    break;
+  case DB_BUSY:
+    metrics_db_error(metrics_shared, METRICS_DB_BUSY);
+    break;
+  default:
+    metrics_db_error(metrics_shared, METRICS_DB_ERROR);
+    break;
+  }
+}
+
 static void handle(struct app *app, FCGX_Request *fcgx)
 {
   struct request req;
@@ -101,12 +125,13 @@ static void handle(struct app *app, FCGX_Request *fcgx)
     request_finish(&req, rc);
   else
     router_dispatch(&req);
-  db_rollback(&app->db);    /* a handler that bailed out mid-transaction */
+  db_rollback(&app->db);    /* the one owner of rollback: whatever a
+                               handler left open (projects.c header) */
   pool_hash_release();      /* a handler that bailed out mid-hash */
 
   us = elapsed_us(&req.start);
   ms = (long)(us / 1000);
-  metrics_request(metrics_shared, req.route_index, req.status, us);
+  count_request(&req, us);
   log_request(&req, ms);
 }
 
