@@ -25,6 +25,9 @@ import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(HERE)
+# The integration suite's helpers (tests/integration/helpers/): /proc reads.
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from helpers.procs import children_of, is_dead  # noqa: E402
 RESULTS = os.path.join(HERE, "results-faults.md")
 LUA = os.path.join(HERE, "fault-load.lua")
 PASSWORD = "fault-bench-password-1234"
@@ -97,7 +100,7 @@ class Stack:
                        stdin=subprocess.DEVNULL, capture_output=True)
 
     def workers(self):
-        return children_of(self.api_pid)
+        return sorted(children_of(self.api_pid))
 
     def healthy(self):
         try:
@@ -300,32 +303,8 @@ class Result:
 
 # --- processes and logs -----------------------------------------------------
 
-def children_of(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            kids.append(int(entry))
-    return sorted(kids)
-
-
 def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return not is_dead(pid)
 
 
 def memory(pid):

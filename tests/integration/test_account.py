@@ -5,11 +5,12 @@ browser's cookie session: test_sessions.py.)"""
 
 import pytest
 
-from conftest import (
+from helpers.http import (
     ERROR_LOGIN, assert_recent, call, expect_error, expect_json,
-    expect_unauthorized, login, login_token, max_projects, min_interval,
-    random_password, register,
+    expect_unauthorized,
 )
+from helpers.projects import max_projects, min_interval
+from helpers.users import login, login_token, random_password, register
 
 
 def change_password(user, current, new, token=None):

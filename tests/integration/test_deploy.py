@@ -49,15 +49,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (
-    NotifySocket, binary_env, db_dsn, eventually, fcgi_request, scratch_database,
-    wait_until,
-)
-from smtp import SmtpSink
-from staging import in_stage, installed, stage_install, unit_text, unit_values
-from targets import TargetServer
+from helpers.db import db_dsn, scratch_database
+from helpers.fcgi import fcgi_request
+from helpers.monitor import NotifySocket
+from helpers.stack import binary_env
+from helpers.wait import eventually, wait_until
+from helpers.smtp import SmtpSink
+from helpers.staging import in_stage, installed, stage_install, unit_text, unit_values
+from helpers.targets import TargetServer
 from test_metrics import parse
-from tls_site import TlsSite
+from helpers.tls_site import TlsSite
 
 START = 20          # seconds a program may take to be ready
 STEP = 20           # seconds a monitor transition (check, state, mail) may take

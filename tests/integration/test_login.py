@@ -7,11 +7,14 @@ import time
 
 import pytest
 
-from conftest import (
-    ERROR_LOGIN, ISSUER, assert_recent, call, expect_error, expect_json,
-    jwt_decode, jwt_signature_ok, log_files, login, next_source_ip,
-    parse_time, random_email, random_password, verify_row,
+from helpers.db import verify_row
+from helpers.http import (
+    ERROR_LOGIN, assert_recent, call, expect_error, expect_json,
+    next_source_ip, parse_time,
 )
+from helpers.jwt import ISSUER, jwt_decode, jwt_signature_ok
+from helpers.stack import log_files
+from helpers.users import login, random_email, random_password
 
 THROTTLE_LIMIT = 10          # failures per account per window
 THROTTLE_WINDOW = 15 * 60    # seconds

@@ -20,11 +20,12 @@ import base64
 import hashlib
 import re
 
-from conftest import (
-    call, eventually, expect_error, expect_json, incident_rows,
-    insert_project, make_verified_user, outbox_rows, project_row,
-    public_url, wait_until,
-)
+from helpers.db import incident_rows, outbox_rows, project_row
+from helpers.http import call, expect_error, expect_json
+from helpers.monitor import public_url
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import eventually, wait_until
 
 STEP = 15
 TOKEN_RE = r"/mute\?token=([A-Za-z0-9_-]+)"

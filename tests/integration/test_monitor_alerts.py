@@ -12,11 +12,12 @@ import datetime as dt
 import re
 import time
 
-from conftest import (
-    TEST_MAIL_FROM, call, check_rows, eventually, expect_json,
-    incident_rows, insert_project, make_user, make_verified_user,
-    outbox_rows, project_row, public_url, wait_until,
-)
+from helpers.db import check_rows, incident_rows, outbox_rows, project_row
+from helpers.http import call, expect_json
+from helpers.monitor import TEST_MAIL_FROM, public_url
+from helpers.projects import insert_project
+from helpers.users import make_user, make_verified_user
+from helpers.wait import eventually, wait_until
 
 # Seconds for a transition that needs a few 1 s checks, the monitor's start
 # and a mailer pass included.

@@ -6,10 +6,12 @@ expire and another daemon takes the work over."""
 import subprocess
 import time
 
-from conftest import (
-    check_rows, dict_rows, eventually, incident_rows, insert_project,
-    make_verified_user, outbox_rows, project_row,
+from helpers.db import (
+    check_rows, dict_rows, incident_rows, outbox_rows, project_row,
 )
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import eventually
 
 STEP = 15
 

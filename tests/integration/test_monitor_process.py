@@ -13,12 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
-    Database, api_workers, apply_schema, binary_env, call, check_rows,
-    db_connect, db_dsn, dict_rows, eventually, insert_project, make_user,
-    make_verified_user, monitor_env, nonempty_lines, outbox_rows, pgctl,
-    run_monitor, scratch_database, under_asan, wait_until,
+from helpers.db import (
+    Database, apply_schema, check_rows, db_connect, db_dsn, dict_rows,
+    outbox_rows, scratch_database,
 )
+from helpers.http import call
+from helpers.monitor import monitor_env, run_monitor
+from helpers.projects import insert_project
+from helpers.stack import (
+    api_workers, binary_env, nonempty_lines, pgctl, under_asan,
+)
+from helpers.users import make_user, make_verified_user
+from helpers.wait import eventually, wait_until
 
 VERIFY_SUBJECT = "Confirm your email address for Trackly"
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from conftest import (
-    call, create_project, env, expect_error, expect_json, parse_time,
-)
+from helpers.http import call, expect_error, expect_json, parse_time
+from helpers.projects import create_project
+from helpers.stack import env
 
 CHECK_KEYS = {"id", "scheduled_at", "checked_at", "ok", "status",
               "status_code", "latency_ms", "error"}

@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from conftest import (
-    call, create_project, expect_error, expect_json, parse_time,
-)
+from helpers.http import call, expect_error, expect_json, parse_time
+from helpers.projects import create_project
 
 INCIDENT_KEYS = {"id", "started_at", "resolved_at", "duration_seconds",
                  "cause"}

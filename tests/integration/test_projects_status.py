@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from conftest import (
-    call, create_project, expect_error, expect_json, get_project,
-    max_projects, parse_time, set_project_state,
+from helpers.http import call, expect_error, expect_json, parse_time
+from helpers.projects import (
+    create_project, get_project, max_projects, set_project_state,
 )
 from test_projects_history import avoid_the_hour_boundary
 

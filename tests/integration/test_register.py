@@ -7,11 +7,15 @@ import uuid
 
 import pytest
 
-from conftest import (
-    GOOD_SECRET, api_instance, assert_recent, binary_env, call, env,
-    expect_error, expect_json, fcgi_request, next_source_ip, public_url,
-    random_email, random_password, register, verify_row, wait_until,
+from helpers.db import verify_row
+from helpers.fcgi import fcgi_request
+from helpers.http import (
+    assert_recent, call, expect_error, expect_json, next_source_ip,
 )
+from helpers.monitor import public_url
+from helpers.stack import GOOD_SECRET, api_instance, binary_env, env
+from helpers.users import random_email, random_password, register
+from helpers.wait import wait_until
 
 
 def test_register_returns_the_new_user(db):

@@ -10,8 +10,11 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from conftest import (Database, apply_schema, binary_env, db_connect, db_dsn,
-                      env, schema_sql, scratch_database)
+from helpers.db import (
+    Database, apply_schema, db_connect, db_dsn, schema_sql,
+    scratch_database,
+)
+from helpers.stack import binary_env, env
 
 TABLES = {"schema_version", "users", "mail_outbox", "login_throttle",
           "projects", "checks", "check_hours", "incidents", "verify_mail_log",

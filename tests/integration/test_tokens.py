@@ -12,10 +12,9 @@ import time
 
 import pytest
 
-from conftest import (
-    b64url, call, claims_for, expect_json, expect_unauthorized, jwt_encode,
-    make_user,
-)
+from helpers.http import call, expect_json, expect_unauthorized
+from helpers.jwt import b64url, claims_for, jwt_encode
+from helpers.users import make_user
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -14,12 +14,17 @@ import time
 
 import pytest
 
-from conftest import (
-    GOOD_SECRET, api_instance, api_log_since, api_master, api_workers, apply_schema,
-    binary_env, call, children_of, db_connect, db_dsn, env, expect_error,
-    expect_json, fcgi_request, is_dead, log_size, login, nonempty_lines, pgctl,
-    run_binary, scratch_database, upstream_errors_since, wait_until,
+from helpers.db import apply_schema, db_connect, db_dsn, scratch_database
+from helpers.fcgi import fcgi_request
+from helpers.http import call, expect_error, expect_json
+from helpers.procs import children_of, is_dead
+from helpers.stack import (
+    GOOD_SECRET, api_instance, api_log_since, api_master, api_workers,
+    binary_env, env, log_size, nonempty_lines, pgctl, run_binary,
+    upstream_errors_since,
 )
+from helpers.users import login
+from helpers.wait import wait_until
 
 pytestmark = pytest.mark.resilience
 

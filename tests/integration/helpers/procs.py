@@ -1,0 +1,38 @@
+"""Processes, read from /proc: state, death, children.  Only the standard
+library: bench/faultlib.py imports it too, outside pytest."""
+
+import os
+
+
+def proc_state(pid):
+    """The state letter of pid from /proc (R, S, Z, ...), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()[0]
+
+
+def is_dead(pid):
+    return proc_state(pid) in (None, "Z", "X")
+
+
+def children_of(pid):
+    """Live (non-zombie) child pids of pid, from /proc."""
+    kids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may contain spaces and parentheses: the fields
+        # we want come after the last ')'.
+        fields = stat[stat.rfind(")") + 2:].split()
+        state, ppid = fields[0], int(fields[1])
+        if ppid == pid and state not in ("Z", "X"):
+            kids.add(int(entry))
+    return kids
