@@ -299,9 +299,8 @@ def test_unverified_gets_no_alerts_until_the_mailed_link_is_followed(
                "never DOWN")
     assert alert_kinds(db, pid) == [], "alert queued for an unverified user"
 
-    [verify] = smtp_server.wait_for(to=user.email, subject=VERIFY_SUBJECT,
-                                    timeout=STEP) or [None]
-    assert verify is not None, smtp_server.describe()
+    verify = smtp_server.only(to=user.email, subject=VERIFY_SUBJECT,
+                              timeout=STEP)
     assert verify.subject == VERIFY_SUBJECT
     assert verify.message["To"].addresses[0].addr_spec.lower() == \
         user.email.lower()
@@ -388,9 +387,8 @@ def test_mute_link_in_the_mail_stops_alerts_for_that_project(
                            name="still alerting")
     monitor(users=[user])
 
-    [mail] = smtp_server.wait_for(to=user.email, subject="DOWN: to be muted",
-                                  timeout=STEP) or [None]
-    assert mail is not None, smtp_server.describe()
+    mail = smtp_server.only(to=user.email, subject="DOWN: to be muted",
+                            timeout=STEP)
     # The link in the text opens a page under PUBLIC_URL (opening it alone
     # must change nothing: mail scanners open links too) ...
     found = re.search(re.escape(public_url()) + r"(/mute\?token=\S+)",

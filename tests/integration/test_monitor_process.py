@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from helpers.db import (
-    Database, apply_schema, check_rows, db_connect, db_dsn, dict_rows,
-    outbox_rows, scratch_database,
+    Database, check_rows, database_at_schema_version, db_connect, db_dsn,
+    dict_rows, outbox_rows,
 )
 from helpers.http import call
 from helpers.monitor import monitor_env, run_monitor
@@ -68,14 +68,7 @@ def test_bad_setting_is_refused():
 
 
 def test_unknown_schema_version_is_refused():
-    with scratch_database("trackly_monitor_badver") as name:
-        apply_schema(name)
-        conn = db_connect(name)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("UPDATE schema_version SET version = 999")
-        finally:
-            conn.close()
+    with database_at_schema_version("trackly_monitor_badver", 999) as name:
         for args in ((), ("--once",)):
             refuses(monitor_env(DB_URL=db_dsn(name)), r"schema[ _]version",
                     args)

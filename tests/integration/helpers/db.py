@@ -177,3 +177,19 @@ def no_writes(db):
     yield
     after = db_fingerprint(db)
     assert after == before, f"the database changed: {before} -> {after}"
+
+
+@contextlib.contextmanager
+def database_at_schema_version(name, version):
+    """A scratch database name holding schema.sql but claiming schema
+    version version: what the programs must refuse to start on."""
+    with scratch_database(name):
+        apply_schema(name)
+        conn = db_connect(name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("UPDATE schema_version SET version = %s",
+                            (version,))
+        finally:
+            conn.close()
+        yield name

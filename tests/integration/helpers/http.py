@@ -4,6 +4,7 @@ loopback source address (127.0.a.b, from a counter), and a test that wants
 the limit uses `client(ip)` with one fixed address.  Every call has a
 timeout, so a hung server fails a test instead of hanging the suite."""
 
+import concurrent.futures
 import datetime as dt
 import itertools
 import random
@@ -142,3 +143,27 @@ def assert_recent(text, *, offset=0, slack=120):
     want = time.time() + offset
     assert abs(when - want) <= slack, \
         f"{text} is {when - want:+.0f} s from the expected time"
+
+
+def flood_from_one_address(path, body, count):
+    """POSTs body to path count times at once from one source address, to
+    meet nginx's per-address rate limit.  Asserts that every answer is the
+    API's 400 (the bodies are invalid, so it does no hashing) or nginx's
+    429 with a positive Retry-After, and that some are 429; returns the
+    status codes in order."""
+    ip = next_source_ip()
+
+    def attempt(_):
+        return call("POST", path, ip=ip, json=body, timeout=20)
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        answers = list(pool.map(attempt, range(count)))
+    codes = [r.status_code for r in answers]
+    assert set(codes) <= {400, 429}, codes
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited, f"no 429 among {codes}"
+    for r in limited:
+        expect_error(r, 429)
+        retry = r.headers.get("Retry-After", "")
+        assert retry.isdigit() and int(retry) > 0, f"Retry-After {retry!r}"
+    return codes

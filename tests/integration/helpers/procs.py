@@ -2,6 +2,8 @@
 library: bench/faultlib.py imports it too, outside pytest."""
 
 import os
+import signal
+import subprocess
 
 
 def proc_state(pid):
@@ -36,3 +38,14 @@ def children_of(pid):
         if ppid == pid and state not in ("Z", "X"):
             kids.add(int(entry))
     return kids
+
+
+def terminate(proc, timeout):
+    """Sends SIGTERM to a Popen and waits up to timeout seconds for it to
+    exit, then kills it; returns its exit status."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()

@@ -137,3 +137,11 @@ def insert_project(db, user, link, *, name=None, interval=1, timeout_ms=500,
     if notify:
         db.run("NOTIFY trackly_wakeup")
     return pid
+
+
+def bad_counts(name, *also):
+    """Query strings giving the parameter name a value that is no count
+    (negative, not a number, empty, a fraction, past 64 bits), plus the
+    values also (the route's own bounds), for parametrised 400 tests."""
+    values = (*also, "-1", "abc", "", "2.5", "99999999999999999999")
+    return [f"?{name}={v}" for v in values]
