@@ -25,9 +25,14 @@ import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(HERE)
-# The integration suite's helpers (tests/integration/helpers/): /proc reads.
+# /proc and log reads are written once, in the integration suite's helpers
+# (tests/integration/helpers/); the benchmarks call them as fl.NAME.
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from helpers.procs import children_of, is_dead  # noqa: E402
+from helpers import logs, procs  # noqa: E402
+
+children_of, is_dead, memory = procs.children_of, procs.is_dead, procs.memory
+file_size, read_since = logs.file_size, logs.read_since
+upstream_errors = logs.upstream_errors
 RESULTS = os.path.join(HERE, "results-faults.md")
 LUA = os.path.join(HERE, "fault-load.lua")
 PASSWORD = "fault-bench-password-1234"
@@ -305,43 +310,6 @@ class Result:
 
 def alive(pid):
     return not is_dead(pid)
-
-
-def memory(pid):
-    """(VmRSS, VmHWM) of pid in KiB, or None when it is gone."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    out[key] = int(value.split()[0])
-    except OSError:
-        return None
-    return out.get("VmRSS", 0), out.get("VmHWM", 0)
-
-
-def file_size(path):
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def read_since(path, offset):
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def upstream_errors(text):
-    """nginx error-log lines about a failed exchange with the API."""
-    words = ("failed (", "timed out", "prematurely closed", "reset by peer")
-    return [line for line in text.splitlines()
-            if "upstream" in line and any(w in line for w in words)]
 
 
 def worker_deaths(text):

@@ -49,3 +49,17 @@ def terminate(proc, timeout):
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def memory(pid):
+    """(VmRSS, VmHWM) of pid in KiB, from /proc; None when it is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(value.split()[0])
+    except OSError:
+        return None
+    return out.get("VmRSS", 0), out.get("VmHWM", 0)

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from helpers.procs import children_of
+from helpers.logs import file_size, read_since, upstream_errors
+from helpers.procs import children_of, memory
 
 
 # Seconds any single HTTP call may take before the test fails.
@@ -110,30 +111,19 @@ def pgctl(action):
 
 def log_size(name):
     """Current size of the log a TRACKLY_*_LOG variable names (0 if none)."""
-    try:
-        return Path(env(name)).stat().st_size
-    except OSError:
-        return 0
+    return file_size(env(name))
 
 
 def log_since(name, offset):
     """What the log a TRACKLY_*_LOG variable names gained after offset
     (see log_size); "" if it cannot be read."""
-    try:
-        with open(env(name), "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    return read_since(env(name), offset)
 
 
 def upstream_errors_since(offset):
     """Lines nginx's error log gained after byte offset that report a
     failed exchange with the API (502s, resets, timeouts)."""
-    text = log_since("TRACKLY_NGINX_LOG", offset)
-    failure = ("failed (", "timed out", "prematurely closed", "reset by peer")
-    return [line for line in text.splitlines()
-            if "upstream" in line and any(word in line for word in failure)]
+    return upstream_errors(log_since("TRACKLY_NGINX_LOG", offset))
 
 
 def log_files(name):
@@ -157,13 +147,9 @@ def worker_memory():
     """{pid: (VmRSS, VmHWM) in KiB} of each API worker, from /proc."""
     out = {}
     for pid in children_of(api_master()):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        out[pid] = (int(fields["VmRSS"].split()[0]),
-                    int(fields["VmHWM"].split()[0]))
+        figures = memory(pid)
+        if figures:
+            out[pid] = figures
     return out
 
 
