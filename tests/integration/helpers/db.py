@@ -31,27 +31,22 @@ def db_connect(dbname=None):
 class Database:
     """A thin autocommit wrapper so tests read like the SQL they run."""
 
-
     def __init__(self, conn):
         self.conn = conn
-
 
     def all(self, sql, params=()):
         with self.conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
-
     def one(self, sql, params=()):
         rows = self.all(sql, params)
         assert len(rows) <= 1, f"expected at most one row, got {len(rows)}"
         return rows[0] if rows else None
 
-
     def value(self, sql, params=()):
         row = self.one(sql, params)
         return None if row is None else row[0]
-
 
     def run(self, sql, params=()):
         with self.conn.cursor() as cur:

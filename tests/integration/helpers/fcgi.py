@@ -17,14 +17,12 @@ def fcgi_request(sock_path, method, path, query="", body=b"", headers=None,
     def record(rtype, content):
         return struct.pack("!BBHHBx", 1, rtype, 1, len(content), 0) + content
 
-
     def pair(name, value):
         out = b""
         for item in (name, value):
             n = len(item)
             out += bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
         return out + name + value
-
 
     uri = path + ("?" + query if query else "")
     params = {
@@ -43,13 +41,11 @@ def fcgi_request(sock_path, method, path, query="", body=b"", headers=None,
     params.update(extra_params)
     encoded = b"".join(pair(k.encode(), v.encode()) for k, v in params.items())
 
-
     message = record(1, struct.pack("!HB5x", 1, 0))        # BEGIN, responder
     message += record(4, encoded) + record(4, b"")         # PARAMS
     if body:
         message += record(5, body)
     message += record(5, b"")                              # STDIN
-
 
     stdout = b""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:

@@ -20,22 +20,16 @@ from helpers.stack import TIMEOUT, url
 
 
 JSON_TYPE = "application/json; charset=utf-8"
-
-
 ERROR_LOGIN = {"error": "invalid email or password"}
-
-
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 class SourceAddressAdapter(HTTPAdapter):
     """An HTTPAdapter whose connections leave from a given local address."""
 
-
     def __init__(self, source_ip, **kwargs):
         self.source_ip = source_ip      # set first: __init__ builds the pool
         super().__init__(**kwargs)
-
 
     def init_poolmanager(self, connections, maxsize, block=False, **kwargs):
         kwargs["source_address"] = (self.source_ip, 0)

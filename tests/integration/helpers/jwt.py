@@ -11,8 +11,6 @@ from helpers.stack import env
 
 
 ISSUER = "trackly"
-
-
 JWT_LEEWAY = 30
 
 
@@ -34,12 +32,10 @@ def jwt_encode(payload, *, key=None, header=None, digest=hashlib.sha256):
     if isinstance(key, str):
         key = key.encode()
 
-
     def part(obj):
         raw = obj if isinstance(obj, bytes) else \
             jsonlib.dumps(obj, separators=(",", ":")).encode()
         return b64url(raw)
-
 
     signing_input = part(header) + "." + part(payload)
     signature = "" if digest is None else b64url(

@@ -25,8 +25,6 @@ from helpers.wait import wait_until
 # Seconds a monitor gets to exit after SIGTERM before the fixture kills it
 # and fails the test (the contract: max project timeout + a few seconds).
 MONITOR_STOP_TIMEOUT = 15
-
-
 TEST_MAIL_FROM = "Trackly Tests <trackly@example.test>"
 
 
@@ -109,7 +107,6 @@ class NotifySocket:
     """An AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET;
     a thread collects what the program sends (READY=1, STOPPING=1, ...)."""
 
-
     def __init__(self):
         # Short path: unix socket paths are limited to ~107 bytes.
         self.dir = tempfile.mkdtemp(prefix="trk-ntf-", dir="/tmp")
@@ -123,7 +120,6 @@ class NotifySocket:
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
-
     def _read(self):
         while not self._stop:
             try:
@@ -135,19 +131,16 @@ class NotifySocket:
             with self._lock:
                 self.datagrams.append(data.decode("utf-8", "replace"))
 
-
     def assignments(self):
         """Every NAME=value line received so far, in order."""
         with self._lock:
             return [line for d in self.datagrams for line in d.split("\n")
                     if line]
 
-
     def wait_for(self, line, timeout):
         """True once a datagram carried line (e.g. "READY=1")."""
         return bool(wait_until(lambda: line in self.assignments(), timeout,
                                interval=0.05))
-
 
     def close(self):
         self._stop = True
@@ -159,7 +152,6 @@ class NotifySocket:
 class MonitorProcess:
     """One trackly-monitor started by the `monitor` fixture.  Output
     (stdout and stderr) goes to log_path; NOTIFY_SOCKET is notify.path."""
-
 
     def __init__(self, args, env_vars, log_path, notify):
         self.args = args
@@ -179,10 +171,8 @@ class MonitorProcess:
         self.pid = self.proc.pid
         self.started_at = time.monotonic()
 
-
     def running(self):
         return self.proc.poll() is None
-
 
     def log(self):
         """The log so far (text)."""
@@ -191,10 +181,8 @@ class MonitorProcess:
         except OSError:
             return ""
 
-
     def log_tail(self, lines=40):
         return "\n".join(self.log().splitlines()[-lines:])
-
 
     def wait(self, timeout):
         """Waits for the process to exit; its status, or None if it is
@@ -206,11 +194,9 @@ class MonitorProcess:
         self.stopped_by_test = True
         return self.returncode
 
-
     def wait_ready(self, timeout=10):
         """True once the monitor sent READY=1 on NOTIFY_SOCKET."""
         return self.notify.wait_for("READY=1", timeout)
-
 
     def stop(self, timeout=MONITOR_STOP_TIMEOUT):
         """SIGTERM, then up to timeout seconds; SIGKILL (and forced=True)
@@ -228,7 +214,6 @@ class MonitorProcess:
             self.returncode = self.proc.wait()
         return self.returncode
 
-
     def kill(self):
         """SIGKILL, as a crash or `kill -9` would."""
         self.killed = True
@@ -236,7 +221,6 @@ class MonitorProcess:
         self.proc.kill()
         self.returncode = self.proc.wait(timeout=10)
         return self.returncode
-
 
     def close(self):
         self._log.close()
@@ -250,12 +234,10 @@ class MonitorFactory:
     monitor still running at the end of the test gets SIGTERM and must exit
     0 within MONITOR_STOP_TIMEOUT seconds, or the test fails."""
 
-
     def __init__(self, sink, test_name):
         self.sink = sink
         self.test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)[:120]
         self.started = []
-
 
     def __call__(self, *, users, once=False, args=(), sink="default",
                  **env_overrides):
@@ -270,7 +252,6 @@ class MonitorFactory:
         proc = MonitorProcess(argv, env_vars, log_path, notify)
         self.started.append(proc)
         return proc
-
 
     def finish(self):
         """Stops what is still running; returns the problems found."""

@@ -17,7 +17,6 @@ class RawResponse:
     headers: dict           # lower-cased names; a repeated name keeps the last
     body: bytes
 
-
     def json(self):
         return jsonlib.loads(self.body)
 

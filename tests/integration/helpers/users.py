@@ -48,7 +48,6 @@ class User:
     token: str
     created_at: str
 
-
     def me(self, token=None):
         return call("GET", "/user/me", token=token or self.token)
 
