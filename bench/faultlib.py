@@ -25,6 +25,14 @@ import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(HERE)
+# /proc and log reads are written once, in the integration suite's helpers
+# (tests/integration/helpers/); the benchmarks call them as fl.NAME.
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from helpers import logs, procs  # noqa: E402
+
+children_of, is_dead, memory = procs.children_of, procs.is_dead, procs.memory
+file_size, read_since = logs.file_size, logs.read_since
+upstream_errors = logs.upstream_errors
 RESULTS = os.path.join(HERE, "results-faults.md")
 LUA = os.path.join(HERE, "fault-load.lua")
 PASSWORD = "fault-bench-password-1234"
@@ -97,7 +105,7 @@ class Stack:
                        stdin=subprocess.DEVNULL, capture_output=True)
 
     def workers(self):
-        return children_of(self.api_pid)
+        return sorted(children_of(self.api_pid))
 
     def healthy(self):
         try:
@@ -300,69 +308,8 @@ class Result:
 
 # --- processes and logs -----------------------------------------------------
 
-def children_of(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            kids.append(int(entry))
-    return sorted(kids)
-
-
 def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def memory(pid):
-    """(VmRSS, VmHWM) of pid in KiB, or None when it is gone."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    out[key] = int(value.split()[0])
-    except OSError:
-        return None
-    return out.get("VmRSS", 0), out.get("VmHWM", 0)
-
-
-def file_size(path):
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def read_since(path, offset):
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def upstream_errors(text):
-    """nginx error-log lines about a failed exchange with the API."""
-    words = ("failed (", "timed out", "prematurely closed", "reset by peer")
-    return [line for line in text.splitlines()
-            if "upstream" in line and any(w in line for w in words)]
+    return not is_dead(pid)
 
 
 def worker_deaths(text):

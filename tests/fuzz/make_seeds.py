@@ -242,85 +242,67 @@ def status_seeds():
 def fcgi_seeds():
     def params(**kv):
         return "\n".join(f"{k}={v}" for k, v in kv.items())
-    write("fcgi", "get-project", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/project/42",
-        HTTP_AUTHORIZATION="Bearer " + token(
-            {"alg": "HS256", "typ": "JWT"},
-            {"sub": "42", "exp": NOW + 60, "iss": "trackly", "ver": 1})))
-    write("fcgi", "list-query", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/project?limit=10&offset=20",
-        QUERY_STRING="limit=10&offset=20",
-        HTTP_AUTHORIZATION="bearer   abc.def.ghi"))
-    write("fcgi", "checks-limit", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/project/7/checks?limit=1000",
-        QUERY_STRING="limit=1000"))
-    write("fcgi", "checks-page", params(
-        REQUEST_METHOD="GET",
-        REQUEST_URI="/project/7/checks?limit=5&offset=100000",
-        QUERY_STRING="limit=5&offset=100000"))
-    write("fcgi", "incidents-page", params(
-        REQUEST_METHOD="GET",
-        REQUEST_URI="/project/7/incidents?limit=101&offset=-1",
-        QUERY_STRING="limit=101&offset=-1"))
-    write("fcgi", "series-range", params(
-        REQUEST_METHOD="GET",
-        REQUEST_URI="/project/7/series?range=24h&range=7d",
-        QUERY_STRING="range=24h&range=7d"))
-    write("fcgi", "status-recent", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/project/status?recent=30",
-        QUERY_STRING="recent=30&recent=101"))
-    write("fcgi", "verify-token", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/user/verify?token=a%2Bb+c",
-        QUERY_STRING="token=a%2Bb+c"))
+
+    def request(name, method, uri, query=None, body=None, **more):
+        """A seed of the parameters nginx sends for method and uri:
+        QUERY_STRING is uri's query unless query says otherwise, then the
+        parameters more, then body after a blank line."""
+        kv = {"REQUEST_METHOD": method, "REQUEST_URI": uri}
+        if query is None and "?" in uri:
+            query = uri.split("?", 1)[1]
+        if query is not None:
+            kv["QUERY_STRING"] = query
+        kv.update(more)
+        data = params(**kv)
+        if body is not None:
+            data += "\n\n" + body
+        write("fcgi", name, data)
+
+    session = token({"alg": "HS256", "typ": "JWT"},
+                    {"sub": "42", "exp": NOW + 60, "iss": "trackly", "ver": 1})
+    request("get-project", "GET", "/project/42",
+            HTTP_AUTHORIZATION="Bearer " + session)
+    request("list-query", "GET", "/project?limit=10&offset=20",
+            HTTP_AUTHORIZATION="bearer   abc.def.ghi")
+    request("checks-limit", "GET", "/project/7/checks?limit=1000")
+    request("checks-page", "GET", "/project/7/checks?limit=5&offset=100000")
+    request("incidents-page", "GET",
+            "/project/7/incidents?limit=101&offset=-1")
+    request("series-range", "GET", "/project/7/series?range=24h&range=7d")
+    request("status-recent", "GET", "/project/status?recent=30",
+            query="recent=30&recent=101")
+    request("verify-token", "GET", "/user/verify?token=a%2Bb+c")
     body = '{"token":"Qm9vdHN0cmFwLXRva2VuLWZvci10aGUtZnV6emVyLTAx"}'
-    write("fcgi", "verify-post", params(
-        REQUEST_METHOD="POST", REQUEST_URI="/user/verify",
-        CONTENT_LENGTH=str(len(body))) + "\n\n" + body)
-    write("fcgi", "verify-redirect-crlf", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/user/verify?token=a%0D%0AX:1",
-        QUERY_STRING="token=a%0D%0AX:1&token=ok"))
-    write("fcgi", "verify-resend", params(
-        REQUEST_METHOD="POST", REQUEST_URI="/user/verify/resend",
-        HTTP_AUTHORIZATION="Bearer x.y.z"))
-    write("fcgi", "cookie-session", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/user/me",
-        HTTP_COOKIE="theme=dark; trackly_session=" + token(
-            {"alg": "HS256", "typ": "JWT"},
-            {"sub": "42", "exp": NOW + 60, "iss": "trackly", "ver": 1})
-        + "; lang=en",
-        HTTP_X_REQUESTED_WITH="trackly", HTTP_SEC_FETCH_SITE="same-origin"))
-    write("fcgi", "cookie-cross-site", params(
-        REQUEST_METHOD="POST", REQUEST_URI="/project",
-        HTTP_COOKIE='trackly_session="a b"; trackly_session=x',
-        HTTP_SEC_FETCH_SITE="cross-site"))
-    write("fcgi", "signout", params(
-        REQUEST_METHOD="POST", REQUEST_URI="/user/signout",
-        HTTP_X_REQUESTED_WITH="trackly", HTTPS="on"))
-    write("fcgi", "mute-post", params(
-        REQUEST_METHOD="POST", REQUEST_URI="/project/mute?token=%00",
-        QUERY_STRING="token=%00&token=x"))
-    write("fcgi", "preflight", params(
-        REQUEST_METHOD="OPTIONS", REQUEST_URI="/project/1",
-        HTTP_ORIGIN="http://allowed.test"))
-    write("fcgi", "method-not-allowed", params(
-        REQUEST_METHOD="PATCH", REQUEST_URI="/project/1",
-        HTTP_ORIGIN="http://evil.test"))
-    write("fcgi", "encoded-slash", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/project/1%2F2"))
-    write("fcgi", "traversal", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/project/../user/me"))
-    write("fcgi", "id-overflow", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/project/9223372036854775808"))
-    write("fcgi", "id-leading-zero", params(
-        REQUEST_METHOD="DELETE", REQUEST_URI="/project/007"))
-    write("fcgi", "long-path", params(
-        REQUEST_METHOD="GET", REQUEST_URI="/" + "a" * 1100))
+    request("verify-post", "POST", "/user/verify", body=body,
+            CONTENT_LENGTH=str(len(body)))
+    request("verify-redirect-crlf", "GET", "/user/verify?token=a%0D%0AX:1",
+            query="token=a%0D%0AX:1&token=ok")
+    request("verify-resend", "POST", "/user/verify/resend",
+            HTTP_AUTHORIZATION="Bearer x.y.z")
+    request("cookie-session", "GET", "/user/me",
+            HTTP_COOKIE=f"theme=dark; trackly_session={session}; lang=en",
+            HTTP_X_REQUESTED_WITH="trackly", HTTP_SEC_FETCH_SITE="same-origin")
+    request("cookie-cross-site", "POST", "/project",
+            HTTP_COOKIE='trackly_session="a b"; trackly_session=x',
+            HTTP_SEC_FETCH_SITE="cross-site")
+    request("signout", "POST", "/user/signout",
+            HTTP_X_REQUESTED_WITH="trackly", HTTPS="on")
+    request("mute-post", "POST", "/project/mute?token=%00",
+            query="token=%00&token=x")
+    request("preflight", "OPTIONS", "/project/1",
+            HTTP_ORIGIN="http://allowed.test")
+    request("method-not-allowed", "PATCH", "/project/1",
+            HTTP_ORIGIN="http://evil.test")
+    request("encoded-slash", "GET", "/project/1%2F2")
+    request("traversal", "GET", "/project/../user/me")
+    request("id-overflow", "GET", "/project/9223372036854775808")
+    request("id-leading-zero", "DELETE", "/project/007")
+    request("long-path", "GET", "/" + "a" * 1100)
     write("fcgi", "document-uri", params(
         REQUEST_METHOD="GET", DOCUMENT_URI="/healthcheck"))
     write("fcgi", "positional", "PUT\n/project/5/uptime?x\nx=1\nBearer x\n")
-    write("fcgi", "content-length", params(
-        REQUEST_METHOD="POST", REQUEST_URI="/user/login",
-        CONTENT_LENGTH="99999999999999999999"))
+    request("content-length", "POST", "/user/login",
+            CONTENT_LENGTH="99999999999999999999")
 
 
 def mail_seeds():

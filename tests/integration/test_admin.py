@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (binary_env, call, db_dsn, env, expect_json,
-                      isolate_monitor, login, login_token, monitor_bin,
-                      monitor_env, random_email, random_password,
-                      scratch_database)
+from helpers.db import db_dsn, scratch_database
+from helpers.http import call, expect_json
+from helpers.monitor import isolate_monitor, monitor_bin, monitor_env
+from helpers.stack import binary_env, env
+from helpers.users import login, login_token, random_email, random_password
 
 # The version this build needs: meson.build's schema_version.
 SCHEMA_VERSION = int(re.search(

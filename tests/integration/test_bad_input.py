@@ -6,9 +6,8 @@ import uuid
 
 import pytest
 
-from conftest import (
-    expect_error, expect_json, login_token, post_raw, random_password,
-)
+from helpers.http import expect_error, expect_json, post_raw
+from helpers.users import login_token, random_password
 
 
 def fields(email=None, password=None, extra=b""):

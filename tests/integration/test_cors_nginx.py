@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import call, env, expect_error, next_source_ip
-from tls_site import TlsSite
+from helpers.http import call, expect_error, next_source_ip
+from helpers.stack import env
+from helpers.tls_site import TlsSite
 
 ALLOWED = env("TRACKLY_CORS_ORIGIN")
 EVIL = "http://evil.test"

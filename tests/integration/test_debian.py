@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import binary_env, env
-from staging import run
+from helpers.stack import binary_env, env
+from helpers.staging import run
 
 BUILD_TIMEOUT = 600
 PROGRAMS = ("trackly-admin", "trackly-api", "trackly-monitor")

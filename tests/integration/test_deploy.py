@@ -49,15 +49,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (
-    NotifySocket, binary_env, db_dsn, eventually, fcgi_request, scratch_database,
-    wait_until,
-)
-from smtp import SmtpSink
-from staging import in_stage, installed, stage_install, unit_text, unit_values
-from targets import TargetServer
+from helpers.db import db_dsn, scratch_database
+from helpers.fcgi import fcgi_request
+from helpers.monitor import NotifySocket
+from helpers.stack import binary_env
+from helpers.wait import eventually, wait_until
+from helpers.smtp import SmtpSink
+from helpers.staging import in_stage, installed, stage_install, unit_text, unit_values
+from helpers.targets import TargetServer
 from test_metrics import parse
-from tls_site import TlsSite
+from helpers.tls_site import TlsSite
 
 START = 20          # seconds a program may take to be ready
 STEP = 20           # seconds a monitor transition (check, state, mail) may take
@@ -177,6 +178,7 @@ class Deployment:
                             web_root=share / "web")
         self.api = self.monitor = self.notify = None
         self.secrets = set()
+        self.story = None       # see person_is_told_when_the_site_fails
 
     def sbin(self, prog):
         return in_stage(self.root, installed(self.opts, "sbindir", prog))
@@ -386,9 +388,13 @@ def test_the_first_user_from_trackly_admin_logs_in(deployment):
     assert me.json()["email"] == email and me.json()["email_verified"] is True
 
 
-def test_a_person_registers_verifies_and_is_told_when_the_site_fails(
-        deployment):
-    dep = deployment
+def person_is_told_when_the_site_fails(dep):
+    """The story an owner lives through: register, verify by the mailed
+    link, add a site, hear when it fails and when it is back.  Told once
+    per deployment (the metrics test needs its traffic, and must work when
+    run alone); returns the project's id and the owner's token."""
+    if dep.story:
+        return dep.story
     email, password = new_email("owner"), new_password()
     dep.secrets.add(password)
     r = dep.call("POST", "/user/register",
@@ -439,8 +445,15 @@ def test_a_person_registers_verifies_and_is_told_when_the_site_fails(
     assert [m.subject for m in ups] == [f"UP again: {name}"], dep.sink.describe()
     assert len(dep.sink.messages(to=email, subject="DOWN:")) == 1
 
+    dep.story = (pid, token)
+    return dep.story
+
+
+def test_a_person_registers_verifies_and_is_told_when_the_site_fails(
+        deployment):
+    pid, token = person_is_told_when_the_site_fails(deployment)
     # Its history, over HTTPS too.
-    r = dep.call("GET", f"/project/{pid}/checks", token=token)
+    r = deployment.call("GET", f"/project/{pid}/checks", token=token)
     assert r.status_code == 200, r.text
 
 
@@ -451,6 +464,7 @@ def total(samples, name, **labels):
 
 def test_metrics_show_both_programs_work(deployment):
     dep = deployment
+    person_is_told_when_the_site_fails(dep)  # the traffic counted below
     r = dep.call("GET", "/metrics")
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"].startswith("text/plain")

@@ -1,7 +1,7 @@
 """GET /healthcheck while everything is up (the database-down case is in
 test_zz_resilience.py)."""
 
-from conftest import call, expect_json
+from helpers.http import call, expect_json
 
 
 def test_healthcheck_reports_ok():

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from conftest import (
-    api_log_since, api_master, call, children_of, db_connect, expect_error,
-    expect_json, log_size, under_asan,
-)
+from helpers.db import db_connect
+from helpers.http import call, expect_error, expect_json
+from helpers.procs import children_of
+from helpers.stack import api_log_since, api_master, log_size, under_asan
 
 pytestmark = pytest.mark.usefixtures("stack_healthy")
 

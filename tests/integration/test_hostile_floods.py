@@ -28,11 +28,10 @@ import uuid
 
 import pytest
 
-from conftest import (
-    BASE_URL, client, expect_error, expect_raw_error, login, make_user,
-    next_source_ip, parse_responses, random_email, under_asan, url,
-    worker_memory,
-)
+from helpers.http import client, expect_error, next_source_ip
+from helpers.raw import expect_raw_error, parse_responses
+from helpers.stack import BASE_URL, under_asan, url, worker_memory
+from helpers.users import login, make_user, random_email
 
 pytestmark = pytest.mark.usefixtures("stack_healthy")
 

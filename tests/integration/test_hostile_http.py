@@ -18,11 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
-    BASE_URL, call, create_project, env, expect_error, expect_json,
-    expect_raw_error, expect_unauthorized, make_user, next_source_ip,
-    no_writes, parse_responses, raw_exchange, raw_request,
+from helpers.db import no_writes
+from helpers.http import (
+    call, expect_error, expect_json, expect_unauthorized, next_source_ip,
 )
+from helpers.projects import create_project
+from helpers.raw import (
+    expect_raw_error, parse_responses, raw_exchange, raw_request,
+)
+from helpers.stack import BASE_URL, env
+from helpers.users import make_user
 
 pytestmark = pytest.mark.usefixtures("stack_healthy")
 

@@ -19,10 +19,11 @@ import uuid
 
 import pytest
 
-from conftest import (
-    create_project, expect_error, expect_json, expect_raw_error, get_project,
-    make_user, no_writes, post_raw, project_body, raw_request,
-)
+from helpers.db import no_writes
+from helpers.http import expect_error, expect_json, post_raw
+from helpers.projects import create_project, get_project, project_body
+from helpers.raw import expect_raw_error, raw_request
+from helpers.users import make_user
 
 pytestmark = pytest.mark.usefixtures("stack_healthy")
 

@@ -11,10 +11,10 @@ import uuid
 
 import pytest
 
-from conftest import (
-    call, create_project, expect_error, expect_json, get_project, login,
-    make_user, no_writes, random_password, register,
-)
+from helpers.db import no_writes
+from helpers.http import call, expect_error, expect_json
+from helpers.projects import create_project, get_project
+from helpers.users import login, make_user, random_password, register
 
 pytestmark = pytest.mark.usefixtures("stack_healthy")
 

@@ -28,10 +28,10 @@ import time
 
 import pytest
 
-from conftest import (
-    b64url, call, claims_for, env, expect_json, expect_unauthorized,
-    jwt_encode, make_user,
-)
+from helpers.http import call, expect_json, expect_unauthorized
+from helpers.jwt import b64url, claims_for, jwt_encode
+from helpers.stack import env
+from helpers.users import make_user
 
 pytestmark = pytest.mark.usefixtures("stack_healthy")
 

@@ -34,12 +34,14 @@ import time
 
 import pytest
 
-from conftest import (
-    api_instance, binary_env, call, children_of, db_connect, env,
-    expect_error, expect_json, fcgi_request, is_dead, log_size, login,
-    api_log_since, make_user, project_body, random_email, random_password,
-    under_asan, wait_until,
-)
+from helpers.db import db_connect
+from helpers.fcgi import fcgi_request
+from helpers.http import call, expect_json
+from helpers.procs import children_of, is_dead
+from helpers.projects import project_body
+from helpers.stack import api_instance, binary_env, env, under_asan
+from helpers.users import login, make_user, random_email, random_password
+from helpers.wait import wait_until
 
 LOCK_TIMEOUT = 2.0          # common/db.h DB_LOCK_TIMEOUT_MS
 IDLE_IN_TRANSACTION = 10.0  # common/db.h DB_IDLE_IN_TRANSACTION_MS

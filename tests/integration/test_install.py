@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (apply_schema, binary_env, db_dsn, env,
-                      scratch_database)
-from staging import (in_stage, installed, run, stage_install, unit_dir,
+from helpers.db import apply_schema, db_dsn, scratch_database
+from helpers.stack import binary_env, env
+from helpers.staging import (in_stage, installed, run, stage_install, unit_dir,
                      unit_text)
 
 UNITS = ("trackly-api.socket", "trackly-api.service", "trackly-monitor.service")

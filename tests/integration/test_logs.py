@@ -14,12 +14,15 @@ import time
 
 import pytest
 
-from conftest import (
-    GOOD_SECRET, SECRETS_USED, api_instance, api_log_since, binary_env, call,
-    env,
-    expect_json, fcgi_request, log_files, log_size, monitor_log_dir,
-    nonempty_lines, wait_until,
+from helpers.fcgi import fcgi_request
+from helpers.http import call, expect_json
+from helpers.monitor import monitor_log_dir
+from helpers.stack import (
+    GOOD_SECRET, api_instance, api_log_since, binary_env, env, log_files,
+    log_size, nonempty_lines,
 )
+from helpers.users import SECRETS_USED
+from helpers.wait import wait_until
 
 QUICK = 2
 TEXT_REQUEST = re.compile(

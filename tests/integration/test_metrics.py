@@ -12,9 +12,10 @@ import signal
 
 import pytest
 
-from conftest import (
-    api_master, api_workers, call, children_of, is_dead, wait_until,
-)
+from helpers.http import call
+from helpers.procs import children_of, is_dead
+from helpers.stack import api_master, api_workers
+from helpers.wait import wait_until
 
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'

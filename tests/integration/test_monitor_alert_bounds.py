@@ -20,11 +20,12 @@ import base64
 import hashlib
 import re
 
-from conftest import (
-    call, eventually, expect_error, expect_json, incident_rows,
-    insert_project, make_verified_user, outbox_rows, project_row,
-    public_url, wait_until,
-)
+from helpers.db import incident_rows, outbox_rows, project_row
+from helpers.http import call, expect_error, expect_json
+from helpers.monitor import public_url
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import eventually, wait_until
 
 STEP = 15
 TOKEN_RE = r"/mute\?token=([A-Za-z0-9_-]+)"
@@ -71,9 +72,8 @@ def test_flapping_project_sends_one_flapping_mail_then_its_final_state(
     assert alert_kinds(db, pid) == ["down", "recovered", "down", "recovered",
                                     "flapping"]
     assert project_row(db, pid)["flapping_since"] is not None
-    [flapping] = smtp_server.wait_for(to=user.email, subject="FLAPPING:",
-                                      timeout=STEP) or [None]
-    assert flapping is not None, smtp_server.describe()
+    flapping = smtp_server.only(to=user.email, subject="FLAPPING:",
+                                timeout=STEP)
     assert flapping.subject == f"FLAPPING: {name}"
     assert "3 times within an hour" in flapping.text, flapping.text
     assert re.search(re.escape(public_url()) + TOKEN_RE, flapping.text), \
@@ -89,9 +89,8 @@ def test_flapping_project_sends_one_flapping_mail_then_its_final_state(
     assert alert_kinds(db, pid)[-1] == "flapping"
     db.run("UPDATE projects SET status_changed_at = status_changed_at"
            " - interval '31 minutes' WHERE id = %s", (pid,))
-    [stable] = smtp_server.wait_for(to=user.email, subject="Stable, DOWN:",
-                                    timeout=STEP) or [None]
-    assert stable is not None, smtp_server.describe()
+    stable = smtp_server.only(to=user.email, subject="Stable, DOWN:",
+                              timeout=STEP)
     assert stable.subject == f"Stable, DOWN: {name}"
     assert "status 503" in stable.text
     assert project_row(db, pid)["flapping_since"] is None
@@ -146,9 +145,8 @@ def test_alert_mail_per_recipient_is_capped_and_the_rest_comes_in_a_digest(
            (user.id,))
     db.run("UPDATE mail_outbox SET next_attempt_at = now() WHERE id = %s",
            (digest["id"],))
-    [mail] = smtp_server.wait_for(to=user.email, subject="Trackly: 3 alerts",
-                                  timeout=STEP) or [None]
-    assert mail is not None, smtp_server.describe()
+    mail = smtp_server.only(to=user.email, subject="Trackly: 3 alerts",
+                            timeout=STEP)
     assert mail.subject == "Trackly: 3 alerts held back"
     held_names = {r["payload"]["project_name"] for r in held}
     mailed_names = {m.subject[len("DOWN: "):] for m in downs}
@@ -221,9 +219,8 @@ def test_mute_link_is_a_fresh_256_bit_token_stored_as_a_digest_and_rotated(
     pid = insert_project(db, user, target.set("/mute7", "fail"),
                          name="mute seven")
     monitor(users=[user])
-    [mail] = smtp_server.wait_for(to=user.email, subject="DOWN: mute seven",
-                                  timeout=STEP) or [None]
-    assert mail is not None, smtp_server.describe()
+    mail = smtp_server.only(to=user.email, subject="DOWN: mute seven",
+                            timeout=STEP)
     token = re.search(re.escape(public_url()) + TOKEN_RE, mail.text).group(1)
     # 256 bits: 43 base64url characters, 32 bytes.
     assert len(token) == 43
@@ -257,9 +254,8 @@ def test_mute_link_is_a_fresh_256_bit_token_stored_as_a_digest_and_rotated(
 
     # The next mail brings a new link, which works.
     target.set("/mute7", "ok")
-    [up] = smtp_server.wait_for(to=user.email, subject="UP again: mute seven",
-                                timeout=STEP) or [None]
-    assert up is not None, smtp_server.describe()
+    up = smtp_server.only(to=user.email, subject="UP again: mute seven",
+                          timeout=STEP)
     fresh = re.search(re.escape(public_url()) + TOKEN_RE, up.text).group(1)
     assert fresh != token
     assert expect_json(call("POST", f"/project/mute?token={fresh}"),

@@ -12,11 +12,12 @@ import datetime as dt
 import re
 import time
 
-from conftest import (
-    TEST_MAIL_FROM, call, check_rows, eventually, expect_json,
-    incident_rows, insert_project, make_user, make_verified_user,
-    outbox_rows, project_row, public_url, wait_until,
-)
+from helpers.db import check_rows, incident_rows, outbox_rows, project_row
+from helpers.http import call, expect_json
+from helpers.monitor import TEST_MAIL_FROM, public_url
+from helpers.projects import insert_project
+from helpers.users import make_user, make_verified_user
+from helpers.wait import eventually, wait_until
 
 # Seconds for a transition that needs a few 1 s checks, the monitor's start
 # and a mailer pass included.
@@ -62,6 +63,50 @@ def alert_kinds(db, project_id):
             if r["kind"] != "verify"]
 
 
+# What watch() is given: plain functions of a snapshot (status, failed tail,
+# good tail, checks).  An invariant returns a problem or nothing; a goal
+# returns whether to stop watching.
+
+def anything_goes(status, fails, oks, n):
+    return None
+
+
+def is_up(status, fails, oks, n):
+    return status == "UP"
+
+
+def is_down(status, fails, oks, n):
+    return status == "DOWN"
+
+
+def stays(expected):
+    def invariant(status, fails, oks, n):
+        return status != expected and f"became {status}"
+    return invariant
+
+
+def up_only_after_a_check(status, fails, oks, n):
+    if n == 0 and status != "PENDING":
+        return f"{status} before any check"
+    if n > 0 and oks > 0 and status != "UP":
+        return f"{status} after a good check"
+    return None
+
+
+def watch_transition(db, pid, before, after, threshold, what):
+    """Watches the project go from before to after exactly when the run of
+    failed checks (to DOWN) or good checks (to UP) reaches threshold."""
+    def invariant(status, fails, oks, n):
+        run = fails if after == "DOWN" else oks
+        want = before if run < threshold else after
+        return status != want and f"{status} after a run of {run} checks"
+
+    def arrived(status, fails, oks, n):
+        return status == after
+
+    watch(db, pid, invariant, arrived, STEP, what)
+
+
 # --- the state machine -------------------------------------------------------
 
 def test_down_after_threshold_and_up_after_recovery_one_mail_each(
@@ -74,26 +119,15 @@ def test_down_after_threshold_and_up_after_recovery_one_mail_each(
     monitor(users=[user])
 
     # PENDING -> UP after one good check, without mail.
-    watch(db, pid,
-          lambda status, fails, oks, n:
-              (n == 0 and status != "PENDING" and f"{status} before any check")
-              or (n > 0 and oks > 0 and status != "UP"
-                  and f"{status} after a good check"),
-          lambda status, fails, oks, n: status == "UP",
-          STEP, "the project never became UP")
+    watch(db, pid, up_only_after_a_check, is_up, STEP,
+          "the project never became UP")
     assert alert_kinds(db, pid) == [], "mail queued for PENDING -> UP"
     assert incident_rows(db, pid) == []
 
     # UP -> DOWN exactly at the third failure in a row.
     target.set("/site", "fail")
-    watch(db, pid,
-          lambda status, fails, oks, n:
-              (fails < 3 and status != "UP"
-               and f"{status} after only {fails} failures")
-              or (fails >= 3 and status != "DOWN"
-                  and f"{status} after {fails} failures"),
-          lambda status, fails, oks, n: status == "DOWN",
-          STEP, "the project never became DOWN")
+    watch_transition(db, pid, "UP", "DOWN", 3,
+                     "the project never became DOWN")
     [incident] = incident_rows(db, pid)
     assert incident["resolved_at"] is None
     assert "503" in incident["reason"], incident
@@ -111,23 +145,18 @@ def test_down_after_threshold_and_up_after_recovery_one_mail_each(
     assert "status 503" in mails[0].text, mails[0].text
 
     # Staying down: more failures, no more incidents or mail.
-    watch(db, pid,
-          lambda status, fails, oks, n: status != "DOWN" and status,
-          lambda status, fails, oks, n: fails >= 6,
-          STEP, "no further failed checks")
+    def six_failures(status, fails, oks, n):
+        return fails >= 6
+
+    watch(db, pid, stays("DOWN"), six_failures, STEP,
+          "no further failed checks")
     assert alert_kinds(db, pid) == ["down"]
     assert len(incident_rows(db, pid)) == 1
 
     # DOWN -> UP at the second good check in a row.
     target.set("/site", "ok")
-    watch(db, pid,
-          lambda status, fails, oks, n:
-              (oks < 2 and status != "DOWN"
-               and f"{status} after only {oks} good checks")
-              or (oks >= 2 and status != "UP"
-                  and f"{status} after {oks} good checks"),
-          lambda status, fails, oks, n: status == "UP",
-          STEP, "the project never recovered")
+    watch_transition(db, pid, "DOWN", "UP", 2,
+                     "the project never recovered")
     [incident] = incident_rows(db, pid)
     assert incident["resolved_at"] is not None
     assert incident["resolved_at"] > incident["started_at"]
@@ -154,16 +183,14 @@ def test_blip_below_the_threshold_sends_nothing(db, monitor, smtp_server,
     link = target.set("/blip", "ok")
     pid = insert_project(db, user, link, failure_threshold=3)
     monitor(users=[user])
-    watch(db, pid, lambda *snap: None,
-          lambda status, fails, oks, n: status == "UP", STEP,
-          "never UP")
+    watch(db, pid, anything_goes, is_up, STEP, "never UP")
 
     target.fail_next("/blip", 2)             # two failures, then good again
-    watch(db, pid,
-          lambda status, fails, oks, n: status != "UP" and f"became {status}",
-          lambda status, fails, oks, n:
-              oks >= 1 and sum(not c["ok"] for c in check_rows(db, pid)) == 2,
-          STEP, "the blip and a good check after it never showed")
+    def blip_then_good(status, fails, oks, n):
+        return oks >= 1 and sum(not c["ok"] for c in check_rows(db, pid)) == 2
+
+    watch(db, pid, stays("UP"), blip_then_good, STEP,
+          "the blip and a good check after it never showed")
     assert [c["error"] for c in check_rows(db, pid) if not c["ok"]] == \
         ["status 503", "status 503"]
     assert project_row(db, pid)["status"] == "UP"
@@ -272,9 +299,8 @@ def test_unverified_gets_no_alerts_until_the_mailed_link_is_followed(
                "never DOWN")
     assert alert_kinds(db, pid) == [], "alert queued for an unverified user"
 
-    [verify] = smtp_server.wait_for(to=user.email, subject=VERIFY_SUBJECT,
-                                    timeout=STEP) or [None]
-    assert verify is not None, smtp_server.describe()
+    verify = smtp_server.only(to=user.email, subject=VERIFY_SUBJECT,
+                              timeout=STEP)
     assert verify.subject == VERIFY_SUBJECT
     assert verify.message["To"].addresses[0].addr_spec.lower() == \
         user.email.lower()
@@ -361,9 +387,8 @@ def test_mute_link_in_the_mail_stops_alerts_for_that_project(
                            name="still alerting")
     monitor(users=[user])
 
-    [mail] = smtp_server.wait_for(to=user.email, subject="DOWN: to be muted",
-                                  timeout=STEP) or [None]
-    assert mail is not None, smtp_server.describe()
+    mail = smtp_server.only(to=user.email, subject="DOWN: to be muted",
+                            timeout=STEP)
     # The link in the text opens a page under PUBLIC_URL (opening it alone
     # must change nothing: mail scanners open links too) ...
     found = re.search(re.escape(public_url()) + r"(/mute\?token=\S+)",

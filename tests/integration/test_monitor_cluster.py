@@ -6,10 +6,12 @@ expire and another daemon takes the work over."""
 import subprocess
 import time
 
-from conftest import (
-    check_rows, dict_rows, eventually, incident_rows, insert_project,
-    make_verified_user, outbox_rows, project_row,
+from helpers.db import (
+    check_rows, dict_rows, incident_rows, outbox_rows, project_row,
 )
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import eventually
 
 STEP = 15
 
@@ -106,21 +108,31 @@ def test_two_daemons_check_each_slot_once_and_mail_once(
     print("lease owners seen:", sorted(owners))
 
 
-def test_sigkill_mid_batch_leases_are_taken_over(db, monitor, smtp_server,
-                                                 target):
-    user = make_verified_user()
+def killed_mid_check(db, monitor, target, user, path, name, monitor_id):
+    """Four of user's projects (/{path}0.. named "{name} 0".. on target),
+    a monitor called monitor_id SIGKILLed while it checks all four;
+    returns the projects' ids and the killed MonitorProcess."""
     ids = []
     for i in range(4):
         # The target answers after 3 s; the check gives up after 2 s.
-        link = target.set(f"/k{i}", "slow", delay=3)
+        link = target.set(f"/{path}{i}", "slow", delay=3)
         ids.append(insert_project(db, user, link, interval=3,
-                                  timeout_ms=2000, name=f"killed {i}"))
-    # Two names, as two hosts would have: a monitor restarted under the
-    # same name takes its leases back at once (the test after this one).
-    doomed = monitor(users=[user], MONITOR_ID="doomed")
-    eventually(lambda: all(target.requests(f"/k{i}") >= 1 for i in range(4)),
+                                  timeout_ms=2000, name=f"{name} {i}"))
+    doomed = monitor(users=[user], MONITOR_ID=monitor_id)
+    eventually(lambda: all(target.requests(f"/{path}{i}") >= 1
+                           for i in range(4)),
                STEP, "the first daemon never probed every project")
     doomed.kill()                            # checks in flight, none written
+    return ids, doomed
+
+
+def test_sigkill_mid_batch_leases_are_taken_over(db, monitor, smtp_server,
+                                                 target):
+    user = make_verified_user()
+    # Two names, as two hosts would have: a monitor restarted under the
+    # same name takes its leases back at once (the test after this one).
+    ids, doomed = killed_mid_check(db, monitor, target, user, "k", "killed",
+                                   "doomed")
     killed_at = time.time()
 
     leases = dict_rows(db, "SELECT id, lease_owner, lease_expires_at, "
@@ -176,15 +188,8 @@ def test_restarted_monitor_takes_back_its_own_leases_at_once(
     after their leases expire (timeout + 30 s), so no check is late by
     more than an interval."""
     user = make_verified_user()
-    ids = []
-    for i in range(4):
-        link = target.set(f"/r{i}", "slow", delay=3)
-        ids.append(insert_project(db, user, link, interval=3,
-                                  timeout_ms=2000, name=f"restarted {i}"))
-    first = monitor(users=[user], MONITOR_ID="restarted")
-    eventually(lambda: all(target.requests(f"/r{i}") >= 1 for i in range(4)),
-               STEP, "the first run never probed every project")
-    first.kill()
+    ids, first = killed_mid_check(db, monitor, target, user, "r", "restarted",
+                                  "restarted")
     leases = lease_rows(db, ids)
     assert all(r["lease_owner"] == f"restarted:{first.pid}" for r in leases), \
         leases

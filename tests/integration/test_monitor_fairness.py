@@ -11,8 +11,10 @@ full-scale run is bench/fairness."""
 
 import time
 
-from conftest import dict_rows, insert_project, make_verified_user
-from targets import Tarpit
+from helpers.db import dict_rows
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.targets import Tarpit
 
 CONCURRENCY = 16
 ATTACKERS, PER_ATTACKER = 4, 10           # 40 tarpit checks for 16 slots

@@ -16,10 +16,11 @@ import time
 
 from aiosmtpd.controller import Controller
 
-from conftest import (
-    eventually, insert_project, make_verified_user, outbox_rows, wait_until,
-)
-from smtp import SmtpSink, free_port
+from helpers.db import outbox_rows
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import eventually, wait_until
+from helpers.smtp import SmtpSink, free_port
 
 STEP = 15
 

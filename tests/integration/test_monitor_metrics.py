@@ -10,7 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import insert_project, make_verified_user, wait_until
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import wait_until
 from test_metrics import parse
 
 FAMILIES = (

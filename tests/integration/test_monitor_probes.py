@@ -11,12 +11,14 @@ import time
 
 import pytest
 
-from conftest import (
-    Database, MonitorFactory, call, check_rows, db_connect, dict_rows,
-    eventually, insert_project, make_verified_user, project_row, wait_until,
-)
-from smtp import SmtpSink
-from targets import TargetServer, closed_port
+from helpers.db import Database, check_rows, db_connect, dict_rows, project_row
+from helpers.http import call
+from helpers.monitor import MonitorFactory
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import eventually, wait_until
+from helpers.smtp import SmtpSink
+from helpers.targets import TargetServer, closed_port
 
 KW = "trackly-target-ok"
 KIB = 1024

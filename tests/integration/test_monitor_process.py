@@ -13,12 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
-    Database, api_workers, apply_schema, binary_env, call, check_rows,
-    db_connect, db_dsn, dict_rows, eventually, insert_project, make_user,
-    make_verified_user, monitor_env, nonempty_lines, outbox_rows, pgctl,
-    run_monitor, scratch_database, under_asan, wait_until,
+from helpers.db import (
+    Database, check_rows, database_at_schema_version, db_connect, db_dsn,
+    dict_rows, outbox_rows,
 )
+from helpers.http import call
+from helpers.monitor import monitor_env, run_monitor
+from helpers.projects import insert_project
+from helpers.stack import (
+    api_workers, binary_env, nonempty_lines, pgctl, under_asan,
+)
+from helpers.users import make_user, make_verified_user
+from helpers.wait import eventually, wait_until
 
 VERIFY_SUBJECT = "Confirm your email address for Trackly"
 
@@ -62,14 +68,7 @@ def test_bad_setting_is_refused():
 
 
 def test_unknown_schema_version_is_refused():
-    with scratch_database("trackly_monitor_badver") as name:
-        apply_schema(name)
-        conn = db_connect(name)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("UPDATE schema_version SET version = 999")
-        finally:
-            conn.close()
+    with database_at_schema_version("trackly_monitor_badver", 999) as name:
         for args in ((), ("--once",)):
             refuses(monitor_env(DB_URL=db_dsn(name)), r"schema[ _]version",
                     args)

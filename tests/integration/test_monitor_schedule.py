@@ -5,10 +5,11 @@ and raw checks pruned after CHECK_RETENTION_DAYS while the totals stay."""
 
 import time
 
-from conftest import (
-    call, check_rows, dict_rows, eventually, insert_project,
-    make_verified_user,
-)
+from helpers.db import check_rows, dict_rows
+from helpers.http import call
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import eventually
 
 # A minute of 1 s checks, as issue 4 asks: about 180 checks over three
 # projects.

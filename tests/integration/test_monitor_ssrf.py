@@ -16,10 +16,10 @@ Target servers listen on specific loopback addresses and count accepted
 connections, so "blocked" means "never connected", not "connected and then
 gave up"."""
 
-from conftest import (
-    check_rows, dict_rows, eventually, insert_project, make_verified_user,
-    project_row,
-)
+from helpers.db import check_rows, dict_rows, project_row
+from helpers.projects import insert_project
+from helpers.users import make_verified_user
+from helpers.wait import eventually
 
 STEP = 15
 GUARD_ON = {"TRACKLY_ALLOW_PRIVATE_TARGETS": "0"}

@@ -29,8 +29,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import JSON_TYPE, expect_error, expect_json, wait_until
-from tls_site import ASSET, CHALLENGE, HSTS, IMMUTABLE, OcspResponder, TlsSite
+from helpers.http import JSON_TYPE, expect_error, expect_json
+from helpers.wait import wait_until
+from helpers.tls_site import ASSET, CHALLENGE, HSTS, IMMUTABLE, OcspResponder, TlsSite
 
 
 @pytest.fixture(scope="module")

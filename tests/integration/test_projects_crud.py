@@ -9,12 +9,15 @@ test_projects_notify.py."""
 
 import pytest
 
-from conftest import (
-    PROJECT_DEFAULTS, assert_project_shape, assert_recent, call,
-    create_project, expect_error, expect_json, expect_unauthorized,
-    get_project, make_user, max_projects, min_interval, parse_time, post_raw,
-    project_body, set_project_state,
+from helpers.http import (
+    assert_recent, call, expect_error, expect_json, expect_unauthorized,
+    parse_time, post_raw,
 )
+from helpers.projects import (
+    PROJECT_DEFAULTS, assert_project_shape, create_project, get_project,
+    max_projects, min_interval, project_body, set_project_state,
+)
+from helpers.users import make_user
 
 MIN = min_interval()
 LINK_2048 = "https://example.com/" + "a" * (2048 - len("https://example.com/"))

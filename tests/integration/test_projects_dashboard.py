@@ -9,9 +9,10 @@ import json
 import re
 import time
 
-from conftest import (
-    RFC3339_UTC, UNREACHABLE_LINK, call, create_project, expect_json,
-    get_project, max_projects, parse_time, set_project_state,
+from helpers.http import RFC3339_UTC, call, expect_json, parse_time
+from helpers.projects import (
+    UNREACHABLE_LINK, create_project, get_project, max_projects,
+    set_project_state,
 )
 
 DASHBOARD_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")

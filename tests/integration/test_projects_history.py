@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from conftest import (
-    call, create_project, env, expect_error, expect_json, parse_time,
-)
+from helpers.http import call, expect_error, expect_json, parse_time
+from helpers.projects import bad_counts, create_project
+from helpers.stack import env
 
 CHECK_KEYS = {"id", "scheduled_at", "checked_at", "ok", "status",
               "status_code", "latency_ms", "error"}
@@ -113,10 +113,7 @@ def test_checks_limit(new_user, db):
         [n % 7 != 0 for n in range(1, 106)]
 
 
-@pytest.mark.parametrize("query", [
-    "?limit=1001", "?limit=0", "?limit=-1", "?limit=abc", "?limit=",
-    "?limit=2.5", "?limit=99999999999999999999",
-])
+@pytest.mark.parametrize("query", bad_counts("limit", "1001", "0"))
 def test_checks_with_a_bad_limit_is_400(new_user, query):
     p = create_project(new_user)
     assert "limit" in expect_error(checks(new_user, p["id"], query), 400)

@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from conftest import (
-    call, create_project, expect_error, expect_json, parse_time,
-)
+from helpers.http import call, expect_error, expect_json, parse_time
+from helpers.projects import bad_counts, create_project
 
 INCIDENT_KEYS = {"id", "started_at", "resolved_at", "duration_seconds",
                  "cause"}
@@ -113,10 +112,7 @@ def test_the_cause_comes_back_verbatim(new_user, db):
     assert entry["cause"] == cause
 
 
-@pytest.mark.parametrize("query", [
-    "?limit=0", "?limit=101", "?limit=-1", "?limit=abc", "?limit=",
-    "?limit=2.5", "?limit=99999999999999999999",
-])
+@pytest.mark.parametrize("query", bad_counts("limit", "0", "101"))
 def test_a_bad_limit_is_400(new_user, query):
     p = create_project(new_user)
     assert "'limit'" in expect_error(incidents(new_user, p["id"], query), 400)

@@ -5,9 +5,10 @@ user, and deleting an account deletes everything it owned."""
 
 import pytest
 
-from conftest import (
-    assert_project_shape, call, create_project, expect_error, expect_json,
-    get_project, max_projects, project_body, set_project_state,
+from helpers.http import call, expect_error, expect_json
+from helpers.projects import (
+    assert_project_shape, create_project, get_project, max_projects,
+    project_body, set_project_state,
 )
 
 MISSING_ID = 9223372036854775807

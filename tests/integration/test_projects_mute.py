@@ -12,8 +12,9 @@ import base64
 import hashlib
 import secrets
 
-from conftest import (call, create_project, expect_error, expect_json,
-                      get_project, url, client)
+from helpers.http import call, expect_error, expect_json, client
+from helpers.projects import create_project, get_project
+from helpers.stack import url
 
 
 def mute_token(db, project_id):

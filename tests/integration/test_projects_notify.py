@@ -7,10 +7,9 @@ import select
 
 import pytest
 
-from conftest import (
-    call, create_project, db_connect, expect_error, expect_json, get_project,
-    project_body,
-)
+from helpers.db import db_connect
+from helpers.http import call, expect_error, expect_json
+from helpers.projects import create_project, get_project, project_body
 
 CHANNEL = "trackly_wakeup"
 

@@ -12,9 +12,8 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import (
-    call, create_project, expect_error, expect_json, parse_time,
-)
+from helpers.http import call, expect_error, expect_json, parse_time
+from helpers.projects import create_project
 from test_projects_history import avoid_the_hour_boundary
 
 POINT_KEYS = {"t", "checks", "up", "avg_latency_ms", "max_latency_ms"}

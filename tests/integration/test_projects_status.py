@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from conftest import (
-    call, create_project, expect_error, expect_json, get_project,
-    max_projects, parse_time, set_project_state,
+from helpers.http import call, expect_error, expect_json, parse_time
+from helpers.projects import (
+    bad_counts, create_project, get_project, max_projects,
+    set_project_state,
 )
 from test_projects_history import avoid_the_hour_boundary
 
@@ -214,10 +215,7 @@ def test_error_text_in_recent_is_returned_verbatim(new_user, db):
     assert len(entry["recent"][0]) == 5
 
 
-@pytest.mark.parametrize("query", [
-    "?recent=0", "?recent=101", "?recent=-1", "?recent=abc", "?recent=",
-    "?recent=1.5", "?recent=99999999999999999999",
-])
+@pytest.mark.parametrize("query", bad_counts("recent", "0", "101", "1.5"))
 def test_a_bad_recent_is_400_naming_it(new_user, query):
     create_project(new_user)
     r = call("GET", f"/project/status{query}", token=new_user.token)

@@ -7,11 +7,15 @@ import uuid
 
 import pytest
 
-from conftest import (
-    GOOD_SECRET, api_instance, assert_recent, binary_env, call, env,
-    expect_error, expect_json, fcgi_request, next_source_ip, public_url,
-    random_email, random_password, register, verify_row, wait_until,
+from helpers.db import verify_row
+from helpers.fcgi import fcgi_request
+from helpers.http import (
+    assert_recent, call, expect_error, expect_json, flood_from_one_address,
 )
+from helpers.monitor import public_url
+from helpers.stack import GOOD_SECRET, api_instance, binary_env, env
+from helpers.users import random_email, random_password, register
+from helpers.wait import wait_until
 
 
 def test_register_returns_the_new_user(db):
@@ -254,21 +258,7 @@ def test_register_flood_from_one_address_is_rate_limited():
     """nginx allows 1 r/s with a burst of 5 per address; 20 requests at
     once from one address must meet some 429s.  The bodies are invalid so
     the API does no hashing for those that get through."""
-    ip = next_source_ip()                    # one address for all 20
-
-    def attempt(_):
-        return call("POST", "/user/register", ip=ip, timeout=20,
-                    json={"email": "flood@example.test", "password": "short"})
-
-    with concurrent.futures.ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(attempt, range(20)))
-
-    codes = [r.status_code for r in answers]
-    assert set(codes) <= {400, 429}, codes
-    limited = [r for r in answers if r.status_code == 429]
-    assert limited, f"no 429 among {codes}"
-    for r in limited:
-        expect_error(r, 429)
-        retry = r.headers.get("Retry-After", "")
-        assert retry.isdigit() and int(retry) > 0, f"Retry-After {retry!r}"
+    codes = flood_from_one_address(
+        "/user/register",
+        {"email": "flood@example.test", "password": "short"}, 20)
     assert 400 in codes, "every request was refused, even the first"

@@ -9,11 +9,14 @@ UNVERIFIED_ACCOUNT_DAYS, so nobody can hold an address they do not own."""
 import concurrent.futures
 import time
 
-from conftest import (
-    call, create_project, eventually, expect_error, expect_json,
-    expect_unauthorized, login, login_token, make_user, make_verified_user,
-    outbox_rows, random_email, random_password, register, verify_row,
+from helpers.db import outbox_rows, verify_row
+from helpers.http import call, expect_error, expect_json, expect_unauthorized
+from helpers.projects import create_project
+from helpers.users import (
+    login, login_token, make_user, make_verified_user, random_email,
+    random_password, register,
 )
+from helpers.wait import eventually
 
 PER_DAY = 5
 GRACE_HOURS = 24

@@ -5,9 +5,12 @@ import socket
 
 import pytest
 
-from conftest import (BASE_URL, call, env, expect_error, expect_json,
-                      fcgi_request, is_json_type, next_source_ip,
-                      project_body)
+from helpers.fcgi import fcgi_request
+from helpers.http import (
+    call, expect_error, expect_json, is_json_type, next_source_ip,
+)
+from helpers.projects import project_body
+from helpers.stack import BASE_URL, env
 
 ALLOWED_ORIGIN = "http://allowed.test"
 EVIL_ORIGIN = "http://evil.test"

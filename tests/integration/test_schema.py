@@ -3,6 +3,7 @@ carries the constraints the API relies on, and upgrades a database made by
 an earlier version in place.  (The programs refusing an unknown schema
 version is in test_zz_resilience.py.)"""
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -10,8 +11,11 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from conftest import (Database, apply_schema, binary_env, db_connect, db_dsn,
-                      env, schema_sql, scratch_database)
+from helpers.db import (
+    Database, apply_schema, db_connect, db_dsn, schema_sql,
+    scratch_database,
+)
+from helpers.stack import binary_env, env
 
 TABLES = {"schema_version", "users", "mail_outbox", "login_throttle",
           "projects", "checks", "check_hours", "incidents", "verify_mail_log",
@@ -45,19 +49,27 @@ def test_schema_version_is_a_single_row(db):
     assert len(rows) == 1 and isinstance(rows[0][0], int) and rows[0][0] > 0
 
 
-def test_emails_are_unique_ignoring_case(db):
+@contextlib.contextmanager
+def rolled_back():
+    """A cursor in a transaction of its own, rolled back at the end, so
+    what a test inserts to probe the schema is never kept."""
     conn = db_connect()
     conn.autocommit = False
     try:
         with conn.cursor() as cur:
-            cur.execute("INSERT INTO users (email, password_hash) "
-                        "VALUES ('Schema-Case@example.test', 'x')")
-            with pytest.raises(psycopg2.errors.UniqueViolation):
-                cur.execute("INSERT INTO users (email, password_hash) "
-                            "VALUES ('schema-case@EXAMPLE.test', 'x')")
+            yield cur
     finally:
         conn.rollback()
         conn.close()
+
+
+def test_emails_are_unique_ignoring_case(db):
+    with rolled_back() as cur:
+        cur.execute("INSERT INTO users (email, password_hash) "
+                    "VALUES ('Schema-Case@example.test', 'x')")
+        with pytest.raises(psycopg2.errors.UniqueViolation):
+            cur.execute("INSERT INTO users (email, password_hash) "
+                        "VALUES ('schema-case@EXAMPLE.test', 'x')")
 
 
 def test_projects_go_with_their_owner(db):
@@ -73,20 +85,14 @@ def test_projects_go_with_their_owner(db):
 
 def test_user_columns_have_safe_defaults(db):
     """A row inserted with only email and hash is unverified, version 0+."""
-    conn = db_connect()
-    conn.autocommit = False
-    try:
-        with conn.cursor() as cur:
-            cur.execute("INSERT INTO users (email, password_hash) VALUES "
-                        "('schema-defaults@example.test', 'x') "
-                        "RETURNING email_verified, token_version, created_at")
-            verified, version, created = cur.fetchone()
-        assert verified is False
-        assert isinstance(version, int)
-        assert created is not None
-    finally:
-        conn.rollback()
-        conn.close()
+    with rolled_back() as cur:
+        cur.execute("INSERT INTO users (email, password_hash) VALUES "
+                    "('schema-defaults@example.test', 'x') "
+                    "RETURNING email_verified, token_version, created_at")
+        verified, version, created = cur.fetchone()
+    assert verified is False
+    assert isinstance(version, int)
+    assert created is not None
 
 
 # --- upgrades ------------------------------------------------------------------

@@ -10,12 +10,13 @@ import time
 
 import pytest
 
-from conftest import (
-    GOOD_SECRET, SECRETS_USED, api_instance, binary_env,
-    call, claims_for, env, expect_error, expect_json,
-    expect_unauthorized, fcgi_request, jwt_encode, login, no_writes,
-    random_password, wait_until,
-)
+from helpers.db import no_writes
+from helpers.fcgi import fcgi_request
+from helpers.http import call, expect_error, expect_json, expect_unauthorized
+from helpers.jwt import claims_for, jwt_encode
+from helpers.stack import GOOD_SECRET, api_instance, binary_env, env
+from helpers.users import SECRETS_USED, login, random_password
+from helpers.wait import wait_until
 
 COOKIE = "trackly_session"
 CSRF = {"X-Requested-With": "trackly"}

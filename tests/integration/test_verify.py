@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from conftest import (
-    call, expect_error, expect_json, expect_unauthorized, make_user,
-    no_writes, outbox_rows, public_url, verify_row,
-)
+from helpers.db import no_writes, outbox_rows, verify_row
+from helpers.http import call, expect_error, expect_json, expect_unauthorized
+from helpers.monitor import public_url
+from helpers.users import make_user
 
 INVALID_LINK = "invalid or expired verification link"
 REDIRECT_MESSAGE = "open the web client's verify page to confirm your address"

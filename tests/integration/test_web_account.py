@@ -10,8 +10,8 @@ to the SMTP sink.
 import re
 
 from browser import assert_accessible, assert_clean, shoot
-from conftest import (call, expect_json, make_user, random_email,
-                      random_password)
+from helpers.http import call, expect_json
+from helpers.users import make_user, random_email, random_password
 from webclient import (COOKIE, expired_token, link_to, sign_in, wait_mail)
 
 BANNER = "Alerts are not sent until you confirm your address"

@@ -10,7 +10,8 @@ database is away: a clear message, never a blank page.
 import re
 
 from browser import assert_accessible, assert_clean, shoot
-from conftest import make_verified_user, wait_until
+from helpers.users import make_verified_user
+from helpers.wait import wait_until
 from webclient import SITES, seed_projects, sign_in
 
 DATABASE_DOWN = {"status": 503, "content_type": "application/json",

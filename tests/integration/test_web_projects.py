@@ -16,8 +16,9 @@ schedule.
 import re
 
 from browser import assert_accessible, assert_clean, shoot
-from conftest import (call, create_project, expect_json, make_verified_user,
-                      max_projects, min_interval)
+from helpers.http import call, expect_json
+from helpers.projects import create_project, max_projects, min_interval
+from helpers.users import make_verified_user
 from webclient import link_to, sign_in, wait_mail
 
 # Seconds for a page's own refresh (10 s) to show a change, with room.

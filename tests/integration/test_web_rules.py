@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from browser import browser_required, missing_prerequisite, node_binary
-from conftest import call, create_project, make_user, min_interval, register
+from helpers.http import call
+from helpers.projects import create_project, min_interval
+from helpers.users import make_user, register
 
 CLI = Path(__file__).resolve().parents[1] / "web" / "rules_cli.mjs"
 

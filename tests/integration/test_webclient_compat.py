@@ -12,10 +12,10 @@ import re
 
 import pytest
 
-from conftest import (
-    call, env, expect_json, random_email, random_password,
-    set_project_state,
-)
+from helpers.http import call, expect_json
+from helpers.projects import set_project_state
+from helpers.stack import env
+from helpers.users import random_email, random_password
 
 DASHBOARD_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 

@@ -14,12 +14,17 @@ import time
 
 import pytest
 
-from conftest import (
-    GOOD_SECRET, api_instance, api_log_since, api_master, api_workers, apply_schema,
-    binary_env, call, children_of, db_connect, db_dsn, env, expect_error,
-    expect_json, fcgi_request, is_dead, log_size, login, nonempty_lines, pgctl,
-    run_binary, scratch_database, upstream_errors_since, wait_until,
+from helpers.db import database_at_schema_version, db_dsn
+from helpers.fcgi import fcgi_request
+from helpers.http import call, expect_error, expect_json
+from helpers.procs import children_of, is_dead, terminate
+from helpers.stack import (
+    GOOD_SECRET, api_instance, api_log_since, api_master, api_workers,
+    binary_env, env, log_size, nonempty_lines, pgctl, run_binary,
+    upstream_errors_since,
 )
+from helpers.users import login
+from helpers.wait import wait_until
 
 pytestmark = pytest.mark.resilience
 
@@ -265,12 +270,7 @@ def serve_with_launcher(argv, sock, env_vars):
         assert wait_until(sock.exists, timeout=10), "launcher made no socket"
         answer = wait_until(lambda: try_fcgi(sock, "/healthcheck"), timeout=10)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=12)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 12)
         log.seek(0)
         output = log.read().decode("utf-8", "replace")
     return answer, output, proc.returncode
@@ -333,12 +333,7 @@ def test_worker_reads_no_uninitialised_memory_under_valgrind(tmp_path):
         assert answer and answer[0] == 200, answer
         assert try_fcgi(sock, "/project/1")[0] == 401
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 60)
     reports = {p.name: p.read_text() for p in tmp_path.glob("vg.*.log")}
     assert len(reports) >= 2, f"want the master's and a worker's: {reports}"
     errors = {name: text for name, text in reports.items() if text.strip()}
@@ -406,13 +401,7 @@ def test_missing_db_url_is_refused():
 
 
 def test_unknown_schema_version_is_refused():
-    with scratch_database("trackly_badver") as name:
-        apply_schema(name)
-        conn_env = binary_env(DB_URL=db_dsn(name), JWT_SECRET=GOOD_SECRET)
-        conn = db_connect(name)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("UPDATE schema_version SET version = 999")
-        finally:
-            conn.close()
-        refuses_to_start(conn_env, r"schema[ _]version")
+    with database_at_schema_version("trackly_badver", 999) as name:
+        refuses_to_start(binary_env(DB_URL=db_dsn(name),
+                                    JWT_SECRET=GOOD_SECRET),
+                         r"schema[ _]version")

@@ -14,7 +14,8 @@ import re
 import time
 
 from browser import base_url
-from conftest import claims_for, eventually, jwt_encode
+from helpers.jwt import claims_for, jwt_encode
+from helpers.wait import eventually
 
 COOKIE = "trackly_session"
 # The client's own note that this browser was signed in (web/src/session.js).

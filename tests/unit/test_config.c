@@ -44,6 +44,42 @@ static int clean_env(void **state)
 
 static const unsigned need = CONFIG_NEED_DB | CONFIG_NEED_JWT;
 
+/* The integer settings' defaults: each cfg field and the value it must
+ * have when the environment says nothing. */
+static void expect_int_defaults(const struct config *cfg)
+{
+#define SETTING(field, want) {#field, (long long)cfg->field, (want)}
+  const struct {
+    const char *name;
+    long long got, want;
+  } ints[] = {
+    SETTING(jwt_secret_len, 32),
+    SETTING(jwt_ttl, 86400),
+    SETTING(api_hashing_slots, 0),
+    SETTING(api_registrations_per_minute, 60),
+    SETTING(api_hung_worker_seconds, 30),
+    SETTING(max_projects_per_user, 100),
+    SETTING(monitor_concurrency, 256),
+    SETTING(monitor_min_interval, 60),
+    SETTING(check_retention_days, 30),
+    SETTING(alert_reminder_minutes, 0),
+    SETTING(alert_mail_per_hour, 10),
+    SETTING(alert_flap_transitions, 3),
+    SETTING(alert_flap_quiet_minutes, 30),
+    SETTING(unverified_account_days, 7),
+    SETTING(unverified_replace_hours, 24),
+    SETTING(email_port, 587),
+    SETTING(email_tls, EMAIL_TLS_STARTTLS),
+    SETTING(log_format, LOG_FORMAT_TEXT),
+  };
+#undef SETTING
+
+  for(size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+    if(ints[i].got != ints[i].want)
+      fail_msg("cfg.%s is %lld, want %lld", ints[i].name, ints[i].got,
+               ints[i].want);
+}
+
 static void defaults(void **state)
 {
   struct config cfg;
@@ -51,93 +87,75 @@ static void defaults(void **state)
   (void)state;
 
   assert_int_equal(config_load(&cfg, need, err, sizeof(err)), 0);
+  expect_int_defaults(&cfg);
   assert_string_equal(cfg.db_url, "dbname=trackly");
-  assert_int_equal(cfg.jwt_secret_len, 32);
   assert_null(cfg.jwt_previous);
-  assert_int_equal(cfg.jwt_ttl, 86400);
   assert_string_equal(cfg.public_url, "http://127.0.0.1:8080");
   assert_true(cfg.api_workers >= 1);
-  assert_int_equal(cfg.api_hashing_slots, 0);
-  assert_int_equal(cfg.api_registrations_per_minute, 60);
-  assert_int_equal(cfg.api_hung_worker_seconds, 30);
-  assert_int_equal(cfg.max_projects_per_user, 100);
-  assert_int_equal(cfg.monitor_concurrency, 256);
-  assert_int_equal(cfg.monitor_min_interval, 60);
   assert_false(cfg.allow_private_targets);
-  assert_int_equal(cfg.check_retention_days, 30);
-  assert_int_equal(cfg.alert_reminder_minutes, 0);
-  assert_int_equal(cfg.alert_mail_per_hour, 10);
-  assert_int_equal(cfg.alert_flap_transitions, 3);
-  assert_int_equal(cfg.alert_flap_quiet_minutes, 30);
   assert_false(cfg.email_allow_local_domains);
-  assert_int_equal(cfg.unverified_account_days, 7);
-  assert_int_equal(cfg.unverified_replace_hours, 24);
   assert_null(cfg.email_host);
-  assert_int_equal(cfg.email_port, 587);
-  assert_int_equal(cfg.email_tls, EMAIL_TLS_STARTTLS);
-  assert_int_equal(cfg.log_format, LOG_FORMAT_TEXT);
   config_cleanup(&cfg);
 }
 
-static void expect_error(const char *name, const char *value,
-                         const char *mentions)
-{
-  struct config cfg;
-  char err[CONFIG_ERR_MAX];
-
-  if(value)
-    setenv(name, value, 1);
-  else
-    unsetenv(name);
-  assert_int_equal(config_load(&cfg, need, err, sizeof(err)), -1);
-  if(!strstr(err, mentions))
-    fail_msg("error \"%s\" does not mention %s", err, mentions);
-  assert_null(strchr(err, '\n'));
-  clean_env(NULL);
-}
+/* Each setting given a value it must refuse (NULL: unset), which the
+ * one-line error names. */
+static const struct {
+  const char *name, *value;
+} bad[] = {
+  {"DB_URL", NULL},
+  {"JWT_SECRET", NULL},
+  {"JWT_SECRET", "short"},
+  {"JWT_SECRET", "0123456789abcdef0123456789abcde"},
+  {"JWT_SECRET_PREVIOUS", "tooshort"},
+  {"JWT_TTL", "10"},
+  {"JWT_TTL", "1y"},
+  {"API_WORKERS", "0"},
+  {"API_WORKERS", "4x"},
+  {"API_WORKERS", " 4"},
+  {"API_HASHING_SLOTS", "-1"},
+  {"API_HASHING_SLOTS", "257"},
+  {"API_REGISTRATIONS_PER_MINUTE", "0"},
+  {"API_HUNG_WORKER_SECONDS", "1"},
+  {"MAX_PROJECTS_PER_USER", "-1"},
+  {"MONITOR_MIN_INTERVAL", "0"},
+  {"TRACKLY_ALLOW_PRIVATE_TARGETS", "maybe"},
+  {"EMAIL_PORT", "70000"},
+  {"EMAIL_TLS", "ssl"},
+  {"LOG_FORMAT", "xml"},
+  {"PUBLIC_URL", "ftp://x"},
+  {"CORS_ORIGINS", "https://a.example/path"},
+  {"CORS_ORIGINS", "a.example"},
+  {"TRACKLY_ALLOWED_NETWORKS", "10.0.0.0/33"},
+  {"TRACKLY_ALLOWED_NETWORKS", "example.com"},
+  {"EMAIL_ALLOW_LOCAL_DOMAINS", "sometimes"},
+  {"UNVERIFIED_ACCOUNT_DAYS", "0"},
+  {"UNVERIFIED_REPLACE_HOURS", "0"},
+  /* The default 7 days are 168 hours. */
+  {"UNVERIFIED_REPLACE_HOURS", "169"},
+  {"ALERT_MAIL_PER_HOUR", "-1"},
+  {"ALERT_MAIL_PER_HOUR", "ten"},
+  {"ALERT_FLAP_TRANSITIONS", "101"},
+  {"ALERT_FLAP_QUIET_MINUTES", "0"},
+};
 
 static void bad_values(void **state)
 {
+  struct config cfg;
+  char err[CONFIG_ERR_MAX];
   (void)state;
-  expect_error("DB_URL", NULL, "DB_URL");
-  expect_error("JWT_SECRET", NULL, "JWT_SECRET");
-  expect_error("JWT_SECRET", "short", "JWT_SECRET");
-  expect_error("JWT_SECRET", "0123456789abcdef0123456789abcde", "JWT_SECRET");
-  expect_error("JWT_SECRET_PREVIOUS", "tooshort", "JWT_SECRET_PREVIOUS");
-  expect_error("JWT_TTL", "10", "JWT_TTL");
-  expect_error("JWT_TTL", "1y", "JWT_TTL");
-  expect_error("API_WORKERS", "0", "API_WORKERS");
-  expect_error("API_WORKERS", "4x", "API_WORKERS");
-  expect_error("API_WORKERS", " 4", "API_WORKERS");
-  expect_error("API_HASHING_SLOTS", "-1", "API_HASHING_SLOTS");
-  expect_error("API_HASHING_SLOTS", "257", "API_HASHING_SLOTS");
-  expect_error("API_REGISTRATIONS_PER_MINUTE", "0",
-               "API_REGISTRATIONS_PER_MINUTE");
-  expect_error("API_HUNG_WORKER_SECONDS", "1", "API_HUNG_WORKER_SECONDS");
-  expect_error("MAX_PROJECTS_PER_USER", "-1", "MAX_PROJECTS_PER_USER");
-  expect_error("MONITOR_MIN_INTERVAL", "0", "MONITOR_MIN_INTERVAL");
-  expect_error("TRACKLY_ALLOW_PRIVATE_TARGETS", "maybe",
-               "TRACKLY_ALLOW_PRIVATE_TARGETS");
-  expect_error("EMAIL_PORT", "70000", "EMAIL_PORT");
-  expect_error("EMAIL_TLS", "ssl", "EMAIL_TLS");
-  expect_error("LOG_FORMAT", "xml", "LOG_FORMAT");
-  expect_error("PUBLIC_URL", "ftp://x", "PUBLIC_URL");
-  expect_error("CORS_ORIGINS", "https://a.example/path", "CORS_ORIGINS");
-  expect_error("CORS_ORIGINS", "a.example", "CORS_ORIGINS");
-  expect_error("TRACKLY_ALLOWED_NETWORKS", "10.0.0.0/33",
-               "TRACKLY_ALLOWED_NETWORKS");
-  expect_error("TRACKLY_ALLOWED_NETWORKS", "example.com",
-               "TRACKLY_ALLOWED_NETWORKS");
-  expect_error("EMAIL_ALLOW_LOCAL_DOMAINS", "sometimes",
-               "EMAIL_ALLOW_LOCAL_DOMAINS");
-  expect_error("UNVERIFIED_ACCOUNT_DAYS", "0", "UNVERIFIED_ACCOUNT_DAYS");
-  expect_error("UNVERIFIED_REPLACE_HOURS", "0", "UNVERIFIED_REPLACE_HOURS");
-  /* The default 7 days are 168 hours. */
-  expect_error("UNVERIFIED_REPLACE_HOURS", "169", "UNVERIFIED_REPLACE_HOURS");
-  expect_error("ALERT_MAIL_PER_HOUR", "-1", "ALERT_MAIL_PER_HOUR");
-  expect_error("ALERT_MAIL_PER_HOUR", "ten", "ALERT_MAIL_PER_HOUR");
-  expect_error("ALERT_FLAP_TRANSITIONS", "101", "ALERT_FLAP_TRANSITIONS");
-  expect_error("ALERT_FLAP_QUIET_MINUTES", "0", "ALERT_FLAP_QUIET_MINUTES");
+
+  for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    if(bad[i].value)
+      setenv(bad[i].name, bad[i].value, 1);
+    else
+      unsetenv(bad[i].name);
+    assert_int_equal(config_load(&cfg, need, err, sizeof(err)), -1);
+    if(!strstr(err, bad[i].name))
+      fail_msg("error \"%s\" does not name %s", err, bad[i].name);
+    assert_null(strchr(err, '\n'));
+    clean_env(NULL);
+  }
 }
 
 static void values(void **state)

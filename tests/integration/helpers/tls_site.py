@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import env, wait_until
+from helpers.stack import env
+from helpers.wait import wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 STARTUP = 10        # seconds nginx may take to bind and write its pid file

@@ -159,6 +159,14 @@ class SmtpSink:
                 return got
             time.sleep(0.1)
 
+    def only(self, predicate=None, timeout=10, **filters):
+        """Waits for a message matching (as wait_for) and returns it,
+        asserting that it came and that it is the only one."""
+        got = self.wait_for(predicate, timeout, **filters)
+        assert len(got) == 1, \
+            f"{len(got)} messages match {filters}:\n{self.describe()}"
+        return got[0]
+
     def describe(self):
         """One line per message, for assertion messages."""
         return "\n".join(f"  {m.rcpt_tos} {m.subject!r}"

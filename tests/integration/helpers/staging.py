@@ -15,7 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import env
+from helpers.stack import env
 
 
 def run(args, timeout=60, **kw):
