@@ -2,7 +2,7 @@
 address, logins from many addresses at once (each costs an Argon2id hash),
 and more simultaneous requests from one address than nginx allows.
 
-What must hold (nginx/trackly.conf.in, api/users.c):
+What must hold (nginx/trackly.conf.in, api/guard.c):
 - /user/login is limited per client address to 5 r/s with a burst of 10,
   /user/register to 1 r/s with a burst of 5; over that nginx answers 429
   JSON with Retry-After and the API never sees the request.

@@ -2,7 +2,7 @@
 hashing bounded across the whole pool, registrations bounded per minute,
 lock waits bounded, and a worker stuck in one request replaced.
 
-What must hold (api/pool.h, api/users.c, api/master.c, common/db.h):
+What must hold (api/pool.h, api/guard.c, api/master.c, common/db.h):
 - At most API_HASHING_SLOTS workers hash a password at once (default
   API_WORKERS - 1, at least 1); a request that finds no slot, and no other
   worker idle to wait beside, gets 429 JSON with Retry-After at once.  So

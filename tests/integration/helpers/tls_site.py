@@ -40,7 +40,7 @@ CHALLENGE = "acme-" + uuid.uuid4().hex
 
 
 def render(template, out, **tokens):
-    """The same substitution as ./dev's render(): each @KEY@ becomes its
+    """The same substitution as ./dev's render() (dev.d/nginx.sh): each @KEY@ becomes its
     value, and a placeholder left outside a comment is an error."""
     text = template.read_text()
     for key, value in tokens.items():
