@@ -23,13 +23,6 @@
 /* Longest field name quoted in an error message, in bytes. */
 #define FIELD_NAME_MAX 64
 
-#define MSG_EMPTY     "request body is empty"
-#define MSG_NUL       "request body contains a NUL character"
-#define MSG_UTF8      "request body is not valid UTF-8"
-#define MSG_DEEP      "request body is nested too deeply"
-#define MSG_SYNTAX    "request body is not valid JSON"
-#define MSG_NOT_OBJ   "request body must be a JSON object"
-#define MSG_DUPLICATE "request body has a duplicate field"
 #define MSG_NOMEM     "server is out of memory"
 #define MSG_TOO_BIG   JSON_TOO_BIG
 
@@ -169,12 +162,12 @@ static const char *unicode_escape(const unsigned char *s, size_t len)
   size_t i;
 
   if(len < 4)
-    return MSG_SYNTAX;
+    return JSON_MSG_SYNTAX;
   for(i = 0; i < 4; i++)
     if(!is_hex(s[i]))
-      return MSG_SYNTAX;
+      return JSON_MSG_SYNTAX;
   if(!memcmp(s, "0000", 4))
-    return MSG_NUL;
+    return JSON_MSG_NUL;
   return NULL;
 }
 
@@ -207,7 +200,7 @@ static const char *scan(const unsigned char *s, size_t len)
         i++;  /* the escaped character cannot end the string */
       }
       else if(c < 0x20)
-        return MSG_SYNTAX;
+        return JSON_MSG_SYNTAX;
       i++;
       continue;
     }
@@ -219,7 +212,7 @@ static const char *scan(const unsigned char *s, size_t len)
     case '[':
     case '{':
       if(++depth > JSON_MAX_DEPTH)
-        return MSG_DEEP;
+        return JSON_MSG_DEEP;
       break;
     case ']':
     case '}':
@@ -231,7 +224,7 @@ static const char *scan(const unsigned char *s, size_t len)
     case '5': case '6': case '7': case '8': case '9':
       i = number_end(s, len, i);
       if(!i)
-        return MSG_SYNTAX;
+        return JSON_MSG_SYNTAX;
       continue;
     case ' ':
     case '\t':
@@ -240,7 +233,7 @@ static const char *scan(const unsigned char *s, size_t len)
       break;
     default:
       if(c < 0x20)
-        return MSG_SYNTAX;
+        return JSON_MSG_SYNTAX;
       break;
     }
     i++;
@@ -260,7 +253,7 @@ static int compare_keys(const void *a, const void *b)
  * its lookups return the first, so "role" could say one thing to us and
  * another to whatever proxy or log read the body before us.  Sorting keeps
  * a 64 KiB body of short keys from costing a quadratic number of compares.
- * Returns NULL, MSG_DUPLICATE or MSG_NOMEM.
+ * Returns NULL, JSON_MSG_DUPLICATE or MSG_NOMEM.
  */
 static const char *find_duplicate(const cJSON *obj)
 {
@@ -285,7 +278,7 @@ static const char *find_duplicate(const cJSON *obj)
   qsort(keys, n, sizeof(*keys), compare_keys);
   for(i = 1; i < n; i++) {
     if(!strcmp(keys[i - 1], keys[i])) {
-      rc = MSG_DUPLICATE;
+      rc = JSON_MSG_DUPLICATE;
       goto out;
     }
   }
@@ -319,15 +312,15 @@ cJSON *json_parse_object(const char *body, size_t len, const char **why)
   size_t off;
 
   if(!body || !len) {
-    rc = MSG_EMPTY;
+    rc = JSON_MSG_EMPTY;
     goto out;
   }
   if(memchr(body, '\0', len)) {
-    rc = MSG_NUL;
+    rc = JSON_MSG_NUL;
     goto out;
   }
   if(!utf8_valid(body, len)) {
-    rc = MSG_UTF8;
+    rc = JSON_MSG_UTF8;
     goto out;
   }
   rc = scan(text, len);
@@ -340,18 +333,18 @@ cJSON *json_parse_object(const char *body, size_t len, const char **why)
   }
   root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if(!root || !end) {
-    rc = mem_refused ? MSG_TOO_BIG : MSG_SYNTAX;
+    rc = mem_refused ? MSG_TOO_BIG : JSON_MSG_SYNTAX;
     goto out;
   }
   for(off = (size_t)(end - body); off < len; off++) {
     if(text[off] != ' ' && text[off] != '\t' && text[off] != '\n' &&
        text[off] != '\r') {
-      rc = MSG_SYNTAX;
+      rc = JSON_MSG_SYNTAX;
       goto out;
     }
   }
   if(!cJSON_IsObject(root)) {
-    rc = MSG_NOT_OBJ;
+    rc = JSON_MSG_NOT_OBJ;
     goto out;
   }
   rc = find_duplicate(root);

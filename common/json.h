@@ -30,6 +30,15 @@
  * answer it with 413 rather than 400. */
 #define JSON_TOO_BIG "request body has too many values"
 
+/* What a refused body is told (the API answers 400 with these). */
+#define JSON_MSG_EMPTY     "request body is empty"
+#define JSON_MSG_NUL       "request body contains a NUL character"
+#define JSON_MSG_UTF8      "request body is not valid UTF-8"
+#define JSON_MSG_DEEP      "request body is nested too deeply"
+#define JSON_MSG_SYNTAX    "request body is not valid JSON"
+#define JSON_MSG_NOT_OBJ   "request body must be a JSON object"
+#define JSON_MSG_DUPLICATE "request body has a duplicate field"
+
 enum json_field {
   JSON_FIELD_INVALID = -1,   /* present with the wrong type or out of range */
   JSON_FIELD_ABSENT = 0,     /* missing, or JSON null */

@@ -18,13 +18,6 @@
 
 #include "json.h"
 
-#define MSG_EMPTY     "request body is empty"
-#define MSG_NUL       "request body contains a NUL character"
-#define MSG_UTF8      "request body is not valid UTF-8"
-#define MSG_DEEP      "request body is nested too deeply"
-#define MSG_SYNTAX    "request body is not valid JSON"
-#define MSG_NOT_OBJ   "request body must be a JSON object"
-#define MSG_DUPLICATE "request body has a duplicate field"
 
 /* String literals may hold NUL bytes, so lengths come from sizeof. */
 #define REJECT(lit, msg) expect_reject(lit, sizeof(lit) - 1, msg)
@@ -134,7 +127,7 @@ static void test_parse_returns_tree(void **state)
 
   root = json_parse_object(buf, sizeof(body) - 2, &why);
   assert_null(root);
-  assert_string_equal(why, MSG_SYNTAX);
+  assert_string_equal(why, JSON_MSG_SYNTAX);
   free(buf);
 
   /* why may be NULL. */
@@ -149,39 +142,39 @@ static void test_parse_empty(void **state)
   const char *why = NULL;
 
   (void)state;
-  REJECT("", MSG_EMPTY);
+  REJECT("", JSON_MSG_EMPTY);
   assert_null(json_parse_object(NULL, 0, &why));
-  assert_string_equal(why, MSG_EMPTY);
+  assert_string_equal(why, JSON_MSG_EMPTY);
   assert_null(json_parse_object(NULL, 5, &why));
-  assert_string_equal(why, MSG_EMPTY);
+  assert_string_equal(why, JSON_MSG_EMPTY);
   /* Whitespace is a body, just not JSON. */
-  REJECT(" \n", MSG_SYNTAX);
+  REJECT(" \n", JSON_MSG_SYNTAX);
 }
 
 static void test_parse_invalid_utf8(void **state)
 {
   (void)state;
-  REJECT("{\"a\":\"\xC0\x80\"}", MSG_UTF8);
-  REJECT("{\"a\":\"\xED\xA0\x80\"}", MSG_UTF8);
-  REJECT("{\"a\":\"\xF4\x90\x80\x80\"}", MSG_UTF8);
-  REJECT("{\"\xFF\":1}", MSG_UTF8);
-  REJECT("{\"a\":1}\xC3", MSG_UTF8);
-  REJECT("{\"a\":\"x\xE2\x82", MSG_UTF8);
+  REJECT("{\"a\":\"\xC0\x80\"}", JSON_MSG_UTF8);
+  REJECT("{\"a\":\"\xED\xA0\x80\"}", JSON_MSG_UTF8);
+  REJECT("{\"a\":\"\xF4\x90\x80\x80\"}", JSON_MSG_UTF8);
+  REJECT("{\"\xFF\":1}", JSON_MSG_UTF8);
+  REJECT("{\"a\":1}\xC3", JSON_MSG_UTF8);
+  REJECT("{\"a\":\"x\xE2\x82", JSON_MSG_UTF8);
 }
 
 static void test_parse_nul(void **state)
 {
   (void)state;
   /* A raw NUL byte anywhere. */
-  REJECT("{\"a\":\"x\0y\"}", MSG_NUL);
-  REJECT("{}\0", MSG_NUL);
+  REJECT("{\"a\":\"x\0y\"}", JSON_MSG_NUL);
+  REJECT("{}\0", JSON_MSG_NUL);
   /* The escape, in a value or a key, alone or among other text. */
-  REJECT("{\"a\":\"\\u0000\"}", MSG_NUL);
-  REJECT("{\"a\":\"abc\\u0000def\"}", MSG_NUL);
-  REJECT("{\"\\u0000\":1}", MSG_NUL);
-  REJECT("{\"a\":[\"ok\",\"\\u0000\"]}", MSG_NUL);
+  REJECT("{\"a\":\"\\u0000\"}", JSON_MSG_NUL);
+  REJECT("{\"a\":\"abc\\u0000def\"}", JSON_MSG_NUL);
+  REJECT("{\"\\u0000\":1}", JSON_MSG_NUL);
+  REJECT("{\"a\":[\"ok\",\"\\u0000\"]}", JSON_MSG_NUL);
   /* An escaped backslash then a real escape is still a NUL. */
-  REJECT("{\"a\":\"\\\\\\u0000\"}", MSG_NUL);
+  REJECT("{\"a\":\"\\\\\\u0000\"}", JSON_MSG_NUL);
   /* An escaped backslash followed by text is just text. */
   OK("{\"a\":\"\\\\u0000\"}");
   OK("{\"a\":\"\\\\\\\\u0000\"}");
@@ -221,7 +214,7 @@ static void test_parse_depth(void **state)
 
   s = nested(JSON_MAX_DEPTH, &len);
   assert_null(json_parse_object(s, len, &why));
-  assert_string_equal(why, MSG_DEEP);
+  assert_string_equal(why, JSON_MSG_DEEP);
   free(s);
 
   /* Depth is nesting, not the number of brackets. */
@@ -241,53 +234,53 @@ static void test_parse_deep_garbage(void **state)
   assert_non_null(s);
   memset(s, '[', len);
   assert_null(json_parse_object(s, len, &why));
-  assert_string_equal(why, MSG_DEEP);
+  assert_string_equal(why, JSON_MSG_DEEP);
   memset(s, '{', len);
   assert_null(json_parse_object(s, len, &why));
-  assert_string_equal(why, MSG_DEEP);
+  assert_string_equal(why, JSON_MSG_DEEP);
   free(s);
 }
 
 static void test_parse_syntax(void **state)
 {
   (void)state;
-  REJECT("{", MSG_SYNTAX);
-  REJECT("}", MSG_SYNTAX);
-  REJECT("{\"a\":1,}", MSG_SYNTAX);
-  REJECT("{\"a\" 1}", MSG_SYNTAX);
-  REJECT("{\"a\":}", MSG_SYNTAX);
-  REJECT("{a:1}", MSG_SYNTAX);
-  REJECT("{'a':1}", MSG_SYNTAX);
-  REJECT("{\"a\":\"unterminated}", MSG_SYNTAX);
-  REJECT("{\"a\":\"x\\", MSG_SYNTAX);
-  REJECT("{\"a\":\"\\x41\"}", MSG_SYNTAX);
-  REJECT("{\"a\":\"\\uZZZZ\"}", MSG_SYNTAX);
-  REJECT("{\"a\":\"\\u12\"}", MSG_SYNTAX);
+  REJECT("{", JSON_MSG_SYNTAX);
+  REJECT("}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1,}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\" 1}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":}", JSON_MSG_SYNTAX);
+  REJECT("{a:1}", JSON_MSG_SYNTAX);
+  REJECT("{'a':1}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"unterminated}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"x\\", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"\\x41\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"\\uZZZZ\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"\\u12\"}", JSON_MSG_SYNTAX);
   /* cJSON 1.7.15 decodes these to U+0000 and cuts the string. */
-  REJECT("{\"a\":\"\\uZZZZtail\"}", MSG_SYNTAX);
-  REJECT("{\"a\":\"\\u00G0tail\"}", MSG_SYNTAX);
-  REJECT("{\"a\":\"x\\u 123y\"}", MSG_SYNTAX);
-  REJECT("{\"a\":\"\\u", MSG_SYNTAX);
-  REJECT("{\"a\":\"\\u004", MSG_SYNTAX);
-  REJECT("{\"a\":\"\\ud800\"}", MSG_SYNTAX);        /* lone surrogate */
-  REJECT("{\"a\":\"\\udc00\\ud800\"}", MSG_SYNTAX);
-  REJECT("{\"a\":NaN}", MSG_SYNTAX);
-  REJECT("{\"a\":Infinity}", MSG_SYNTAX);
-  REJECT("{\"a\":-Infinity}", MSG_SYNTAX);
-  REJECT("{\"a\":tru}", MSG_SYNTAX);
-  REJECT("{\"a\":[1 2]}", MSG_SYNTAX);
-  REJECT("{\"a\":1]", MSG_SYNTAX);
+  REJECT("{\"a\":\"\\uZZZZtail\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"\\u00G0tail\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"x\\u 123y\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"\\u", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"\\u004", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"\\ud800\"}", JSON_MSG_SYNTAX);        /* lone surrogate */
+  REJECT("{\"a\":\"\\udc00\\ud800\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":NaN}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":Infinity}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":-Infinity}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":tru}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":[1 2]}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1]", JSON_MSG_SYNTAX);
 }
 
 static void test_parse_trailing(void **state)
 {
   (void)state;
-  REJECT("{} x", MSG_SYNTAX);
-  REJECT("{}{}", MSG_SYNTAX);
-  REJECT("{}]", MSG_SYNTAX);
-  REJECT("{},", MSG_SYNTAX);
-  REJECT("{\"a\":1}}", MSG_SYNTAX);
-  REJECT("{}\x01", MSG_SYNTAX);
+  REJECT("{} x", JSON_MSG_SYNTAX);
+  REJECT("{}{}", JSON_MSG_SYNTAX);
+  REJECT("{}]", JSON_MSG_SYNTAX);
+  REJECT("{},", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1}}", JSON_MSG_SYNTAX);
+  REJECT("{}\x01", JSON_MSG_SYNTAX);
   OK("{}  \t\r\n");
 }
 
@@ -296,12 +289,12 @@ static void test_parse_control_characters(void **state)
   (void)state;
   /* cJSON takes any byte <= 0x20 for whitespace and lets raw control
    * characters into strings; JSON does neither. */
-  REJECT("\x01{}", MSG_SYNTAX);
-  REJECT("{\x0b\"a\":1}", MSG_SYNTAX);
-  REJECT("{\"a\":\"x\x01y\"}", MSG_SYNTAX);
-  REJECT("{\"a\":\"tab\there\"}", MSG_SYNTAX);
-  REJECT("{\"a\":\"line\nbreak\"}", MSG_SYNTAX);
-  REJECT("{\"a\x1f\":1}", MSG_SYNTAX);
+  REJECT("\x01{}", JSON_MSG_SYNTAX);
+  REJECT("{\x0b\"a\":1}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"x\x01y\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"tab\there\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":\"line\nbreak\"}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\x1f\":1}", JSON_MSG_SYNTAX);
   OK("{\"a\":\"tab\\there\",\"d\":\"\x7f\"}");
 }
 
@@ -319,21 +312,21 @@ static void test_parse_numbers(void **state)
   OK("{\"a\":[1,-2,3.0]}");
   OK("{\"a\":1 }");
   /* cJSON hands these to strtod and accepts them. */
-  REJECT("{\"a\":01}", MSG_SYNTAX);
-  REJECT("{\"a\":-01}", MSG_SYNTAX);
-  REJECT("{\"a\":00}", MSG_SYNTAX);
-  REJECT("{\"a\":1.}", MSG_SYNTAX);
-  REJECT("{\"a\":-01.e5}", MSG_SYNTAX);
-  REJECT("{\"a\":1e}", MSG_SYNTAX);
-  REJECT("{\"a\":1e+}", MSG_SYNTAX);
-  REJECT("{\"a\":1.5.5}", MSG_SYNTAX);
-  REJECT("{\"a\":1-2}", MSG_SYNTAX);
-  REJECT("{\"a\":-}", MSG_SYNTAX);
-  REJECT("{\"a\":--1}", MSG_SYNTAX);
-  REJECT("{\"a\":.5}", MSG_SYNTAX);
-  REJECT("{\"a\":+1}", MSG_SYNTAX);
-  REJECT("{\"a\":0x10}", MSG_SYNTAX);
-  REJECT("{\"a\":1", MSG_SYNTAX);
+  REJECT("{\"a\":01}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":-01}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":00}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1.}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":-01.e5}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1e}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1e+}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1.5.5}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1-2}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":-}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":--1}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":.5}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":+1}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":0x10}", JSON_MSG_SYNTAX);
+  REJECT("{\"a\":1", JSON_MSG_SYNTAX);
   /* Numbers in strings are text. */
   OK("{\"a\":\"01\",\"b\":\"1.\"}");
 }
@@ -341,23 +334,23 @@ static void test_parse_numbers(void **state)
 static void test_parse_not_object(void **state)
 {
   (void)state;
-  REJECT("[]", MSG_NOT_OBJ);
-  REJECT("[{\"a\":1}]", MSG_NOT_OBJ);
-  REJECT("1", MSG_NOT_OBJ);
-  REJECT("\"text\"", MSG_NOT_OBJ);
-  REJECT("null", MSG_NOT_OBJ);
-  REJECT("true", MSG_NOT_OBJ);
-  REJECT(" false ", MSG_NOT_OBJ);
+  REJECT("[]", JSON_MSG_NOT_OBJ);
+  REJECT("[{\"a\":1}]", JSON_MSG_NOT_OBJ);
+  REJECT("1", JSON_MSG_NOT_OBJ);
+  REJECT("\"text\"", JSON_MSG_NOT_OBJ);
+  REJECT("null", JSON_MSG_NOT_OBJ);
+  REJECT("true", JSON_MSG_NOT_OBJ);
+  REJECT(" false ", JSON_MSG_NOT_OBJ);
 }
 
 static void test_parse_duplicates(void **state)
 {
   (void)state;
-  REJECT("{\"a\":1,\"a\":2}", MSG_DUPLICATE);
-  REJECT("{\"a\":1,\"b\":2,\"c\":3,\"b\":null}", MSG_DUPLICATE);
-  REJECT("{\"role\":\"user\",\"x\":[],\"role\":\"admin\"}", MSG_DUPLICATE);
+  REJECT("{\"a\":1,\"a\":2}", JSON_MSG_DUPLICATE);
+  REJECT("{\"a\":1,\"b\":2,\"c\":3,\"b\":null}", JSON_MSG_DUPLICATE);
+  REJECT("{\"role\":\"user\",\"x\":[],\"role\":\"admin\"}", JSON_MSG_DUPLICATE);
   /* The same name spelled with an escape. */
-  REJECT("{\"a\":1,\"\\u0061\":2}", MSG_DUPLICATE);
+  REJECT("{\"a\":1,\"\\u0061\":2}", JSON_MSG_DUPLICATE);
   /* Case matters, prefixes are different names, nested objects are free. */
   OK("{\"a\":1,\"A\":2}");
   OK("{\"a\":1,\"ab\":2,\"\":3}");
@@ -401,7 +394,7 @@ static void test_parse_many_keys(void **state)
 
   s = many_keys(keys, true, &len);
   assert_null(json_parse_object(s, len, &why));
-  assert_string_equal(why, MSG_DUPLICATE);
+  assert_string_equal(why, JSON_MSG_DUPLICATE);
   free(s);
 }
 
