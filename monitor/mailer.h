@@ -17,8 +17,8 @@
  * Before an alert mail goes out it takes one of its recipient's
  * ALERT_MAIL_PER_HOUR places in the rolling hour, or is held back for a
  * digest mail that goes out when a place frees (mailcap.c,
- * docs/monitoring.md); an alert about a project gets a fresh mute link token, whose SHA-256 is
- * stored in mute_tokens before the mail is sent.
+ * docs/monitoring.md); an alert about a project gets a fresh mute link
+ * token, whose SHA-256 is stored in mute_tokens before the mail is sent.
  */
 #ifndef TRACKLY_MAILER_H
 #define TRACKLY_MAILER_H
