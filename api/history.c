@@ -179,7 +179,8 @@ int history_series(struct request *req)
   char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX], range[8];
   const char *hours;
 
-  if(query_param(req->query, "range", range, sizeof(range)) < 0 ||
+  if(query_param(req->query, "range", range, sizeof(range), NULL) !=
+     QUERY_OK ||
      (strcmp(range, "24h") && strcmp(range, "7d") && strcmp(range, "30d")))
     return reply_error(req, 400, "query parameter 'range' must be 24h, 7d "
                        "or 30d");

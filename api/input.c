@@ -312,14 +312,15 @@ bool input_link_token_valid(const char *s, size_t len)
  */
 long input_link_token(const char *query, char *out, size_t cap)
 {
-  long len = query_param(query, "token", out, cap);
+  size_t len;
 
-  if(len <= 0 || !input_link_token_valid(out, (size_t)len)) {
+  if(query_param(query, "token", out, cap, &len) != QUERY_OK || !len ||
+     !input_link_token_valid(out, len)) {
     if(out && cap)
       out[0] = '\0';
     return -1;
   }
-  return len;
+  return (long)len;
 }
 
 int input_verify(const cJSON *body, const char **token, size_t *len,

@@ -268,13 +268,9 @@ static void reload(struct master *m)
   struct config fresh;
   char err[CONFIG_ERR_MAX];
 
-  if(m->opt->env_file && config_load_env_file(m->opt->env_file, err,
-                                              sizeof(err))) {
-    log_error("reload: %s; keeping the running configuration", err);
-    return;
-  }
-  if(config_load(&fresh, CONFIG_NEED_DB | CONFIG_NEED_JWT, err,
-                 sizeof(err))) {
+  if(config_load_with_env(&fresh, m->opt->env_file,
+                          CONFIG_NEED_DB | CONFIG_NEED_JWT, err,
+                          sizeof(err))) {
     log_error("reload: %s; keeping the running configuration", err);
     return;
   }

@@ -311,11 +311,12 @@ int request_query_int_or_reply(struct request *req, const char *name,
                                int64_t min, int64_t max, int64_t *out)
 {
   char buf[32];
-  long len = query_param(req->query, name, buf, sizeof(buf));
+  enum query_result qr = query_param(req->query, name, buf, sizeof(buf),
+                                     NULL);
 
-  if(len == -1)
+  if(qr == QUERY_ABSENT)
     return 0;
-  if(len < 0 || !parse_int(buf, min, max, out))
+  if(qr != QUERY_OK || !parse_int(buf, min, max, out))
     return reply_error(req, 400, "query parameter '%s' must be an integer "
                        "from %lld to %lld", name, (long long)min,
                        (long long)max);

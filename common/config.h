@@ -87,10 +87,17 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap);
 
 void config_cleanup(struct config *cfg);
 
-/* The start of every program's main(): loads env_file (when not NULL) into
- * the environment, then the configuration, and starts the log (program is
- * its identifier) in the configured format.  On failure prints
- * "program: reason" to stderr and returns -1, cfg clean; 0 otherwise. */
+/* Loads env_file (when not NULL) into the environment, then the
+ * configuration into *cfg: what a program does at start and the API's
+ * master again on SIGHUP.  Returns 0, or -1 with one line in err and
+ * nothing in cfg to clean up. */
+int config_load_with_env(struct config *cfg, const char *env_file,
+                         unsigned need, char *err, size_t errcap);
+
+/* The start of every program's main(): config_load_with_env, then starts
+ * the log (program is its identifier) in the configured format.  On
+ * failure prints "program: reason" to stderr and returns -1, cfg clean;
+ * 0 otherwise. */
 int config_startup(struct config *cfg, const char *program,
                    const char *env_file, unsigned need);
 

@@ -93,13 +93,20 @@ int config_load_env_file(const char *path, char *err, size_t errcap)
   return rc;
 }
 
+int config_load_with_env(struct config *cfg, const char *env_file,
+                         unsigned need, char *err, size_t errcap)
+{
+  if(env_file && config_load_env_file(env_file, err, errcap))
+    return -1;
+  return config_load(cfg, need, err, errcap);
+}
+
 int config_startup(struct config *cfg, const char *program,
                    const char *env_file, unsigned need)
 {
   char err[CONFIG_ERR_MAX];
 
-  if((env_file && config_load_env_file(env_file, err, sizeof(err))) ||
-     config_load(cfg, need, err, sizeof(err))) {
+  if(config_load_with_env(cfg, env_file, need, err, sizeof(err))) {
     fprintf(stderr, "%s: %s\n", program, err);
     return -1;
   }

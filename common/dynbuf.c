@@ -32,6 +32,11 @@ void dynbuf_reset(struct dynbuf *b)
     b->buf[0] = '\0';
 }
 
+void dynbuf_fail(struct dynbuf *b)
+{
+  b->failed = true;
+}
+
 bool dynbuf_reserve(struct dynbuf *b, size_t n)
 {
   size_t need, cap;

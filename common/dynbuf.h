@@ -40,6 +40,11 @@ void dynbuf_free(struct dynbuf *b);
 /* Empties the buffer (keeping its memory) and clears a failure. */
 void dynbuf_reset(struct dynbuf *b);
 
+/* Marks the buffer failed, as an append past the cap would: for a writer
+ * that finds its input unusable, so the caller's one check at the end
+ * (dynbuf_take() returning NULL) covers that too. */
+void dynbuf_fail(struct dynbuf *b);
+
 /* Each returns false once the buffer has failed (now or before). */
 bool dynbuf_add(struct dynbuf *b, const void *p, size_t n);
 bool dynbuf_addstr(struct dynbuf *b, const char *s);

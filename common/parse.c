@@ -143,16 +143,19 @@ static int64_t decode(const char *s, size_t len, char *out, size_t cap)
  * byte, so "token" matches neither "xtoken=" nor "token2=".  Names are not
  * percent-decoded: Trackly's parameter names are plain ASCII and a client
  * that encodes them is not one we need to understand.  On any result other
- * than a length, out (when it has room) is left holding "".
+ * than QUERY_OK, out (when it has room) is left holding "".
  */
-long query_param(const char *query, const char *name, char *out, size_t cap)
+enum query_result query_param(const char *query, const char *name,
+                              char *out, size_t cap, size_t *len)
 {
   const char *p = query;
   size_t namelen;
-  long rc = -1;
+  enum query_result rc = QUERY_ABSENT;
 
   if(out && cap)
     out[0] = '\0';
+  if(len)
+    *len = 0;
   if(!query || !name || !*name)
     goto out;
   namelen = strlen(name);
@@ -165,7 +168,13 @@ long query_param(const char *query, const char *name, char *out, size_t cap)
       int64_t n = keylen < pairlen ?
                   decode(p + keylen + 1, pairlen - keylen - 1, out, cap) :
                   decode("", 0, out, cap);
-      rc = n < 0 ? -2 : (long)n;
+      if(n < 0)
+        rc = QUERY_INVALID;
+      else {
+        rc = QUERY_OK;
+        if(len)
+          *len = (size_t)n;
+      }
       break;
     }
     if(!p[pairlen])
@@ -174,7 +183,7 @@ long query_param(const char *query, const char *name, char *out, size_t cap)
   }
 
 out:
-  if(rc < 0 && out && cap)
+  if(rc != QUERY_OK && out && cap)
     out[0] = '\0';
   return rc;
 }

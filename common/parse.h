@@ -34,11 +34,19 @@ bool parse_octal(const char *s, int64_t max, int64_t *out);
  * prints an epoch).  Returns true and sets *out. */
 bool parse_double(const char *s, double *out);
 
-/* Finds parameter name in a query string ("a=1&b=2", no leading '?'),
- * percent-decodes its value ('+' is a space) into out (NUL-terminated) and
- * returns its length.  Returns -1 when the parameter is absent, -2 when the
- * value is malformed (bad %-escape, decodes to a NUL byte) or does not fit in
- * cap - 1 bytes.  The first occurrence wins. */
-long query_param(const char *query, const char *name, char *out, size_t cap);
+/* What query_param found. */
+enum query_result {
+  QUERY_OK = 0,     /* the value, decoded, is in out */
+  QUERY_ABSENT,     /* no such parameter */
+  QUERY_INVALID,    /* malformed (bad %-escape, decodes to a NUL byte) or
+                     * longer than cap - 1 bytes */
+};
+
+/* Finds parameter name in a query string ("a=1&b=2", no leading '?') and
+ * percent-decodes its value ('+' is a space) into out (NUL-terminated),
+ * its length in *len (len may be NULL; 0 on anything but QUERY_OK).  The
+ * first occurrence wins. */
+enum query_result query_param(const char *query, const char *name,
+                              char *out, size_t cap, size_t *len);
 
 #endif

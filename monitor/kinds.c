@@ -344,7 +344,7 @@ static void compose_digest(struct doc *d, const struct facts *f)
       listed++;
     }
     else
-      d->text.failed = true;
+      dynbuf_fail(&d->text);
     free(name);
     free(when);
   }

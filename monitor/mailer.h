@@ -5,7 +5,7 @@
  * prober's, so a slow or absent mail server delays mail and nothing else.
  * It claims due rows with FOR UPDATE SKIP LOCKED and a lease (several
  * daemons may run), renders each (message.c), hands it to the SMTP server
- * with libesmtp, and marks it sent - or, when the server refused that
+ * (smtp.c), and marks it sent - or, when the server refused that
  * message, schedules the next attempt with exponential backoff (30 s
  * doubling up to 1 h) for 48 hours, after which the row is given up and
  * says why.  When the server itself cannot be used (not reachable, or it
@@ -16,9 +16,9 @@
  *
  * Before an alert mail goes out it takes one of its recipient's
  * ALERT_MAIL_PER_HOUR places in the rolling hour, or is held back for a
- * digest mail that goes out when a place frees (gate, docs/monitoring.md);
- * an alert about a project gets a fresh mute link token, whose SHA-256 is
- * stored in mute_tokens before the mail is sent.
+ * digest mail that goes out when a place frees (mailcap.c,
+ * docs/monitoring.md); an alert about a project gets a fresh mute link
+ * token, whose SHA-256 is stored in mute_tokens before the mail is sent.
  */
 #ifndef TRACKLY_MAILER_H
 #define TRACKLY_MAILER_H

@@ -119,7 +119,7 @@ static void html_text(struct dynbuf *b, const char *s)
   char *esc = message_escape_html(s);
 
   if(!esc) {
-    b->failed = true;
+    dynbuf_fail(b);
     return;
   }
   dynbuf_addstr(b, esc);
@@ -138,7 +138,7 @@ static void html_link(struct dynbuf *b, const char *url)
   }
   esc = message_escape_html(url);
   if(!esc) {
-    b->failed = true;
+    dynbuf_fail(b);
     return;
   }
   dynbuf_printf(b, "<a href=\"%s\">%s</a>", esc, esc);

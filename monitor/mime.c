@@ -65,7 +65,7 @@ static void add_base64(struct dynbuf *b, const void *p, size_t n)
     return;
   w = base64_encode(p, n, dynbuf_tail(b), need);
   if(w < 0) {
-    b->failed = true;
+    dynbuf_fail(b);
     return;
   }
   dynbuf_commit(b, (size_t)w);

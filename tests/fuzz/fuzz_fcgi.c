@@ -122,24 +122,27 @@ static void check_query(const char *query)
   char small[32], big[128];
 
   for(size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
-    long a = query_param(query, names[i], small, sizeof(small));
-    long b = query_param(query, names[i], big, sizeof(big));
+    size_t alen, blen;
+    enum query_result a = query_param(query, names[i], small, sizeof(small),
+                                      &alen);
+    enum query_result b = query_param(query, names[i], big, sizeof(big),
+                                      &blen);
     int64_t v;
 
-    FUZZ_CHECK(a >= -2 && b >= -2);
-    if(a >= 0) {
-      FUZZ_CHECK((size_t)a < sizeof(small) && strlen(small) == (size_t)a);
+    FUZZ_CHECK(a <= QUERY_INVALID && b <= QUERY_INVALID);
+    if(a == QUERY_OK) {
+      FUZZ_CHECK(alen < sizeof(small) && strlen(small) == alen);
       /* What fits the small buffer reads the same in the big one. */
-      FUZZ_CHECK(b == a && !strcmp(small, big));
+      FUZZ_CHECK(b == QUERY_OK && blen == alen && !strcmp(small, big));
       if(parse_int(small, 0, INT32_MAX, &v))
         FUZZ_CHECK(v >= 0);
     }
     else
-      FUZZ_CHECK(small[0] == '\0');
-    if(b >= 0)
-      FUZZ_CHECK((size_t)b < sizeof(big) && strlen(big) == (size_t)b);
+      FUZZ_CHECK(small[0] == '\0' && !alen);
+    if(b == QUERY_OK)
+      FUZZ_CHECK(blen < sizeof(big) && strlen(big) == blen);
     /* Absent is absent whatever the buffer. */
-    FUZZ_CHECK((a == -1) == (b == -1));
+    FUZZ_CHECK((a == QUERY_ABSENT) == (b == QUERY_ABSENT));
   }
 
   /* A link token goes to Postgres as text, and into a Location header:

@@ -83,6 +83,11 @@ static void the_cap_holds_and_failure_sticks(void **state)
   assert_string_equal(dynbuf_ptr(&b), "");
   assert_true(dynbuf_printf(&b, "%d", 12345));
   assert_string_equal(dynbuf_ptr(&b), "12345");
+
+  /* A writer's own verdict sticks the same way. */
+  dynbuf_fail(&b);
+  assert_false(dynbuf_addc(&b, 'x'));
+  assert_null(dynbuf_take(&b, NULL));
   dynbuf_free(&b);
 }
 

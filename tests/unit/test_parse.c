@@ -204,25 +204,30 @@ static void test_int_range(void **state)
   expect_no_int("5", 10, 0);                 /* empty range */
 }
 
-/* query_param into a buffer of size cap, checking the return value and,
- * on success, the decoded text. */
+/* query_param into a buffer of size cap, checking the result and, on
+ * success, the length and the decoded text. */
 static void expect_param(const char *query, const char *name, size_t cap,
-                         long want, const char *text)
+                         enum query_result want, size_t want_len,
+                         const char *text)
 {
   char out[256];
-  long rc;
+  enum query_result rc;
+  size_t len = 99;
 
   assert_true(cap <= sizeof(out));
   memset(out, 'Z', sizeof(out));
-  rc = query_param(query, name, out, cap);
-  if(rc != want)
-    fail_msg("query_param(\"%s\", \"%s\", %zu) = %ld, wanted %ld",
-             query ? query : "(null)", name ? name : "(null)", cap, rc, want);
+  rc = query_param(query, name, out, cap, &len);
+  if(rc != want || len != want_len)
+    fail_msg("query_param(\"%s\", \"%s\", %zu) = %d (length %zu), "
+             "wanted %d (length %zu)", query ? query : "(null)",
+             name ? name : "(null)", cap, (int)rc, len, (int)want, want_len);
   if(cap)
     assert_string_equal(out, text);
 }
 
-#define PARAM(q, n, want, text) expect_param(q, n, 256, want, text)
+#define PARAM(q, n, want, text) expect_param(q, n, 256, QUERY_OK, want, text)
+#define PARAM_ABSENT(q, n) expect_param(q, n, 256, QUERY_ABSENT, 0, "")
+#define PARAM_INVALID(q, n) expect_param(q, n, 256, QUERY_INVALID, 0, "")
 
 static void test_query_basics(void **state)
 {
@@ -240,27 +245,27 @@ static void test_query_absent(void **state)
 {
   (void)state;
   /* Absent leaves out holding "". */
-  PARAM("a=1&b=2", "c", -1, "");
-  PARAM("", "a", -1, "");
-  PARAM("=1", "a", -1, "");
-  PARAM("a=1", "", -1, "");
-  PARAM("&", "a", -1, "");
-  expect_param(NULL, "a", 256, -1, "");
-  expect_param("a=1", NULL, 256, -1, "");
+  PARAM_ABSENT("a=1&b=2", "c");
+  PARAM_ABSENT("", "a");
+  PARAM_ABSENT("=1", "a");
+  PARAM_ABSENT("a=1", "");
+  PARAM_ABSENT("&", "a");
+  expect_param(NULL, "a", 256, QUERY_ABSENT, 0, "");
+  expect_param("a=1", NULL, 256, QUERY_ABSENT, 0, "");
 }
 
 static void test_query_exact_name(void **state)
 {
   (void)state;
-  PARAM("xtoken=a", "token", -1, "");
-  PARAM("token2=b", "token", -1, "");
-  PARAM("tok=b", "token", -1, "");
-  PARAM("Token=b", "token", -1, "");
+  PARAM_ABSENT("xtoken=a", "token");
+  PARAM_ABSENT("token2=b", "token");
+  PARAM_ABSENT("tok=b", "token");
+  PARAM_ABSENT("Token=b", "token");
   PARAM("xtoken=a&token2=b&token=c", "token", 1, "c");
   PARAM("a=token=x&token=y", "token", 1, "y");
-  PARAM("a=x%26token%3Dy", "token", -1, "");
+  PARAM_ABSENT("a=x%26token%3Dy", "token");
   /* Names are compared as sent, not decoded. */
-  PARAM("to%6Ben=x", "token", -1, "");
+  PARAM_ABSENT("to%6Ben=x", "token");
 }
 
 static void test_query_no_value(void **state)
@@ -278,7 +283,7 @@ static void test_query_first_wins(void **state)
   PARAM("a=1&a=2", "a", 1, "1");
   PARAM("a&a=2", "a", 0, "");
   /* The first is the answer even when it is the malformed one. */
-  PARAM("a=%&a=2", "a", -2, "");
+  PARAM_INVALID("a=%&a=2", "a");
   PARAM("a=1&a=%", "a", 1, "1");
 }
 
@@ -303,18 +308,18 @@ static void test_query_decoding(void **state)
 static void test_query_bad_escapes(void **state)
 {
   (void)state;
-  PARAM("q=%", "q", -2, "");
-  PARAM("q=%&r=1", "q", -2, "");
-  PARAM("q=%0", "q", -2, "");
-  PARAM("q=%0&r=1", "q", -2, "");
-  PARAM("q=%G1", "q", -2, "");
-  PARAM("q=%1G", "q", -2, "");
-  PARAM("q=%%41", "q", -2, "");
-  PARAM("q=% 1", "q", -2, "");
-  PARAM("q=%+1", "q", -2, "");
-  PARAM("q=abc%", "q", -2, "");
-  PARAM("q=%00", "q", -2, "");
-  PARAM("q=abc%00def", "q", -2, "");
+  PARAM_INVALID("q=%", "q");
+  PARAM_INVALID("q=%&r=1", "q");
+  PARAM_INVALID("q=%0", "q");
+  PARAM_INVALID("q=%0&r=1", "q");
+  PARAM_INVALID("q=%G1", "q");
+  PARAM_INVALID("q=%1G", "q");
+  PARAM_INVALID("q=%%41", "q");
+  PARAM_INVALID("q=% 1", "q");
+  PARAM_INVALID("q=%+1", "q");
+  PARAM_INVALID("q=abc%", "q");
+  PARAM_INVALID("q=%00", "q");
+  PARAM_INVALID("q=abc%00def", "q");
   /* A bad escape elsewhere is not this parameter's problem. */
   PARAM("r=%&q=ok", "q", 2, "ok");
 }
@@ -325,22 +330,22 @@ static void test_query_capacity(void **state)
 
   (void)state;
   /* cap includes the NUL. */
-  expect_param("q=abc", "q", 4, 3, "abc");
-  expect_param("q=abc", "q", 3, -2, "");
-  expect_param("q=abcd", "q", 4, -2, "");
-  expect_param("q=", "q", 1, 0, "");
-  expect_param("q=a", "q", 1, -2, "");
+  expect_param("q=abc", "q", 4, QUERY_OK, 3, "abc");
+  expect_param("q=abc", "q", 3, QUERY_INVALID, 0, "");
+  expect_param("q=abcd", "q", 4, QUERY_INVALID, 0, "");
+  expect_param("q=", "q", 1, QUERY_OK, 0, "");
+  expect_param("q=a", "q", 1, QUERY_INVALID, 0, "");
   /* The decoded length is what counts. */
-  expect_param("q=%41%42%43", "q", 4, 3, "ABC");
-  expect_param("q=%41%42%43%44", "q", 4, -2, "");
-  expect_param("q=a+b+", "q", 4, -2, "");
+  expect_param("q=%41%42%43", "q", 4, QUERY_OK, 3, "ABC");
+  expect_param("q=%41%42%43%44", "q", 4, QUERY_INVALID, 0, "");
+  expect_param("q=a+b+", "q", 4, QUERY_INVALID, 0, "");
 
   /* No room at all. */
-  assert_int_equal(query_param("q=a", "q", NULL, 0), -2);
-  assert_int_equal(query_param("q=", "q", NULL, 0), -2);
-  assert_int_equal(query_param("r=a", "q", NULL, 0), -1);
+  assert_int_equal(query_param("q=a", "q", NULL, 0, NULL), QUERY_INVALID);
+  assert_int_equal(query_param("q=", "q", NULL, 0, NULL), QUERY_INVALID);
+  assert_int_equal(query_param("r=a", "q", NULL, 0, NULL), QUERY_ABSENT);
   memset(out, 'Z', sizeof(out));
-  assert_int_equal(query_param("q=a", "q", out, 0), -2);
+  assert_int_equal(query_param("q=a", "q", out, 0, NULL), QUERY_INVALID);
   assert_int_equal(out[0], 'Z');
 }
 
@@ -349,6 +354,7 @@ static void test_query_long_value(void **state)
   size_t n = 10000;
   char *query = malloc(n + 3);
   char *out = malloc(n + 1);
+  size_t len = 0;
 
   (void)state;
   assert_non_null(query);
@@ -356,9 +362,10 @@ static void test_query_long_value(void **state)
   memcpy(query, "q=", 2);
   memset(query + 2, 'x', n);
   query[n + 2] = '\0';
-  assert_int_equal(query_param(query, "q", out, n + 1), (long)n);
+  assert_int_equal(query_param(query, "q", out, n + 1, &len), QUERY_OK);
+  assert_int_equal(len, n);
   assert_int_equal(strlen(out), n);
-  assert_int_equal(query_param(query, "q", out, n), -2);
+  assert_int_equal(query_param(query, "q", out, n, &len), QUERY_INVALID);
   assert_string_equal(out, "");
   free(query);
   free(out);
