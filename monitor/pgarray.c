@@ -27,7 +27,7 @@ void pgarray_free(struct pgarray *a)
 static void begin(struct pgarray *a)
 {
   if(a->done)
-    a->buf.failed = true;
+    dynbuf_fail(&a->buf);
   dynbuf_addc(&a->buf, a->count++ ? ',' : '{');
 }
 
