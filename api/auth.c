@@ -151,7 +151,7 @@ int auth_or_reply(struct request *req)
   enum db_result dr;
   PGresult *res = NULL;
   const char *token;
-  char idbuf[24];
+  char idbuf[INT_TEXT_MAX];
   int64_t uid, ver;
   size_t len;
   int rc;
@@ -175,7 +175,7 @@ int auth_or_reply(struct request *req)
   if(jr != JWT_OK || !auth_claims_user(&claims, &uid))
     return unauthorized(req, "invalid or expired token");
 
-  snprintf(idbuf, sizeof(idbuf), "%lld", (long long)uid);
+  int_text(idbuf, uid);
   dr = db_exec(&req->app->db, "auth_user", 1, (const char *[]){idbuf}, &res);
   if(dr != DB_OK)
     return reply_db_error(req, dr);
