@@ -301,11 +301,6 @@ int request_finish(struct request *req, int status)
   return reply_error(req, status, "%s", default_message(status));
 }
 
-const char *int_text(char buf[INT_TEXT_MAX], int64_t n)
-{
-  snprintf(buf, INT_TEXT_MAX, "%lld", (long long)n);
-  return buf;
-}
 
 int request_query_int_or_reply(struct request *req, const char *name,
                                int64_t min, int64_t max, int64_t *out)

@@ -27,6 +27,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "parse.h"   /* int_text, INT_TEXT_MAX: ids as SQL text */
 
 #define REQUEST_PATH_MAX 1024
 #define REQUEST_QUERY_MAX 8192
@@ -108,11 +109,6 @@ int reply_empty(struct request *req, int status);
  * req->db_error for the metrics.  Returns the status. */
 int reply_db_error(struct request *req, enum db_result rc);
 
-/* Room for a 64-bit integer as decimal text, sign and NUL included. */
-#define INT_TEXT_MAX 24
-
-/* Formats n into buf and returns buf: a text parameter for SQL. */
-const char *int_text(char buf[INT_TEXT_MAX], int64_t n);
 
 /* Reads the query parameter name as an integer in [min, max] into *out;
  * when it is absent *out is untouched, so the caller sets the default (or

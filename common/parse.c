@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,4 +202,10 @@ bool parse_double(const char *s, double *out)
     return false;
   *out = v;
   return true;
+}
+
+const char *int_text(char buf[INT_TEXT_MAX], int64_t n)
+{
+  snprintf(buf, INT_TEXT_MAX, "%lld", (long long)n);
+  return buf;
 }

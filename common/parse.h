@@ -16,6 +16,13 @@
 
 #include "base64.h"   /* hex_digit: percent-decoding callers use it */
 
+/* Room for a 64-bit integer as decimal text, sign and NUL included. */
+#define INT_TEXT_MAX 24
+
+/* Formats n into buf and returns buf: a number as a text parameter for
+ * SQL (the other way from parse_int). */
+const char *int_text(char buf[INT_TEXT_MAX], int64_t n);
+
 /* A path id: a positive decimal integer without sign or leading zeros that
  * fits in int64_t ("1", "42"; not "0", "-1", "+5", "007", "1e3", " 1").
  * Returns true and sets *out when s[0..len) is one. */

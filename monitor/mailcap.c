@@ -6,6 +6,7 @@
  */
 #include "mailcap.h"
 #include "log.h"
+#include "parse.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -104,13 +105,13 @@ enum mailcap_result mailcap_gate(struct db *db, int64_t per_hour,
                                  const char *id, const char *kind,
                                  const char *to, cJSON **payload)
 {
-  char cap[24];
+  char cap[INT_TEXT_MAX];
   PGresult *res = NULL;
   const char *free_at;
   enum mailcap_result rc = MAILCAP_FAILED;
   bool admit;
 
-  snprintf(cap, sizeof(cap), "%lld", (long long)per_hour);
+  int_text(cap, per_hour);
   if(db_begin(db) != DB_OK ||
      db_exec(db, "mail_lock_recipient", 1, (const char *[]){to}, &res) !=
      DB_OK)

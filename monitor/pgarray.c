@@ -5,6 +5,7 @@
  * "}" once.
  */
 #include "pgarray.h"
+#include "parse.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@ static void append_raw(struct pgarray *a, const char *s, size_t n)
 
 void pgarray_int(struct pgarray *a, int64_t v)
 {
-  char num[24];
+  char num[INT_TEXT_MAX];
   int n = snprintf(num, sizeof(num), "%" PRId64, v);
   append_raw(a, num, (size_t)n);
 }

@@ -189,7 +189,7 @@ int results_write(struct db *db, const struct results_options *o,
 {
   struct pgarray col[NCOLS];
   const char *params[3 + NCOLS];
-  char flaps[24], quiet[24];
+  char flaps[INT_TEXT_MAX], quiet[INT_TEXT_MAX];
   PGresult *res = NULL;
   int64_t written = -1, queued = 0;
 
@@ -198,8 +198,8 @@ int results_write(struct db *db, const struct results_options *o,
     pgarray_init(&col[i]);
   for(const struct check *c = list; c; c = c->next)
     add_row(col, c, o);
-  snprintf(flaps, sizeof(flaps), "%lld", (long long)o->flap_transitions);
-  snprintf(quiet, sizeof(quiet), "%lld", (long long)o->flap_quiet_s);
+  int_text(flaps, o->flap_transitions);
+  int_text(quiet, o->flap_quiet_s);
   params[0] = o->owner;
   params[1] = flaps;
   params[2 + NCOLS] = quiet;

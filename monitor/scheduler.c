@@ -347,12 +347,12 @@ int scheduler_take_back(struct db *db, const char *name, const char *owner,
 static int64_t delete_batch(struct db *db, const char *statement,
                             int64_t days, int batch)
 {
-  char d[24], b[16];
+  char d[INT_TEXT_MAX], b[INT_TEXT_MAX];
   PGresult *res = NULL;
   int64_t n;
 
-  snprintf(d, sizeof(d), "%lld", (long long)days);
-  snprintf(b, sizeof(b), "%d", batch);
+  int_text(d, days);
+  int_text(b, batch);
   if(db_exec(db, statement, 2, (const char *[]){d, b}, &res) != DB_OK)
     return -1;
   if(!parse_int(PQcmdTuples(res), 0, INT32_MAX, &n))

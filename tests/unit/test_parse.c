@@ -371,9 +371,26 @@ static void test_query_long_value(void **state)
   free(out);
 }
 
+/* int_text is parse_int's way back: every int64_t fits INT_TEXT_MAX. */
+static void test_int_text(void **state)
+{
+  char buf[INT_TEXT_MAX];
+  int64_t back;
+  const int64_t values[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN};
+  (void)state;
+
+  for(size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+    assert_ptr_equal(int_text(buf, values[i]), buf);
+    assert_true(parse_int(buf, INT64_MIN, INT64_MAX, &back));
+    assert_true(back == values[i]);
+  }
+  assert_string_equal(int_text(buf, INT64_MIN), "-9223372036854775808");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_int_text),
     cmocka_unit_test(test_id_accepts),
     cmocka_unit_test(test_id_rejects),
     cmocka_unit_test(test_id_uses_length),
