@@ -318,17 +318,26 @@ int request_query_int_or_reply(struct request *req, const char *name,
   return 0;
 }
 
+int request_read_or_reply(struct request *req, const char *stmt,
+                          int nparams, const char *const *params,
+                          PGresult **res)
+{
+  enum db_result dr = db_exec(&req->app->db, stmt, nparams, params, res);
+  return dr == DB_OK ? 0 : reply_db_error(req, dr);
+}
+
 /* reply_db_read and reply_db_page: total_col is the column of the total,
  * or -1. */
 static int reply_db(struct request *req, const char *stmt, int nparams,
                     const char *const *params, int total_col)
 {
   PGresult *res = NULL;
-  enum db_result dr = db_exec(&req->app->db, stmt, nparams, params, &res);
-  int col = total_col + 1, rc = 404;
+  int col = total_col + 1;
+  int rc = request_read_or_reply(req, stmt, nparams, params, &res);
 
-  if(dr != DB_OK)
-    return reply_db_error(req, dr);
+  if(rc)
+    return rc;
+  rc = 404;
   if(PQntuples(res) == 1) {
     if(total_col >= 0)
       request_add_header(req, "X-Total-Count", "%s",

@@ -117,6 +117,14 @@ int reply_db_error(struct request *req, enum db_result rc);
 int request_query_int_or_reply(struct request *req, const char *name,
                                int64_t min, int64_t max, int64_t *out);
 
+/* Runs a read of the handler's: prepared statement stmt, as db_exec does.
+ * Every read of a GET handler goes through here (the token check of the
+ * request may travel with it).  Returns 0 with *res for the caller to
+ * PQclear, or the status answered (a database failure). */
+int request_read_or_reply(struct request *req, const char *stmt,
+                          int nparams, const char *const *params,
+                          PGresult **res);
+
 /* Runs a read statement whose single row holds the answer's JSON text in
  * its first column (Postgres builds it) and replies 200 with it.  With no
  * row (a project that is missing or not the caller's) it replies nothing
