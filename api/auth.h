@@ -16,11 +16,29 @@
 /* Checks the request's token: an Authorization Bearer header, or else the
  * session cookie, which counts only on a request with the CSRF marks
  * (auth_same_origin; 403 otherwise).  Then the signature, the claims, and
- * that the user still exists with the same token version (so logout and
- * password change revoke every older token).  Returns 0 with req->user_id
- * set, or the status it replied with (401, 403, or 503 when the database
- * is away). */
+ * that the user still exists with the same token version (so logout,
+ * password change and account deletion revoke every older token).
+ * Returns 0 with req->user_id set, or the status it replied with (401,
+ * 403, or 503 when the database is away).
+ *
+ * For GET and HEAD the version is not read here: the request is marked
+ * req->token_unchecked, and the check travels with the handler's first
+ * read (request_read_or_reply), or runs before an answer that had none
+ * (send_typed).  Either way no answer leaves before it, and a revoked
+ * token's answer is the 401. */
 int auth_or_reply(struct request *req);
+
+/* Compares the result of statement auth_user (res; NULL or no row: the
+ * user is gone) with the version of the request's token and clears
+ * req->token_unchecked.  Returns 0 when they match; otherwise replies 401
+ * "invalid or expired token" in place of anything the handler meant to
+ * send (its extra headers dropped) and returns 401. */
+int auth_version_or_reply(struct request *req, const PGresult *res);
+
+/* The check of an unchecked token on its own round trip (auth_user, then
+ * auth_version_or_reply).  Returns 0, or the status replied: 401, or a
+ * database failure's (503 ...). */
+int auth_confirm_or_reply(struct request *req);
 
 /* Replies 403 {"error":"cross-site request refused"} and returns 403
  * unless the request carries the CSRF marks; returns 0 when it does. */

@@ -2,6 +2,7 @@
  * request.c - reading a FastCGI request and writing its JSON response.
  */
 #include "request.h"
+#include "auth.h"
 #include "input.h"
 #include "json.h"
 #include "log.h"
@@ -191,6 +192,15 @@ static int send_typed(struct request *req, int status, const char *ctype,
     log_error("second reply to %s %s suppressed", req->method, req->path);
     return req->status;
   }
+  /* The safety net: a GET that answers without having read through
+   * request_read_or_reply (a 400 for its query, a 404) has not checked
+   * its token yet.  Check it now, so that a revoked token gets the 401
+   * (or a 503 when that cannot be known) and never this answer. */
+  if(req->token_unchecked) {
+    int rc = auth_confirm_or_reply(req);
+    if(rc)
+      return rc;
+  }
   req->status = status;
   n += (size_t)snprintf(head, sizeof(head), "Status: %d %s\r\n", status,
                         http_reason(status));
@@ -322,8 +332,31 @@ int request_read_or_reply(struct request *req, const char *stmt,
                           int nparams, const char *const *params,
                           PGresult **res)
 {
-  enum db_result dr = db_exec(&req->app->db, stmt, nparams, params, res);
-  return dr == DB_OK ? 0 : reply_db_error(req, dr);
+  char uid[INT_TEXT_MAX];
+  PGresult *ver = NULL;
+  enum db_result dr;
+  int rc;
+
+  if(!req->token_unchecked) {
+    dr = db_exec(&req->app->db, stmt, nparams, params, res);
+    return dr == DB_OK ? 0 : reply_db_error(req, dr);
+  }
+  /* The check first: a failure of it aborts the read, not the reverse. */
+  dr = db_exec_pair(&req->app->db, "auth_user", 1,
+                    (const char *[]){int_text(uid, req->user_id)}, &ver,
+                    stmt, nparams, params, res);
+  if(dr != DB_OK) {
+    /* A 503 says nothing about the account: it may leave unconfirmed. */
+    req->token_unchecked = false;
+    return reply_db_error(req, dr);
+  }
+  rc = auth_version_or_reply(req, ver);
+  PQclear(ver);
+  if(rc) {
+    PQclear(*res);
+    *res = NULL;
+  }
+  return rc;
 }
 
 /* reply_db_read and reply_db_page: total_col is the column of the total,

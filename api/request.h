@@ -47,7 +47,17 @@ struct request {
   size_t route_index;           /* its row in the table + 1; 0: none */
   char id[REQUEST_ID_MAX + 1];  /* nginx's $request_id, "" when none */
   int64_t ids[REQUEST_MAX_IDS]; /* {id} segments of the path, in order */
-  int64_t user_id;              /* set once the token is checked */
+  int64_t user_id;              /* set once the token is checked (or,
+                                   for a GET, verified: token_unchecked) */
+  int64_t token_ver;            /* the token's version claim */
+  bool token_unchecked;         /* a GET's token, signature verified, whose
+                                   version is not compared yet: it travels
+                                   with the first read
+                                   (request_read_or_reply), or send_typed
+                                   compares it before any answer leaves */
+  size_t token_extra_len;       /* extra_len when the token was read: a 401
+                                   in place of the handler's answer drops
+                                   what it added after */
   int status;                   /* 0 until a reply is sent */
   enum db_result db_error;      /* the database failure answered, or DB_OK;
                                    worker.c counts it in the metrics */
@@ -118,9 +128,12 @@ int request_query_int_or_reply(struct request *req, const char *name,
                                int64_t min, int64_t max, int64_t *out);
 
 /* Runs a read of the handler's: prepared statement stmt, as db_exec does.
- * Every read of a GET handler goes through here (the token check of the
- * request may travel with it).  Returns 0 with *res for the caller to
- * PQclear, or the status answered (a database failure). */
+ * Every read of a GET handler goes through here: while the request's
+ * token is unchecked (req->token_unchecked), its version check and this
+ * read go to PostgreSQL in one pipelined round trip (db_exec_pair), and a
+ * revoked token's read is dropped for a 401.  Returns 0 with *res for the
+ * caller to PQclear, or the status answered (401, a database failure's)
+ * with *res NULL. */
 int request_read_or_reply(struct request *req, const char *stmt,
                           int nparams, const char *const *params,
                           PGresult **res);

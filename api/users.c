@@ -314,13 +314,15 @@ int users_signout(struct request *req)
 int users_me(struct request *req)
 {
   const struct config *cfg = &req->app->cfg;
+  char id[INT_TEXT_MAX];
   PGresult *res = NULL;
-  enum db_result dr = exec_for_user(req, "user_by_id", &res);
   cJSON *out = NULL, *limits;
-  int rc;
+  int rc = request_read_or_reply(req, "user_by_id", 1,
+                                 (const char *[]){int_text(id, req->user_id)},
+                                 &res);
 
-  if(dr != DB_OK)
-    return reply_db_error(req, dr);
+  if(rc)
+    return rc;
   if(PQntuples(res) != 1) {
     rc = 404;
     goto out;

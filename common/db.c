@@ -286,40 +286,156 @@ static bool connection_was_dead(struct db *db, const PGresult *r)
                    !strcmp(state, "57P03"));
 }
 
-enum db_result db_exec(struct db *db, const char *name, int nparams,
-                       const char *const *params, PGresult **res)
+/* One statement of db_exec or db_exec_pair, and its result. */
+struct call {
+  const char *name;
+  int nparams;
+  const char *const *params;
+  PGresult *res;
+};
+
+static void clear_calls(struct call *calls, int n)
 {
-  enum db_result rc;
+  for(int i = 0; i < n; i++) {
+    PQclear(calls[i].res);
+    calls[i].res = NULL;
+  }
+}
+
+static bool succeeded(const PGresult *r)
+{
+  ExecStatusType st = PQresultStatus(r);
+  return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+/* Reads what is left of the current query's results up to its NULL.  A
+ * query we sent has one result, so more is unexpected; the bound keeps a
+ * confused connection from looping. */
+static void drain_query(PGconn *conn)
+{
   PGresult *r;
 
-  *res = NULL;
+  for(int i = 0; i < 8 && (r = PQgetResult(conn)); i++)
+    PQclear(r);
+}
+
+/*
+ * Sends n statements in one pipeline (libpq's pipeline mode: one write,
+ * one Sync, one round trip) and collects one result per statement into
+ * calls[i].res (NULL when none came).  The statements run in the implicit
+ * transaction the Sync ends: once one fails, the server skips the rest
+ * (PGRES_PIPELINE_ABORTED).  Whatever happens, the connection is left out
+ * of pipeline mode with nothing pending, or closed when it cannot be.
+ * Returns the index of the first statement that failed, or -1.
+ */
+static int run_pipeline(struct db *db, struct call *calls, int n)
+{
+  PGconn *conn = db->conn;
+  int i, sent = 0, failed = -1;
+
+  if(!PQenterPipelineMode(conn))
+    return 0;
+  while(sent < n && PQsendQueryPrepared(conn, calls[sent].name,
+                                        calls[sent].nparams,
+                                        calls[sent].params, NULL, NULL, 0))
+    sent++;
+  if(sent == n && PQpipelineSync(conn)) {
+    for(i = 0; i < n; i++) {
+      calls[i].res = PQgetResult(conn);
+      if(!calls[i].res)
+        break;
+      drain_query(conn);
+    }
+    /* The Sync's own result; after it the pipeline is idle. */
+    if(i == n)
+      PQclear(PQgetResult(conn));
+  }
+  for(i = 0; i < n && failed < 0; i++)
+    if(!calls[i].res || !succeeded(calls[i].res))
+      failed = i;
+  /* Refused while anything is still pending (a send or a read that
+   * failed): nothing on that connection can be trusted then, and a new
+   * one costs one connect. */
+  if(!PQexitPipelineMode(conn)) {
+    log_warn("database: cannot leave pipeline mode; reconnecting");
+    db_close(db);
+    if(failed < 0)
+      failed = 0;
+  }
+  return failed;
+}
+
+/* The one way statements reach the server: db_exec's single statement,
+ * or db_exec_pair's pipeline.  On DB_OK every calls[i].res holds a result
+ * for the caller; on failure all are cleared. */
+static enum db_result exec_calls(struct db *db, struct call *calls, int n)
+{
+  enum db_result rc;
+  const PGresult *r;
+  int failed;
+
   for(int attempt = 0;; attempt++) {
     rc = db_ensure(db);
     if(rc != DB_OK)
       return rc;
-    r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
-    switch(PQresultStatus(r)) {
-    case PGRES_TUPLES_OK:
-    case PGRES_COMMAND_OK:
-      *res = r;
-      return DB_OK;
-    default:
-      break;
+    if(n == 1) {
+      calls[0].res = PQexecPrepared(db->conn, calls[0].name,
+                                    calls[0].nparams, calls[0].params, NULL,
+                                    NULL, 0);
+      failed = succeeded(calls[0].res) ? -1 : 0;
     }
+    else
+      failed = run_pipeline(db, calls, n);
+    if(failed < 0)
+      return DB_OK;
+    r = calls[failed].res;
     /* A database restart kills every idle connection, and the first
      * statement on each is where that shows.  Outside a transaction, try
      * once more on a fresh connection rather than fail that request. */
     if(attempt == 0 && !db->in_tx && connection_was_dead(db, r)) {
-      log_warn("database: connection lost; reconnecting to run %s", name);
-      PQclear(r);
+      log_warn("database: connection lost; reconnecting to run %s",
+               calls[failed].name);
+      clear_calls(calls, n);
       db_close(db);
       db->failed_before = false;
       continue;
     }
-    rc = classify(db, r, name);
-    PQclear(r);
+    rc = classify(db, calls[failed].res, calls[failed].name);
+    clear_calls(calls, n);
     return rc;
   }
+}
+
+enum db_result db_exec(struct db *db, const char *name, int nparams,
+                       const char *const *params, PGresult **res)
+{
+  struct call call = {name, nparams, params, NULL};
+  enum db_result rc = exec_calls(db, &call, 1);
+
+  *res = call.res;
+  return rc;
+}
+
+enum db_result db_exec_pair(struct db *db, const char *first, int n1,
+                            const char *const *p1, PGresult **r1,
+                            const char *second, int n2,
+                            const char *const *p2, PGresult **r2)
+{
+  struct call calls[2] = {{first, n1, p1, NULL}, {second, n2, p2, NULL}};
+  enum db_result rc;
+
+  *r1 = *r2 = NULL;
+  /* Inside a transaction the pair would not end at its own Sync, and a
+   * failure could not be retried; no caller needs that. */
+  if(db->in_tx) {
+    log_error("database: %s and %s pipelined inside a transaction", first,
+              second);
+    return DB_ERROR;
+  }
+  rc = exec_calls(db, calls, 2);
+  *r1 = calls[0].res;
+  *r2 = calls[1].res;
+  return rc;
 }
 
 enum db_result db_command(struct db *db, const char *sql)

@@ -12,7 +12,7 @@
  * never spliced into SQL.
  *
  * Memory: the caller owns struct db (db_init/db_close) and every PGresult it
- * gets from db_exec (PQclear).
+ * gets from db_exec and db_exec_pair (PQclear).
  */
 #ifndef TRACKLY_DB_H
 #define TRACKLY_DB_H
@@ -88,6 +88,20 @@ enum db_result db_ensure(struct db *db);
  * the caller to PQclear; on failure *res is NULL. */
 enum db_result db_exec(struct db *db, const char *name, int nparams,
                        const char *const *params, PGresult **res);
+
+/* Runs two prepared statements in one round trip (libpq's pipeline mode)
+ * with db_exec's semantics: a dead connection is replaced and the pair
+ * sent again once, and a failure of either is classified and logged as
+ * db_exec does (the first failure counts; once one fails the server skips
+ * the rest).  They run in one implicit transaction ended by the pipeline's
+ * Sync, so only outside db_begin (DB_ERROR inside one).  On DB_OK *r1 and
+ * *r2 hold the results for the caller to PQclear; on failure both are
+ * NULL.  The connection is left out of pipeline mode with nothing
+ * pending, or closed. */
+enum db_result db_exec_pair(struct db *db, const char *first, int n1,
+                            const char *const *p1, PGresult **r1,
+                            const char *second, int n2,
+                            const char *const *p2, PGresult **r2);
 
 /* Runs a parameterless command such as "SET ...". */
 enum db_result db_command(struct db *db, const char *sql);
