@@ -27,14 +27,17 @@
 
 /* SQL for a page of a list, as reply_rows_page (request.h) reads it:
  * (total, the page's columns...), one row per item in the given order
- * (of the page's columns, t.id, ...).  counted is a FROM item named n with
- * a column total (a missing parent: no row, hence 404); page is the
- * sub-select of the items, LEFT JOINed so that an empty page is one row
- * of NULLs.  The rows are plain columns: the worker writes the JSON
+ * (of the page's columns: t.id, ...).  counted is a SELECT of one column,
+ * total, and one row (none for a missing parent: a 404); page is the
+ * sub-select of the items, LEFT JOINed to it so that an empty page is one
+ * row of NULLs.  counted is MATERIALIZED so that Postgres counts once:
+ * pulled up into the join, a count sub-select would run once per item.
+ * The rows are plain columns: the worker writes the JSON
  * (common/pgjson.h), which costs Postgres less than row_to_json. */
 #define SQL_PAGE(counted, page, order) \
-  "SELECT n.total, t.* FROM " counted " LEFT JOIN LATERAL (" page \
-  ") t ON true ORDER BY " order
+  "WITH n AS MATERIALIZED (" counted ")" \
+  " SELECT n.total, t.* FROM n LEFT JOIN LATERAL (" page ") t ON true" \
+  " ORDER BY " order
 
 struct app {
   struct config cfg;

@@ -33,9 +33,9 @@ const struct db_statement history_statements[] = {
   /* (total, page) rows (SQL_PAGE): a project without checks gives one
    * row, 0 and nulls, and someone else's none. */
   {"history_checks",
-   SQL_PAGE("(SELECT (SELECT count(*) FROM checks c"
-            "         WHERE c.project_id = p.id) AS total"
-            "  FROM projects p WHERE p.id = $1 AND p.user_id = $2) n",
+   SQL_PAGE("SELECT (SELECT count(*) FROM checks c"
+            "        WHERE c.project_id = p.id) AS total"
+            " FROM projects p WHERE p.id = $1 AND p.user_id = $2",
             "SELECT c.id, c.scheduled_at, c.checked_at, c.ok,"
             "  CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END AS status,"
             "  c.status_code, c.latency_ms, c.error"
@@ -70,9 +70,9 @@ const struct db_statement history_statements[] = {
    * The page is ordered by the timestamps themselves, so incidents of the
    * same second keep their order. */
   {"history_incidents",
-   SQL_PAGE("(SELECT (SELECT count(*) FROM incidents i"
-            "         WHERE i.project_id = p.id) AS total"
-            "  FROM projects p WHERE p.id = $1 AND p.user_id = $2) n",
+   SQL_PAGE("SELECT (SELECT count(*) FROM incidents i"
+            "        WHERE i.project_id = p.id) AS total"
+            " FROM projects p WHERE p.id = $1 AND p.user_id = $2",
             "SELECT i.id, i.started_at, i.resolved_at,"
             "  floor(extract(epoch FROM"
             "    coalesce(i.resolved_at, now()) - i.started_at))::bigint"

@@ -123,7 +123,7 @@ const struct db_statement projects_statements[] = {
   {"project_wakeup",
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
-   SQL_PAGE("(SELECT count(*) AS total FROM projects WHERE user_id = $1) n",
+   SQL_PAGE("SELECT count(*) AS total FROM projects WHERE user_id = $1",
             "SELECT " PROJECT_COLUMNS " FROM projects p"
             " WHERE p.user_id = $1 ORDER BY p.id"
             " LIMIT $2::bigint OFFSET $3::bigint", "t.id")},
