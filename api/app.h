@@ -25,13 +25,19 @@
  * common/db.h's, under the name the resource files use. */
 #define SQL_RFC3339(col) DB_RFC3339(col)
 
-/* SQL for a JSON array of the rows of query, in the given order of its
- * columns (t.id, ...); "[]" when there are none.  row_to_json of a
- * sub-select is several times cheaper in Postgres than json_build_object,
- * and its output is compact. */
-#define SQL_JSON_ARRAY(query, order) \
-  "coalesce('[' || (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY " \
-  order ") FROM (" query ") t) || ']', '[]')"
+/* SQL for a page of a list, as reply_rows_page (request.h) reads it:
+ * (total, the page's columns...), one row per item in the given order
+ * (of the page's columns: t.id, ...).  counted is a SELECT of one column,
+ * total, and one row (none for a missing parent: a 404); page is the
+ * sub-select of the items, LEFT JOINed to it so that an empty page is one
+ * row of NULLs.  counted is MATERIALIZED so that Postgres counts once:
+ * pulled up into the join, a count sub-select would run once per item.
+ * The rows are plain columns: the worker writes the JSON
+ * (common/pgjson.h), which costs Postgres less than row_to_json. */
+#define SQL_PAGE(counted, page, order) \
+  "WITH n AS MATERIALIZED (" counted ")" \
+  " SELECT n.total, t.* FROM n LEFT JOIN LATERAL (" page ") t ON true" \
+  " ORDER BY " order
 
 struct app {
   struct config cfg;

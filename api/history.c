@@ -6,12 +6,16 @@
  *
  * Reads only, each one statement scoped by the caller's user id like the
  * rest of projects.c: one row per project, so a project that is missing or
- * someone else's gives no row and a 404.  Postgres aggregates and builds
- * the JSON; the client never receives more rows than it shows (a chart of
- * 24 hours is at most 289 points, however often the project is checked).
+ * someone else's gives no row and a 404.  Postgres aggregates; the checks,
+ * the incidents and the uptime windows come back as plain columns and the
+ * worker writes their JSON (common/pgjson.h), while the chart's series is
+ * still built by Postgres (a route the client does not poll).  The client
+ * never receives more rows than it shows (a chart of 24 hours is at most
+ * 289 points, however often the project is checked).
  */
 #include "handlers.h"
 #include "parse.h"
+#include "pgjson.h"
 
 #include <string.h>
 
@@ -26,56 +30,58 @@
 #define SERIES_BUCKET_SECONDS "300"
 
 const struct db_statement history_statements[] = {
-  /* (total, page); the checks are a sub-select, so a project without
-   * checks gives 0 and []. */
+  /* (total, page) rows (SQL_PAGE): a project without checks gives one
+   * row, 0 and nulls, and someone else's none. */
   {"history_checks",
-   "SELECT (SELECT count(*) FROM checks c WHERE c.project_id = p.id),"
-   " " SQL_JSON_ARRAY(
-     "SELECT c.id, " SQL_RFC3339("c.scheduled_at") " AS scheduled_at,"
-     "  " SQL_RFC3339("c.checked_at") " AS checked_at, c.ok,"
-     "  CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END AS status, c.status_code,"
-     "  c.latency_ms, c.error"
-     " FROM checks c WHERE c.project_id = p.id"
-     " ORDER BY c.checked_at DESC, c.id DESC LIMIT $3::int OFFSET $4::int",
-     "t.checked_at DESC, t.id DESC")
-   " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
-  /* Each window counts the current hour and the hours before it, read
-   * from the hourly aggregates the monitor keeps (at most 720 rows). */
+   SQL_PAGE("SELECT (SELECT count(*) FROM checks c"
+            "        WHERE c.project_id = p.id) AS total"
+            " FROM projects p WHERE p.id = $1 AND p.user_id = $2",
+            "SELECT c.id, c.scheduled_at, c.checked_at, c.ok,"
+            "  CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END AS status,"
+            "  c.status_code, c.latency_ms, c.error"
+            " FROM checks c WHERE c.project_id = $1"
+            " ORDER BY c.checked_at DESC, c.id DESC"
+            " LIMIT $3::int OFFSET $4::int",
+            "t.checked_at DESC, t.id DESC")},
+  /* One row per window, (project_id, label, the window's fields...),
+   * written as {"project_id", "windows": {label: {...}}}.  Each window
+   * counts the current hour and the hours before it, read from the hourly
+   * aggregates the monitor keeps (at most 720 rows). */
   {"history_uptime",
-   "SELECT json_build_object('project_id', p.id, 'windows', ("
-   "  SELECT json_object_agg(w.label, json_build_object("
-   "    'checks', coalesce(s.checks, 0), 'up', coalesce(s.up, 0),"
-   "    'uptime_percent', CASE WHEN s.checks > 0"
-   "        THEN round(100.0 * s.up / s.checks, 3) END,"
-   "    'avg_latency_ms', CASE WHEN s.checks > 0"
-   "        THEN round(s.latency::numeric / s.checks, 1) END)"
-   "    ORDER BY w.hours)"
-   "  FROM (VALUES ('24h', 24), ('7d', 168), ('30d', 720)) AS w(label, hours)"
-   "  CROSS JOIN LATERAL ("
-   "    SELECT sum(h.checks) AS checks, sum(h.up) AS up,"
-   "           sum(h.latency_sum) AS latency"
-   "    FROM check_hours h"
-   "    WHERE h.project_id = p.id"
-   "      AND h.hour >= date_trunc('hour', now())"
-   "                    - (w.hours - 1) * interval '1 hour') s))"
-   " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
-  /* (total, page), newest first; an open incident lasts until now.  The
-   * page is ordered by the timestamps themselves, not their text, so
-   * incidents of the same second keep their order. */
+   "SELECT p.id AS project_id, w.label,"
+   "  coalesce(s.checks, 0) AS checks, coalesce(s.up, 0) AS up,"
+   "  CASE WHEN s.checks > 0 THEN round(100.0 * s.up / s.checks, 3) END"
+   "    AS uptime_percent,"
+   "  CASE WHEN s.checks > 0 THEN round(s.latency::numeric / s.checks, 1) END"
+   "    AS avg_latency_ms"
+   " FROM projects p"
+   " CROSS JOIN (VALUES ('24h', 24), ('7d', 168), ('30d', 720))"
+   "   AS w(label, hours)"
+   " CROSS JOIN LATERAL ("
+   "   SELECT sum(h.checks) AS checks, sum(h.up) AS up,"
+   "          sum(h.latency_sum) AS latency"
+   "   FROM check_hours h"
+   "   WHERE h.project_id = p.id"
+   "     AND h.hour >= date_trunc('hour', now())"
+   "                   - (w.hours - 1) * interval '1 hour') s"
+   " WHERE p.id = $1 AND p.user_id = $2"
+   " ORDER BY w.hours"},
+  /* (total, page) rows, newest first; an open incident lasts until now.
+   * The page is ordered by the timestamps themselves, so incidents of the
+   * same second keep their order. */
   {"history_incidents",
-   "SELECT (SELECT count(*) FROM incidents i WHERE i.project_id = p.id),"
-   " coalesce((SELECT json_agg(json_build_object("
-   "     'id', i.id,"
-   "     'started_at', " SQL_RFC3339("i.started_at") ","
-   "     'resolved_at', " SQL_RFC3339("i.resolved_at") ","
-   "     'duration_seconds', floor(extract(epoch FROM"
-   "         coalesce(i.resolved_at, now()) - i.started_at))::bigint,"
-   "     'cause', i.reason)"
-   "     ORDER BY i.started_at DESC, i.id DESC)"
-   "   FROM (SELECT * FROM incidents WHERE project_id = p.id"
-   "         ORDER BY started_at DESC, id DESC"
-   "         LIMIT $3::int OFFSET $4::int) i), '[]')"
-   " FROM projects p WHERE p.id = $1 AND p.user_id = $2"},
+   SQL_PAGE("SELECT (SELECT count(*) FROM incidents i"
+            "        WHERE i.project_id = p.id) AS total"
+            " FROM projects p WHERE p.id = $1 AND p.user_id = $2",
+            "SELECT i.id, i.started_at, i.resolved_at,"
+            "  floor(extract(epoch FROM"
+            "    coalesce(i.resolved_at, now()) - i.started_at))::bigint"
+            "    AS duration_seconds,"
+            "  i.reason AS cause"
+            " FROM incidents i WHERE i.project_id = $1"
+            " ORDER BY i.started_at DESC, i.id DESC"
+            " LIMIT $3::int OFFSET $4::int",
+            "t.started_at DESC, t.id DESC")},
   /* The last 24 hours from the raw checks (the checks_project_time_idx
    * range of one project), in buckets that start on multiples of 300 s
    * since the epoch; the first may start before "from".  The mean is over
@@ -147,7 +153,7 @@ static int reply_page(struct request *req, const char *stmt,
 
   if(rc)
     return rc;
-  return reply_db_page(req, stmt, 4, (const char *[]){
+  return reply_rows_page(req, stmt, 4, (const char *[]){
       int_text(pid, req->ids[0]), int_text(uid, req->user_id),
       int_text(lim, limit), int_text(off, offset)});
 }
@@ -164,12 +170,39 @@ int history_incidents(struct request *req)
                     INCIDENTS_LIMIT_MAX);
 }
 
+/* {"project_id": id, "windows": {"24h": {checks, up, uptime_percent,
+ * avg_latency_ms}, "7d": ..., "30d": ...}} from the statement's rows. */
 int history_uptime(struct request *req)
 {
   char pid[INT_TEXT_MAX], uid[INT_TEXT_MAX];
+  PGresult *res = NULL;
+  struct dynbuf b;
+  int row;
+  int rc = request_read_or_reply(req, "history_uptime", 2, (const char *[]){
+      int_text(pid, req->ids[0]), int_text(uid, req->user_id)}, &res);
 
-  return reply_db_read(req, "history_uptime", 2, (const char *[]){
-      int_text(pid, req->ids[0]), int_text(uid, req->user_id)});
+  if(rc)
+    return rc;
+  if(!PQntuples(res)) {
+    PQclear(res);
+    return 404;
+  }
+  dynbuf_init(&b, PGJSON_MAX);
+  dynbuf_addstr(&b, "{\"project_id\":");
+  pgjson_value(&b, res, 0, 0);
+  dynbuf_addstr(&b, ",\"windows\":{");
+  for(row = 0; row < PQntuples(res); row++) {
+    if(row)
+      dynbuf_addc(&b, ',');
+    pgjson_value(&b, res, row, 1);
+    dynbuf_addc(&b, ':');
+    pgjson_object(&b, res, row, 2);
+  }
+  dynbuf_addstr(&b, "}}");
+  rc = reply_json_buffer(req, 200, &b);
+  dynbuf_free(&b);
+  PQclear(res);
+  return rc;
 }
 
 /* ?range=24h|7d|30d: the day from raw checks, or 168 or 720 hourly

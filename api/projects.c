@@ -5,9 +5,12 @@
  * is history.c; the mute link of alert mail, /project/mute, is mute.c.
  *
  * Every statement is scoped by the caller's user id, so someone else's
- * project is indistinguishable from a missing one (404).  Read responses
- * are built by Postgres (row_to_json): the text goes straight from the
- * result to the client, escaped by the database's JSON code.
+ * project is indistinguishable from a missing one (404).  Statements
+ * return plain columns named as the answer's fields, and the worker writes
+ * the JSON (request.h's reply_rows_*, common/pgjson.h): Postgres builds
+ * JSON several times slower than it returns rows (bench/results-api.md),
+ * and it is the API's most loaded process.  Only nested lists (the
+ * dashboard's, the status strip) are still JSON columns built in SQL.
  *
  * Writes that change what the monitor should do (create, update, delete,
  * check now) all go through write_or_reply: BEGIN, the write's own steps,
@@ -23,6 +26,7 @@
 #include "handlers.h"
 #include "input.h"
 #include "parse.h"
+#include "pgjson.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,20 +39,17 @@
 #define DASHBOARD_DOWN_MAX "100"
 #define DASHBOARD_INCIDENTS "10"
 
-/* A project as the API shows it: the columns of a row whose row_to_json
- * is the project object ("p" is the projects row). */
+/* A project as the API shows it: the columns of the project object, in
+ * order ("p" is the projects row).  Timestamps stay timestamptz: the
+ * worker writes them as RFC 3339 cheaper than to_char does. */
 #define PROJECT_COLUMNS \
-  "p.id, p.name, p.description, p.link, p.user_id," \
-  " " SQL_RFC3339("p.created_at") " AS created_at," \
-  " " SQL_RFC3339("p.updated_at") " AS updated_at," \
-  " p.interval_seconds, p.timeout_ms, p.expected_status, p.keyword," \
-  " p.failure_threshold, p.recovery_threshold, p.paused, p.alerts_muted," \
+  "p.id, p.name, p.description, p.link, p.user_id, p.created_at," \
+  " p.updated_at, p.interval_seconds, p.timeout_ms, p.expected_status," \
+  " p.keyword, p.failure_threshold, p.recovery_threshold, p.paused," \
+  " p.alerts_muted," \
   " CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END AS status," \
-  " p.last_status_code, p.last_latency_ms," \
-  " " SQL_RFC3339("p.last_checked_at") " AS last_checked_at," \
-  " p.last_error," \
-  " " SQL_RFC3339("coalesce(p.status_changed_at, p.created_at)") \
-  "   AS status_since"
+  " p.last_status_code, p.last_latency_ms, p.last_checked_at, p.last_error," \
+  " coalesce(p.status_changed_at, p.created_at) AS status_since"
 
 /* A line of /project/status ("p" is the projects row).  uptime_24h counts
  * the current hour and the 23 before it, as the uptime windows do. */
@@ -56,20 +57,17 @@
   "p.id, p.name, p.link," \
   " CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END AS status," \
   " p.last_status_code AS code, p.last_latency_ms AS latency_ms," \
-  " " SQL_RFC3339("p.last_checked_at") " AS last_checked," \
-  " " SQL_RFC3339("coalesce(p.last_checked_at, p.updated_at)") \
-  "   AS last_updated," \
+  " p.last_checked_at AS last_checked," \
+  " coalesce(p.last_checked_at, p.updated_at) AS last_updated," \
   " p.paused, p.alerts_muted, p.interval_seconds, p.last_error," \
-  " " SQL_RFC3339("coalesce(p.status_changed_at, p.created_at)") \
-  "   AS status_since," \
+  " coalesce(p.status_changed_at, p.created_at) AS status_since," \
   " (SELECT round(100.0 * sum(h.up) / nullif(sum(h.checks), 0), 2)" \
   "  FROM check_hours h WHERE h.project_id = p.id" \
   "    AND h.hour >= date_trunc('hour', now()) - interval '23 hours')" \
   "   AS uptime_24h"
 
-/* The JSON text of one project, from a source of projects rows named p. */
-#define PROJECT_JSON_FROM(source) \
-  "SELECT row_to_json(t) FROM (SELECT " PROJECT_COLUMNS " FROM " source ") t"
+/* One project, from a source of projects rows named p. */
+#define PROJECT_FROM(source) "SELECT " PROJECT_COLUMNS " FROM " source
 
 const struct db_statement projects_statements[] = {
   {"project_lock_owner",
@@ -85,9 +83,9 @@ const struct db_statement projects_statements[] = {
    " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13,"
    "        now() + random() * $5::int * interval '1 second'"
    " WHERE (SELECT count(*) FROM projects WHERE user_id = $1) < $12::bigint"
-   " RETURNING *) " PROJECT_JSON_FROM("p")},
+   " RETURNING *) " PROJECT_FROM("p")},
   {"project_get",
-   PROJECT_JSON_FROM("projects p WHERE p.id = $1 AND p.user_id = $2")},
+   PROJECT_FROM("projects p WHERE p.id = $1 AND p.user_id = $2")},
   {"project_lock",
    "SELECT interval_seconds, timeout_ms FROM projects"
    " WHERE id = $1 AND user_id = $2 FOR UPDATE"},
@@ -115,7 +113,7 @@ const struct db_statement projects_statements[] = {
    " RETURNING *),"
    " stale AS (DELETE FROM mute_tokens t USING p"
    "   WHERE t.project_id = p.id AND t.generation <> p.mute_generation) "
-   PROJECT_JSON_FROM("p")},
+   PROJECT_FROM("p")},
   {"project_delete",
    "DELETE FROM projects WHERE id = $1 AND user_id = $2"},
   {"project_check_now",
@@ -125,17 +123,16 @@ const struct db_statement projects_statements[] = {
   {"project_wakeup",
    "SELECT pg_notify('trackly_wakeup', $1)"},
   {"project_list",
-   "SELECT (SELECT count(*) FROM projects WHERE user_id = $1),"
-   "  " SQL_JSON_ARRAY("SELECT " PROJECT_COLUMNS " FROM projects p"
-                   " WHERE p.user_id = $1 ORDER BY p.id"
-                   " LIMIT $2::bigint OFFSET $3::bigint", "t.id")},
+   SQL_PAGE("SELECT count(*) AS total FROM projects WHERE user_id = $1",
+            "SELECT " PROJECT_COLUMNS " FROM projects p"
+            " WHERE p.user_id = $1 ORDER BY p.id"
+            " LIMIT $2::bigint OFFSET $3::bigint", "t.id")},
   /* The original service's fields first, in their order, then what the
    * web client's dashboard adds: the latest probe, the projects down now
    * (oldest first; since when: the open incident's start, or the first
    * failure), and the latest incidents of all the user's projects. */
   {"project_dashboard",
-   "SELECT row_to_json(t) FROM (SELECT"
-   "  count(*) AS total_projects,"
+   "SELECT count(*) AS total_projects,"
    "  coalesce((SELECT name FROM projects"
    "      WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1), '')"
    "    AS latest_projects,"
@@ -146,7 +143,7 @@ const struct db_statement projects_statements[] = {
    "  count(*) FILTER (WHERE NOT paused AND status = 'DOWN') AS down,"
    "  count(*) FILTER (WHERE NOT paused AND status = 'PENDING') AS pending,"
    "  count(*) FILTER (WHERE paused) AS paused,"
-   "  " SQL_RFC3339("max(last_checked_at)") " AS last_checked_at,"
+   "  max(last_checked_at) AS last_checked_at,"
    "  (SELECT coalesce(json_agg(json_build_object('id', d.id,"
    "       'name', d.name, 'link', d.link,"
    "       'since', " SQL_RFC3339("d.since") ", 'reason', d.last_error)"
@@ -174,13 +171,13 @@ const struct db_statement projects_statements[] = {
    "         ORDER BY i.started_at DESC, i.id DESC"
    "         LIMIT " DASHBOARD_INCIDENTS ") r)"
    "    AS recent_incidents"
-   " FROM projects WHERE user_id = $1) t"},
+   " FROM projects WHERE user_id = $1"},
   /* One line per project.  The original service's fields come first, in
    * their order; last_updated is the last probe (the last change before
    * the first one). */
   {"project_status",
-   "SELECT " SQL_JSON_ARRAY("SELECT " STATUS_COLUMNS
-                            " FROM projects p WHERE p.user_id = $1", "t.id")},
+   "SELECT " STATUS_COLUMNS " FROM projects p WHERE p.user_id = $1"
+   " ORDER BY p.id"},
   /* The same with each project's last $2 checks, oldest first, as compact
    * arrays [seconds before last_checked, ok, status_code, latency_ms] and
    * the error as a fifth element only when there is one: a thousand
@@ -189,23 +186,22 @@ const struct db_statement projects_statements[] = {
    * the project's last_checked (now() if it has none), so the client gets
    * each time back exactly.  Each project's checks are one LIMIT read of
    * checks_project_time_idx (project_id, checked_at DESC); the arrays are
-   * built as text and cast to json, which row_to_json then writes through
+   * built as text and cast to json, which the worker copies through
    * unchanged. */
   {"project_status_recent",
-   "SELECT " SQL_JSON_ARRAY(
-     "SELECT " STATUS_COLUMNS ","
-     "  (SELECT coalesce(('[' || string_agg("
-     "      '[' || (extract(epoch FROM coalesce(p.last_checked_at, now()))"
-     "              - extract(epoch FROM r.checked_at))::bigint || ','"
-     "      || r.ok::int || ',' || coalesce(r.status_code::text, 'null')"
-     "      || ',' || coalesce(r.latency_ms::text, 'null')"
-     "      || coalesce(',' || to_json(r.error)::text, '') || ']',"
-     "      ',' ORDER BY r.checked_at) || ']')::json, '[]'::json)"
-     "   FROM (SELECT c.checked_at, c.ok, c.status_code, c.latency_ms,"
-     "                c.error"
-     "         FROM checks c WHERE c.project_id = p.id"
-     "         ORDER BY c.checked_at DESC LIMIT $2::int) r) AS recent"
-     " FROM projects p WHERE p.user_id = $1", "t.id")},
+   "SELECT " STATUS_COLUMNS ","
+   "  (SELECT coalesce(('[' || string_agg("
+   "      '[' || (extract(epoch FROM coalesce(p.last_checked_at, now()))"
+   "              - extract(epoch FROM r.checked_at))::bigint || ','"
+   "      || r.ok::int || ',' || coalesce(r.status_code::text, 'null')"
+   "      || ',' || coalesce(r.latency_ms::text, 'null')"
+   "      || coalesce(',' || to_json(r.error)::text, '') || ']',"
+   "      ',' ORDER BY r.checked_at) || ']')::json, '[]'::json)"
+   "   FROM (SELECT c.checked_at, c.ok, c.status_code, c.latency_ms,"
+   "                c.error"
+   "         FROM checks c WHERE c.project_id = p.id"
+   "         ORDER BY c.checked_at DESC LIMIT $2::int) r) AS recent"
+   " FROM projects p WHERE p.user_id = $1 ORDER BY p.id"},
   {NULL, NULL},
 };
 
@@ -234,11 +230,18 @@ static const char *opt_num(char buf[INT_TEXT_MAX], bool present, int64_t n)
   return present ? int_text(buf, n) : NULL;
 }
 
-/* Replies with the JSON text in the first column of res. */
-static int reply_row(struct request *req, int status, const PGresult *res)
+/* Replies with the project in the one row of res. */
+static int reply_project(struct request *req, int status,
+                         const PGresult *res)
 {
-  return reply_raw_json(req, status, PQgetvalue(res, 0, 0),
-                        (size_t)PQgetlength(res, 0, 0));
+  struct dynbuf b;
+  int rc;
+
+  dynbuf_init(&b, PGJSON_MAX);
+  pgjson_object(&b, res, 0, 0);
+  rc = reply_json_buffer(req, status, &b);
+  dynbuf_free(&b);
+  return rc;
 }
 
 static int reply_literal(struct request *req, int status, const char *json)
@@ -382,7 +385,7 @@ static int write_project(struct request *req, bool create)
      !(rc = write_or_reply(req, create ? "create" : "update",
                            create ? create_steps : update_steps, &b.in,
                            &res)))
-    rc = reply_row(req, create ? 201 : 200, res);
+    rc = reply_project(req, create ? 201 : 200, res);
   PQclear(res);
   cJSON_Delete(body);
   return rc;
@@ -452,14 +455,14 @@ int projects_check_now(struct request *req)
 int projects_get(struct request *req)
 {
   struct owned o;
-  return reply_db_read(req, "project_get", 2, owned_params(&o, req));
+  return reply_rows_object(req, "project_get", 2, owned_params(&o, req));
 }
 
 int projects_dashboard(struct request *req)
 {
   char uid[INT_TEXT_MAX];
-  return reply_db_read(req, "project_dashboard", 1,
-                       (const char *[]){int_text(uid, req->user_id)});
+  return reply_rows_object(req, "project_dashboard", 1,
+                           (const char *[]){int_text(uid, req->user_id)});
 }
 
 /* ?recent=N adds each project's last N checks, for the list's strip of
@@ -473,10 +476,10 @@ int projects_status(struct request *req)
 
   int_text(uid, req->user_id);
   if(!rc && !recent)
-    rc = reply_db_read(req, "project_status", 1, (const char *[]){uid});
+    rc = reply_rows_array(req, "project_status", 1, (const char *[]){uid});
   else if(!rc)
-    rc = reply_db_read(req, "project_status_recent", 2,
-                       (const char *[]){uid, int_text(n, recent)});
+    rc = reply_rows_array(req, "project_status_recent", 2,
+                          (const char *[]){uid, int_text(n, recent)});
   return rc;
 }
 
@@ -490,7 +493,7 @@ int projects_list(struct request *req)
   if(!rc)
     rc = request_query_int_or_reply(req, "offset", 0, INT32_MAX, &offset);
   if(!rc)
-    rc = reply_db_page(req, "project_list", 3, (const char *[]){
+    rc = reply_rows_page(req, "project_list", 3, (const char *[]){
         int_text(uid, req->user_id), limit ? int_text(lim, limit) : NULL,
         int_text(off, offset)});
   return rc;

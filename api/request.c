@@ -7,6 +7,7 @@
 #include "json.h"
 #include "log.h"
 #include "parse.h"
+#include "pgjson.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -359,39 +360,90 @@ int request_read_or_reply(struct request *req, const char *stmt,
   return rc;
 }
 
-/* reply_db_read and reply_db_page: total_col is the column of the total,
- * or -1. */
-static int reply_db(struct request *req, const char *stmt, int nparams,
-                    const char *const *params, int total_col)
+int reply_db_read(struct request *req, const char *stmt, int nparams,
+                  const char *const *params)
 {
   PGresult *res = NULL;
-  int col = total_col + 1;
   int rc = request_read_or_reply(req, stmt, nparams, params, &res);
 
   if(rc)
     return rc;
   rc = 404;
-  if(PQntuples(res) == 1) {
-    if(total_col >= 0)
-      request_add_header(req, "X-Total-Count", "%s",
-                         PQgetvalue(res, 0, total_col));
-    rc = reply_raw_json(req, 200, PQgetvalue(res, 0, col),
-                        (size_t)PQgetlength(res, 0, col));
-  }
+  if(PQntuples(res) == 1)
+    rc = reply_raw_json(req, 200, PQgetvalue(res, 0, 0),
+                        (size_t)PQgetlength(res, 0, 0));
   PQclear(res);
   return rc;
 }
 
-int reply_db_read(struct request *req, const char *stmt, int nparams,
-                  const char *const *params)
+int reply_json_buffer(struct request *req, int status,
+                      const struct dynbuf *b)
 {
-  return reply_db(req, stmt, nparams, params, -1);
+  const char *json = dynbuf_ptr(b);
+
+  if(!json) {
+    log_error("%s %s: the answer could not be written (over %d bytes, out "
+              "of memory, or a value of an unexpected form)", req->method,
+              req->path, PGJSON_MAX);
+    return reply_error(req, 500, "internal error");
+  }
+  return send_response(req, status, json, dynbuf_len(b));
 }
 
-int reply_db_page(struct request *req, const char *stmt, int nparams,
-                  const char *const *params)
+/* A page's result: (total, item columns...), one row per item, or a single
+ * row whose item columns are NULL when the page is empty. */
+static bool empty_page(const PGresult *res)
 {
-  return reply_db(req, stmt, nparams, params, 0);
+  return PQntuples(res) == 1 && PQnfields(res) > 1 && PQgetisnull(res, 0, 1);
+}
+
+enum rows_shape { ROWS_OBJECT, ROWS_ARRAY, ROWS_PAGE };
+
+/* reply_rows_object, _array and _page. */
+static int reply_rows(struct request *req, enum rows_shape shape,
+                      const char *stmt, int nparams,
+                      const char *const *params)
+{
+  PGresult *res = NULL;
+  struct dynbuf b;
+  int rc = request_read_or_reply(req, stmt, nparams, params, &res);
+
+  if(rc)
+    return rc;
+  if((shape == ROWS_OBJECT && PQntuples(res) != 1) ||
+     (shape == ROWS_PAGE && !PQntuples(res))) {
+    PQclear(res);
+    return 404;
+  }
+  dynbuf_init(&b, PGJSON_MAX);
+  if(shape == ROWS_OBJECT)
+    pgjson_object(&b, res, 0, 0);
+  else if(shape == ROWS_ARRAY)
+    pgjson_array(&b, res, 0, 0);
+  else if(pgjson_array(&b, res, empty_page(res) ? 1 : 0, 1))
+    request_add_header(req, "X-Total-Count", "%s", PQgetvalue(res, 0, 0));
+  rc = reply_json_buffer(req, 200, &b);
+  dynbuf_free(&b);
+  PQclear(res);
+  return rc;
+}
+
+int reply_rows_object(struct request *req, const char *stmt, int nparams,
+                      const char *const *params)
+{
+  return reply_rows(req, ROWS_OBJECT, stmt, nparams, params);
+}
+
+int reply_rows_array(struct request *req, const char *stmt, int nparams,
+                     const char *const *params)
+{
+  return reply_rows(req, ROWS_ARRAY, stmt, nparams, params);
+}
+
+int reply_rows_page(struct request *req, const char *stmt, int nparams,
+                    const char *const *params)
+{
+  return reply_rows(req, ROWS_PAGE, stmt, nparams, params);
 }
 
 cJSON *request_json_or_reply(struct request *req, int *rc)

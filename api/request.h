@@ -27,6 +27,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "dynbuf.h"
 #include "parse.h"   /* int_text, INT_TEXT_MAX: ids as SQL text */
 
 #define REQUEST_PATH_MAX 1024
@@ -103,8 +104,8 @@ cJSON *request_body_or_reply(struct request *req, request_body_check check,
                              void *in, int *rc);
 
 int reply_json(struct request *req, int status, const cJSON *body);
-/* Replies with JSON text that is already serialised (Postgres builds most
- * read responses with json_build_object). */
+/* Replies with JSON text that is already serialised (a fixed message, or
+ * text Postgres built). */
 int reply_raw_json(struct request *req, int status, const char *json,
                    size_t len);
 /* A reply whose body is not JSON (the metrics' text). */
@@ -138,16 +139,39 @@ int request_read_or_reply(struct request *req, const char *stmt,
                           int nparams, const char *const *params,
                           PGresult **res);
 
-/* Runs a read statement whose single row holds the answer's JSON text in
- * its first column (Postgres builds it) and replies 200 with it.  With no
- * row (a project that is missing or not the caller's) it replies nothing
- * and returns 404, for the router to answer.  Returns the status. */
-int reply_db_read(struct request *req, const char *stmt, int nparams,
-                  const char *const *params);
+/*
+ * The read routes' answers, written by the worker from the plain columns
+ * of a read statement (common/pgjson.h says how each type is written):
+ * each runs prepared statement stmt through request_read_or_reply and
+ * replies 200, or returns the status answered (a database failure), or
+ * 404 without replying when the statement found nothing of the caller's
+ * (for the router to answer).  An answer pgjson cannot write is a 500.
+ *
+ * reply_rows_object: the single row as an object; no row: 404.
+ * reply_rows_array:  all the rows as an array ([] when none).
+ * reply_rows_page:   a page of a list.  The rows are (total, the item's
+ *                    columns...): the total goes into X-Total-Count and the
+ *                    items make the array.  SQL_PAGE (app.h) writes such a
+ *                    statement; it gives one row with NULL item columns
+ *                    for an empty page, and none for a missing parent
+ *                    (404).
+ */
+int reply_rows_object(struct request *req, const char *stmt, int nparams,
+                      const char *const *params);
+int reply_rows_array(struct request *req, const char *stmt, int nparams,
+                     const char *const *params);
+int reply_rows_page(struct request *req, const char *stmt, int nparams,
+                    const char *const *params);
 
-/* The same for a page of a list: the row is (total, JSON array), and the
- * total goes into X-Total-Count. */
-int reply_db_page(struct request *req, const char *stmt, int nparams,
+/* Replies with the JSON b holds, or 500 (logged) when b failed: for a
+ * handler that writes an answer of its own shape with pgjson. */
+int reply_json_buffer(struct request *req, int status,
+                      const struct dynbuf *b);
+
+/* Runs a read statement whose single row holds the answer's JSON text in
+ * its first column (Postgres builds it: the chart's series) and replies
+ * 200 with it.  With no row it replies nothing and returns 404. */
+int reply_db_read(struct request *req, const char *stmt, int nparams,
                   const char *const *params);
 
 /* Sends the standard JSON error for status unless a reply was already sent;

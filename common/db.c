@@ -65,9 +65,10 @@ static PGconn *connect_to(const char *url, const char *app_name,
                           NULL};
 
   /* UTC sessions: hourly buckets and formatted times must not depend on
-   * the server's time zone. */
+   * the server's time zone; and ISO dates, the one form common/pgjson.c
+   * reads timestamps in, whatever the server's DateStyle. */
   if(statement_timeout_ms > 0)
-    snprintf(options, sizeof(options), "-c TimeZone=UTC "
+    snprintf(options, sizeof(options), "-c TimeZone=UTC -c DateStyle=ISO "
              "-c statement_timeout=%d -c lock_timeout=%d "
              "-c idle_in_transaction_session_timeout=%d",
              statement_timeout_ms,
@@ -75,7 +76,7 @@ static PGconn *connect_to(const char *url, const char *app_name,
                statement_timeout_ms : DB_LOCK_TIMEOUT_MS,
              DB_IDLE_IN_TRANSACTION_MS);
   else
-    snprintf(options, sizeof(options), "-c TimeZone=UTC");
+    snprintf(options, sizeof(options), "-c TimeZone=UTC -c DateStyle=ISO");
   conn = PQconnectdbParams(keys, values, 1);
   if(conn)
     PQsetNoticeReceiver(conn, notice_to_log, NULL);
