@@ -16,7 +16,8 @@
 #                        for the benchmark's own sockets and files
 #   TRACKLY_WEB_ROOT     the web root this nginx serves
 #   TRACKLY_LOG_DIR      .run/bench-log/, replaced on each run
-# A benchmark stops whatever it starts itself.
+# A benchmark stops whatever it starts itself, and installs what only it
+# needs (bench/api: Debian's Go packages for its Go peer, unless --no-peer).
 
 cmd_bench() {
     (($#)) || die "usage: ./dev bench NAME [ARGS] (NAME: an executable in bench/)"
