@@ -11,9 +11,22 @@
  * request is noticed the moment the worker is idle again.  The master gives
  * in-flight requests 10 seconds (DESIGN §1); API statements time out after
  * API_STATEMENT_TIMEOUT_MS, well within that.
+ *
+ * Kept connections (nginx's fastcgi_keep_conn with an upstream keepalive
+ * pool): libfcgi leaves a connection open after FCGX_Finish_r when nginx
+ * asked to keep it, and the next FCGX_Accept_r on that FCGX_Request would
+ * read from it, blocking.  A worker must never block on an idle kept
+ * connection while connections wait in the listening backlog, so it holds
+ * one FCGX_Request per kept connection (up to WORKER_KEPT_MAX) and polls
+ * them all with the signalfd and the listening socket, serving whichever
+ * has a request.  It closes them itself (plain close: libfcgi's close
+ * would wait up to 2 s for nginx to hang up first) when nginx hangs up, when
+ * it has no room for another, and when it stops.  Without keep_conn every
+ * connection is closed after its request, as before.
  */
 #include "worker.h"
 #include "app.h"
+#include "clock.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,8 +42,19 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The most FastCGI connections one worker keeps open between requests
+ * when nginx asks for it (fastcgi_keep_conn): keep it above nginx's
+ * upstream keepalive times its worker processes.  A connection beyond it
+ * is served and then closed. */
+#define WORKER_KEPT_MAX 64
+
+/* How long a stopping worker goes on answering requests that nginx has
+ * already sent on its kept connections before it closes them. */
+#define STOP_DRAIN_MS 1000
 
 /* A request slower than this is logged. */
 #define SLOW_REQUEST_MS 1000
@@ -182,14 +206,58 @@ static int stop_signals(void)
   return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+static void conn_close(FCGX_Request *fcgx)
+{
+  close(fcgx->ipcFd);
+  fcgx->ipcFd = -1;
+}
+
+/* Serves one request on fcgx: a kept connection with a request waiting,
+ * or a fresh one from the listening socket.  Without keep, a connection
+ * nginx asked to keep is closed all the same.  Returns FCGX_Accept_r's
+ * result. */
+static int serve(struct app *app, FCGX_Request *fcgx, bool keep, int slot)
+{
+  int rc = FCGX_Accept_r(fcgx);
+
+  if(rc < 0)
+    return rc;
+  pool_request_begin(slot);
+  handle(app, fcgx);
+  FCGX_Finish_r(fcgx);
+  pool_request_end(slot);
+  if(!keep && fcgx->ipcFd >= 0)
+    conn_close(fcgx);
+  return 0;
+}
+
+/* A kept connection polled ready: true if it holds a request, false if
+ * nginx hung up (then it is closed) or nothing is there after all. */
+static bool conn_has_request(FCGX_Request *fcgx)
+{
+  char byte;
+  ssize_t n = recv(fcgx->ipcFd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+  if(n > 0)
+    return true;
+  if(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return false;
+  conn_close(fcgx);
+  return false;
+}
+
 void worker_run(int listen_fd, const struct config *cfg, pid_t master,
                 int slot)
 {
   /* 64 KiB body buffer and all: static, not on the stack. */
   static struct app app;
-  FCGX_Request fcgx;
-  struct pollfd fds[2];
-  int stop_fd;
+  /* conns[i] is a kept connection while its ipcFd is open; spare
+   * serves a connection when every one of them is taken. */
+  static FCGX_Request conns[WORKER_KEPT_MAX], spare;
+  struct pollfd fds[2 + WORKER_KEPT_MAX];
+  FCGX_Request *polled[WORKER_KEPT_MAX];
+  int stop_fd, failures = 0;
+  int64_t stop_by = 0;                 /* stopping: drain until then */
 
   stop_fd = stop_signals();
   if(stop_fd < 0) {
@@ -222,26 +290,69 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master,
           statement_lists);
   db_ensure(&app.db);   /* warm up; a failure is retried per request */
 
-  if(FCGX_InitRequest(&fcgx, listen_fd, 0)) {
+  for(int i = 0; i < WORKER_KEPT_MAX; i++) {
+    if(FCGX_InitRequest(&conns[i], listen_fd, 0)) {
+      log_error("cannot initialise a FastCGI request");
+      _exit(2);
+    }
+  }
+  if(FCGX_InitRequest(&spare, listen_fd, 0)) {
     log_error("cannot initialise a FastCGI request");
     _exit(2);
   }
   fds[0] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
-  fds[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
-  for(int failures = 0;;) {
-    int rc;
+  for(;;) {
+    int n = 1, nkept = 0, rc;
 
-    if(poll(fds, 2, -1) < 0) {
+    if(!stop_by)
+      fds[n++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+    for(int i = 0; i < WORKER_KEPT_MAX; i++) {
+      if(conns[i].ipcFd < 0)
+        continue;
+      polled[nkept++] = &conns[i];
+      fds[n++] = (struct pollfd){.fd = conns[i].ipcFd, .events = POLLIN};
+    }
+    rc = poll(fds, (nfds_t)n, stop_by ? 0 : -1);
+    if(rc < 0) {
       if(errno == EINTR)
         continue;
       log_error("poll: %s", strerror(errno));
       _exit(2);
     }
-    if(fds[0].revents)
-      _exit(0);                       /* idle, and asked to stop */
-    if(!fds[1].revents)
+    if(!stop_by && fds[0].revents) {
+      /* Asked to stop: no new connections; answer what nginx has already
+       * sent on kept ones, then close them and leave. */
+      stop_by = clock_ms() + STOP_DRAIN_MS;
+      fds[0].fd = -1;               /* poll leaves it out from now on */
       continue;
-    rc = FCGX_Accept_r(&fcgx);
+    }
+    if(stop_by && (rc == 0 || clock_ms() >= stop_by)) {
+      for(int i = 0; i < WORKER_KEPT_MAX; i++)
+        if(conns[i].ipcFd >= 0)
+          conn_close(&conns[i]);
+      _exit(0);
+    }
+    /* Kept connections first: nginx has already sent those requests. */
+    for(int i = 0; i < nkept; i++) {
+      struct pollfd *p = &fds[n - nkept + i];
+
+      if(!p->revents || !conn_has_request(polled[i]))
+        continue;
+      serve(&app, polled[i], true, slot);
+    }
+    if(stop_by || !fds[1].revents)
+      continue;
+    {
+      FCGX_Request *fcgx = &spare;
+
+      for(int i = 0; i < WORKER_KEPT_MAX; i++) {
+        if(conns[i].ipcFd < 0) {
+          fcgx = &conns[i];
+          break;
+        }
+      }
+      rc = serve(&app, fcgx, fcgx != &spare, slot);
+    }
     if(rc < 0) {
       /* Another worker took the connection (EAGAIN), or it died before
        * it was read: neither is the listening socket's fault. */
@@ -256,9 +367,5 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master,
       continue;
     }
     failures = 0;
-    pool_request_begin(slot);
-    handle(&app, &fcgx);
-    FCGX_Finish_r(&fcgx);
-    pool_request_end(slot);
   }
 }
