@@ -403,7 +403,9 @@ bool pgjson_array(struct dynbuf *b, const PGresult *res, int first_row,
   }
   dynbuf_addc(b, '[');
   for(row = first_row; row < nrows; row++) {
-    dynbuf_add(b, ",{" + (row == first_row), 2 - (row == first_row));
+    if(row != first_row)
+      dynbuf_addc(b, ',');
+    dynbuf_addc(b, '{');
     members(b, res, row, first_col, dynbuf_ptr(&k.text), k.off);
     dynbuf_addc(b, '}');
   }
