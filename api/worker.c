@@ -246,6 +246,28 @@ static bool conn_has_request(FCGX_Request *fcgx)
   return false;
 }
 
+/* Prepares the HMAC of each token key once for this worker's life (after
+ * the fork: an OpenSSL context is not shared between processes), so that a
+ * request hashes only its token.  A key that cannot be prepared still
+ * works, set up per token as before: say so once, and go on. */
+static void prepare_keys(struct app *app)
+{
+  size_t failed = 0;
+
+  for(size_t i = 0; i < app->nkeys; i++)
+    if(jwt_key_init(&app->keys[i]))
+      failed++;
+  if(failed)
+    log_warn("cannot prepare %zu of %zu JWT keys for HMAC; tokens are "
+             "verified without (slower)", failed, app->nkeys);
+}
+
+static void release_keys(struct app *app)
+{
+  for(size_t i = 0; i < app->nkeys; i++)
+    jwt_key_cleanup(&app->keys[i]);
+}
+
 void worker_run(int listen_fd, const struct config *cfg, pid_t master,
                 int slot)
 {
@@ -286,6 +308,7 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master,
     app.keys[1].len = cfg->jwt_previous_len;
     app.nkeys = 2;
   }
+  prepare_keys(&app);
   db_init(&app.db, cfg->db_url, "trackly-api", API_STATEMENT_TIMEOUT_MS,
           statement_lists);
   db_ensure(&app.db);   /* warm up; a failure is retried per request */
@@ -330,6 +353,7 @@ void worker_run(int listen_fd, const struct config *cfg, pid_t master,
       for(int i = 0; i < WORKER_KEPT_MAX; i++)
         if(conns[i].ipcFd >= 0)
           conn_close(&conns[i]);
+      release_keys(&app);
       _exit(0);
     }
     /* Kept connections first: nginx has already sent those requests. */

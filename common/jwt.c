@@ -5,7 +5,8 @@
  * Trackly only ever verifies tokens it signed itself, so the verifier is
  * deliberately narrow: one algorithm, one header shape, a fixed set of
  * claims.  Everything is done in fixed-size stack buffers bounded by
- * JWT_MAX_TOKEN; the only heap memory is cJSON's, freed before returning.
+ * JWT_MAX_TOKEN; the only heap memory is cJSON's, freed before returning,
+ * and a prepared key's HMAC context (jwt_key_init), the caller's to free.
  */
 #include "jwt.h"
 #include "base64.h"
@@ -16,9 +17,11 @@
 #include <limits.h>
 
 #include <cJSON.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #define SHA256_LEN 32
 
@@ -30,6 +33,77 @@ struct part {
   const char *p;
   size_t len;
 };
+
+/*
+ * HMAC-SHA256 from scratch costs a fetch of the algorithm from OpenSSL's
+ * provider store, a new context and the key schedule (hashing the key's
+ * inner and outer pads) before the token itself is hashed.  A prepared
+ * key keeps an EVP_MAC_CTX initialised with the key once; each signature
+ * re-initialises it with no key, which restores the hashed pads, a
+ * copy of two digest states.  That was measured faster than duplicating
+ * the context (bench/jwt_bench.c, bench/results-api.md), and needs no
+ * allocation of a context per request, but it mutates the context: one
+ * thread at a time per key, as the API's single-threaded workers are.
+ */
+int jwt_key_init(struct jwt_key *key)
+{
+  static char digest[] = "SHA256";
+  OSSL_PARAM params[2];
+  EVP_MAC *hmac = NULL;
+  EVP_MAC_CTX *ctx = NULL;
+  int rc = -1;
+
+  jwt_key_cleanup(key);
+  if(!key->data || key->len < JWT_MIN_KEY || key->len > INT_MAX)
+    return -1;
+  hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  if(!hmac)
+    goto out;
+  ctx = EVP_MAC_CTX_new(hmac);
+  if(!ctx)
+    goto out;
+  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                               digest, 0);
+  params[1] = OSSL_PARAM_construct_end();
+  if(!EVP_MAC_init(ctx, key->data, key->len, params) ||
+     EVP_MAC_CTX_get_mac_size(ctx) != SHA256_LEN)
+    goto out;
+  key->mac = ctx;
+  ctx = NULL;           /* the key owns it now */
+  rc = 0;
+out:
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(hmac);   /* the context holds its own reference */
+  return rc;
+}
+
+void jwt_key_cleanup(struct jwt_key *key)
+{
+  if(!key)
+    return;
+  EVP_MAC_CTX_free(key->mac);
+  key->mac = NULL;
+}
+
+/* The HMAC-SHA256 of data under key into mac (SHA256_LEN bytes): with the
+ * prepared context when there is one, else, or should it fail, from the
+ * key bytes.  The caller has checked the key's length.  false when OpenSSL
+ * fails. */
+static bool hmac_sha256(const struct jwt_key *key, const unsigned char *data,
+                        size_t len, unsigned char mac[EVP_MAX_MD_SIZE])
+{
+  EVP_MAC_CTX *ctx = key->mac;
+  unsigned int maclen = 0;
+  size_t outlen = 0;
+
+  if(ctx && EVP_MAC_init(ctx, NULL, 0, NULL) &&
+     EVP_MAC_update(ctx, data, len) &&
+     EVP_MAC_final(ctx, mac, &outlen, EVP_MAX_MD_SIZE) &&
+     outlen == SHA256_LEN)
+    return true;
+  return HMAC(EVP_sha256(), key->data, (int)key->len, data, len, mac,
+              &maclen) && maclen == SHA256_LEN;
+}
 
 /* Appends the base64url form of data at out[*pos], leaving room for the
  * final NUL.  0, or -1 when it does not fit. */
@@ -90,7 +164,6 @@ enum jwt_result jwt_sign(const struct jwt_key *key, const char *iss,
 {
   char payload[JWT_MAX_TOKEN];
   unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int maclen = 0;
   size_t pos = 0;
   enum jwt_result rc;
 
@@ -118,9 +191,7 @@ enum jwt_result jwt_sign(const struct jwt_key *key, const char *iss,
     goto out;
 
   rc = JWT_INTERNAL;
-  if(!HMAC(EVP_sha256(), key->data, (int)key->len,
-           (const unsigned char *)out, pos, mac, &maclen) ||
-     maclen != SHA256_LEN)
+  if(!hmac_sha256(key, (const unsigned char *)out, pos, mac))
     goto out;
 
   rc = JWT_TOO_LONG;
@@ -128,7 +199,8 @@ enum jwt_result jwt_sign(const struct jwt_key *key, const char *iss,
     goto out;
   out[pos++] = '.';
   /* A token jwt_verify would refuse is no use to anyone. */
-  if(append_b64url(out, cap, &pos, mac, maclen) < 0 || pos > JWT_MAX_TOKEN)
+  if(append_b64url(out, cap, &pos, mac, SHA256_LEN) < 0 ||
+     pos > JWT_MAX_TOKEN)
     goto out;
   out[pos] = '\0';
   rc = JWT_OK;
@@ -222,7 +294,6 @@ static enum jwt_result check_signature(const char *token,
 {
   unsigned char want[JWT_MAX_TOKEN / 4 * 3];
   unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int maclen;
   size_t signed_len = (size_t)(sig->p - 1 - token);
   long n;
   size_t i;
@@ -236,10 +307,7 @@ static enum jwt_result check_signature(const char *token,
   for(i = 0; i < nkeys; i++) {
     if(!keys[i].data || keys[i].len < JWT_MIN_KEY || keys[i].len > INT_MAX)
       continue;
-    maclen = 0;
-    if(!HMAC(EVP_sha256(), keys[i].data, (int)keys[i].len,
-             (const unsigned char *)token, signed_len, mac, &maclen) ||
-       maclen != SHA256_LEN)
+    if(!hmac_sha256(&keys[i], (const unsigned char *)token, signed_len, mac))
       return JWT_INTERNAL;
     if(!CRYPTO_memcmp(mac, want, SHA256_LEN))
       return JWT_OK;

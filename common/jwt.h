@@ -8,7 +8,8 @@
  * constant time.  base64url is strict: no padding, no characters outside the
  * URL-safe alphabet, no non-zero trailing bits.
  *
- * Nothing here allocates memory the caller must free.
+ * Nothing here allocates memory the caller must free, except a prepared
+ * key (jwt_key_init), which jwt_key_cleanup frees.
  */
 #ifndef TRACKLY_JWT_H
 #define TRACKLY_JWT_H
@@ -35,9 +36,14 @@ enum jwt_result {
   JWT_INTERNAL,         /* OpenSSL failed */
 };
 
+/* An HMAC key: data is the caller's and must outlive the key.  mac is
+ * NULL (build keys zero-initialised, e.g. {.data = d, .len = n}) unless
+ * jwt_key_init has prepared it; a key without it works the same, only
+ * slower, as every signature then sets the key up from data again. */
 struct jwt_key {
   const unsigned char *data;
   size_t len;
+  void *mac;            /* OpenSSL's EVP_MAC_CTX, owned by jwt_key_init */
 };
 
 /* The claims Trackly puts in a token.  sub is the user id as a decimal
@@ -51,6 +57,16 @@ struct jwt_claims {
   int64_t ver;          /* 0 when absent */
   bool has_ver;
 };
+
+/* Prepares key for HMAC-SHA256 once (OpenSSL's key schedule: the hashed
+ * inner and outer pads), so that each jwt_sign and jwt_verify with it only
+ * hashes the token.  Returns 0, or -1 when the key is shorter than
+ * JWT_MIN_KEY or OpenSSL fails; key->mac is then NULL and the key still
+ * works unprepared.  A prepared key is reused, not copied, by every call:
+ * one thread at a time.  jwt_key_cleanup frees what init allocated (safe
+ * on a key never prepared) and leaves key->data alone. */
+int jwt_key_init(struct jwt_key *key);
+void jwt_key_cleanup(struct jwt_key *key);
 
 /* Signs claims (sub, iat, exp, ver; nbf when non-zero) with iss into out,
  * NUL-terminated.  Returns JWT_OK, JWT_TOO_LONG when cap is too small,

@@ -14,7 +14,10 @@
  *   3  base64url_decode; whatever decodes must encode back to the very
  *      same text (strictness: one text per byte string).
  * In every mode, a verified token must carry an exp that is not past and
- * a sub that fits its buffer.
+ * a sub that fits its buffer.  Bit 2 of the first byte picks the keys:
+ * plain, or the same keys prepared once (jwt_key_init, as an API worker
+ * has them), which must give the same answers; mode 2 also checks that
+ * both sign the very same token.
  */
 #include "fuzz.h"
 
@@ -34,10 +37,31 @@ static const unsigned char key_current[] =
 static const unsigned char key_previous[] =
   "fuzz-previous-key-0123456789abcdef012345678";
 
-static const struct jwt_key keys[2] = {
-  {key_current, sizeof(key_current) - 1},
-  {key_previous, sizeof(key_previous) - 1},
+static const struct jwt_key plain_keys[2] = {
+  {.data = key_current, .len = sizeof(key_current) - 1},
+  {.data = key_previous, .len = sizeof(key_previous) - 1},
 };
+
+/* The same keys prepared, once for the whole run (freed at exit); keys is
+ * whichever set the current input chose. */
+static struct jwt_key prepared_keys[2];
+static const struct jwt_key *keys = plain_keys;
+
+static void release_prepared(void)
+{
+  jwt_key_cleanup(&prepared_keys[0]);
+  jwt_key_cleanup(&prepared_keys[1]);
+}
+
+static void prepare_once(void)
+{
+  if(prepared_keys[0].mac)
+    return;
+  memcpy(prepared_keys, plain_keys, sizeof(prepared_keys));
+  if(jwt_key_init(&prepared_keys[0]) || jwt_key_init(&prepared_keys[1]))
+    abort();
+  atexit(release_prepared);
+}
 
 static void check_verified(const struct jwt_claims *c)
 {
@@ -131,6 +155,16 @@ static void round_trip(const uint8_t *data, size_t size)
   }
   FUZZ_CHECK(rc == JWT_OK);
   FUZZ_CHECK(strlen(token) <= JWT_MAX_TOKEN);
+  /* Prepared or not, a key signs the same bytes. */
+  {
+    const struct jwt_key *other =
+      keys == plain_keys ? prepared_keys : plain_keys;
+    char again[JWT_MAX_TOKEN + 1];
+
+    FUZZ_CHECK(jwt_sign(&other[0], ISSUER, &in, again, sizeof(again)) ==
+               JWT_OK);
+    FUZZ_CHECK(!strcmp(again, token));
+  }
   rc = jwt_verify(token, strlen(token), keys, 2, ISSUER, NOW, LEEWAY, &out);
   if(in.exp < NOW - LEEWAY)
     FUZZ_CHECK(rc == JWT_EXPIRED);
@@ -173,6 +207,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   if(!size)
     return 0;
+  prepare_once();
+  keys = data[0] & 4 ? prepared_keys : plain_keys;
   switch(data[0] % 4) {
   case 0:
     verify((const char *)data + 1, size - 1);

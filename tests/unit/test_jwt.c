@@ -28,8 +28,10 @@ static const unsigned char key_a_bytes[] =
   "0123456789abcdef0123456789abcdef-current";
 static const unsigned char key_b_bytes[] =
   "fedcba9876543210fedcba9876543210-previous";
-static const struct jwt_key key_a = { key_a_bytes, sizeof(key_a_bytes) - 1 };
-static const struct jwt_key key_b = { key_b_bytes, sizeof(key_b_bytes) - 1 };
+static const struct jwt_key key_a = { .data = key_a_bytes,
+                                      .len = sizeof(key_a_bytes) - 1 };
+static const struct jwt_key key_b = { .data = key_b_bytes,
+                                      .len = sizeof(key_b_bytes) - 1 };
 
 /* base64url of a NUL-terminated string, NUL-terminated. */
 static void b64(const char *s, char *out, size_t cap)
@@ -131,7 +133,7 @@ static void test_rfc7515_a1(void **state)
     "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
   unsigned char kbuf[64];
   struct jwt_claims c;
-  struct jwt_key key;
+  struct jwt_key key = { .data = NULL };
   long n;
 
   (void)state;
@@ -153,6 +155,12 @@ static void test_rfc7515_a1(void **state)
                               1300819380 + 31, 30, &c), JWT_EXPIRED);
   assert_int_equal(jwt_verify(tok, strlen(tok), &key, 1, "bob",
                               1300819000, 30, &c), JWT_BAD_ISSUER);
+
+  /* The same with the key prepared once. */
+  assert_int_equal(jwt_key_init(&key), 0);
+  assert_int_equal(jwt_verify(tok, strlen(tok), &key, 1, "joe",
+                              1300819000, 30, &c), JWT_OK);
+  jwt_key_cleanup(&key);
 }
 
 /* ---- signing ------------------------------------------------------------ */
@@ -276,7 +284,7 @@ static void test_sign_over_max(void **state)
 static void test_sign_short_key(void **state)
 {
   static const unsigned char shortk[] = "only sixteen byt";
-  const struct jwt_key k = { shortk, 16 };
+  const struct jwt_key k = { .data = shortk, .len = 16 };
   struct jwt_claims in = { .iat = NOW, .exp = NOW + 60 };
   char tok[JWT_MAX_TOKEN];
 
@@ -368,7 +376,8 @@ static void test_short_keys_ignored(void **state)
 {
   static const unsigned char empty[1] = { 0 };
   static const unsigned char shortk[] = "only sixteen byt";
-  const struct jwt_key keys[] = { { NULL, 0 }, { empty, 0 }, { shortk, 16 } };
+  const struct jwt_key keys[] = { { .data = NULL }, { .data = empty },
+                                  { .data = shortk, .len = 16 } };
   char tok[JWT_MAX_TOKEN], payload[512];
   struct jwt_claims c;
   size_t i;
@@ -380,6 +389,175 @@ static void test_short_keys_ignored(void **state)
     assert_int_equal(jwt_verify(tok, strlen(tok), keys, 3, ISS, NOW, LEEWAY,
                                 &c), JWT_BAD_SIGNATURE);
   }
+}
+
+/* ---- prepared keys (jwt_key_init) -------------------------------------- */
+
+/* Copies of key_a and key_b with their HMAC prepared; keys[2] is the pair
+ * in the API's order, current then previous. */
+static void prepare(struct jwt_key keys[2])
+{
+  keys[0] = (struct jwt_key){ .data = key_a.data, .len = key_a.len };
+  keys[1] = (struct jwt_key){ .data = key_b.data, .len = key_b.len };
+  assert_int_equal(jwt_key_init(&keys[0]), 0);
+  assert_int_equal(jwt_key_init(&keys[1]), 0);
+  assert_non_null(keys[0].mac);
+  assert_non_null(keys[1].mac);
+}
+
+static void unprepare(struct jwt_key keys[2])
+{
+  jwt_key_cleanup(&keys[0]);
+  jwt_key_cleanup(&keys[1]);
+  assert_null(keys[0].mac);
+  assert_null(keys[1].mac);
+}
+
+/* A prepared key signs byte for byte what the key bytes sign, token after
+ * token (the context is reused), and each verifies the other's tokens. */
+static void test_prepared_same_signatures(void **state)
+{
+  struct jwt_key prepared[2];
+  const struct jwt_key *plain[2] = { &key_a, &key_b };
+  struct jwt_claims in = { .iat = NOW, .exp = NOW + 3600, .ver = 2,
+                           .has_ver = true };
+  struct jwt_claims out;
+  char tok[JWT_MAX_TOKEN], want[JWT_MAX_TOKEN];
+  int i, k;
+
+  (void)state;
+  prepare(prepared);
+  for(i = 0; i < 20; i++) {
+    for(k = 0; k < 2; k++) {
+      snprintf(in.sub, sizeof(in.sub), "%d", 1000 + i);
+      assert_int_equal(jwt_sign(plain[k], ISS, &in, want, sizeof(want)),
+                       JWT_OK);
+      assert_int_equal(jwt_sign(&prepared[k], ISS, &in, tok, sizeof(tok)),
+                       JWT_OK);
+      assert_string_equal(tok, want);
+      assert_int_equal(jwt_verify(want, strlen(want), &prepared[k], 1, ISS,
+                                  NOW, LEEWAY, &out), JWT_OK);
+      assert_string_equal(out.sub, in.sub);
+      assert_int_equal(jwt_verify(tok, strlen(tok), plain[k], 1, ISS,
+                                  NOW, LEEWAY, &out), JWT_OK);
+    }
+  }
+  unprepare(prepared);
+}
+
+/* Rotation as the API does it: prepared current and previous keys take
+ * tokens of either, in either order; the current key alone refuses the
+ * previous key's tokens; a prepared key next to an unprepared one works. */
+static void test_prepared_rotation(void **state)
+{
+  struct jwt_key keys[2], reversed[2], mixed[2];
+  struct jwt_claims in = { .iat = NOW, .exp = NOW + 60 };
+  struct jwt_claims out;
+  char tok_a[JWT_MAX_TOKEN], tok_b[JWT_MAX_TOKEN];
+
+  (void)state;
+  prepare(keys);
+  reversed[0] = keys[1];        /* the same contexts, shared */
+  reversed[1] = keys[0];
+  mixed[0] = key_a;
+  mixed[1] = keys[1];
+  memcpy(in.sub, "9", 2);
+  assert_int_equal(jwt_sign(&key_a, ISS, &in, tok_a, sizeof(tok_a)), JWT_OK);
+  assert_int_equal(jwt_sign(&key_b, ISS, &in, tok_b, sizeof(tok_b)), JWT_OK);
+
+  assert_int_equal(jwt_verify(tok_a, strlen(tok_a), keys, 2, ISS, NOW,
+                              LEEWAY, &out), JWT_OK);
+  assert_int_equal(jwt_verify(tok_b, strlen(tok_b), keys, 2, ISS, NOW,
+                              LEEWAY, &out), JWT_OK);
+  assert_string_equal(out.sub, "9");
+  assert_int_equal(jwt_verify(tok_a, strlen(tok_a), reversed, 2, ISS, NOW,
+                              LEEWAY, &out), JWT_OK);
+  assert_int_equal(jwt_verify(tok_b, strlen(tok_b), mixed, 2, ISS, NOW,
+                              LEEWAY, &out), JWT_OK);
+  assert_int_equal(jwt_verify(tok_b, strlen(tok_b), keys, 1, ISS, NOW,
+                              LEEWAY, &out), JWT_BAD_SIGNATURE);
+  assert_int_equal(jwt_verify(tok_a, strlen(tok_a), reversed, 1, ISS, NOW,
+                              LEEWAY, &out), JWT_BAD_SIGNATURE);
+  /* And once more after those failures: the context is still good. */
+  assert_int_equal(jwt_verify(tok_a, strlen(tok_a), keys, 1, ISS, NOW,
+                              LEEWAY, &out), JWT_OK);
+  unprepare(keys);
+}
+
+/* Prepared keys refuse what the key bytes refuse: another key's token, a
+ * tampered signature or payload, a token of the right key but expired. */
+static void test_prepared_refusals(void **state)
+{
+  static const unsigned char other_bytes[] =
+    "an-unrelated-key-neither-current-nor-previous";
+  const struct jwt_key other = { .data = other_bytes,
+                                 .len = sizeof(other_bytes) - 1 };
+  struct jwt_key keys[2];
+  struct jwt_claims c;
+  char tok[JWT_MAX_TOKEN], payload[512], *sig;
+  size_t len;
+
+  (void)state;
+  prepare(keys);
+  good_token(&other, payload, tok);
+  assert_int_equal(jwt_verify(tok, strlen(tok), keys, 2, ISS, NOW, LEEWAY,
+                              &c), JWT_BAD_SIGNATURE);
+
+  good_token(&key_a, payload, tok);
+  len = strlen(tok);
+  assert_int_equal(jwt_verify(tok, len, keys, 2, ISS, NOW, LEEWAY, &c),
+                   JWT_OK);
+  assert_int_equal(jwt_verify(tok, len, keys, 2, ISS, NOW + 3600 + LEEWAY + 1,
+                              LEEWAY, &c), JWT_EXPIRED);
+  sig = strrchr(tok, '.') + 1;
+  sig[5] = sig[5] == 'A' ? 'B' : 'A';
+  assert_int_equal(jwt_verify(tok, len, keys, 2, ISS, NOW, LEEWAY, &c),
+                   JWT_BAD_SIGNATURE);
+  sig[40] = '\0';               /* a truncated signature */
+  assert_int_equal(jwt_verify(tok, strlen(tok), keys, 2, ISS, NOW, LEEWAY,
+                              &c), JWT_BAD_SIGNATURE);
+
+  /* One byte of the signed part changed (the payload's last character). */
+  good_token(&key_a, payload, tok);
+  len = strlen(tok);
+  sig = strrchr(tok, '.');
+  sig[-1] = sig[-1] == 'Q' ? 'R' : 'Q';
+  assert_int_equal(jwt_verify(tok, len, keys, 2, ISS, NOW, LEEWAY, &c),
+                   JWT_BAD_SIGNATURE);
+  unprepare(keys);
+}
+
+/* jwt_key_init refuses what jwt_sign would refuse and leaves the key
+ * usable unprepared; init twice does not leak (valgrind), cleanup is safe
+ * on a key never prepared, twice, and on NULL. */
+static void test_prepare_refused_and_cleanup(void **state)
+{
+  static const unsigned char shortk[] = "only sixteen byt";
+  struct jwt_key none = { .data = NULL };
+  struct jwt_key k = { .data = shortk, .len = 16 };
+  struct jwt_key a = { .data = key_a.data, .len = key_a.len };
+  struct jwt_claims in = { .iat = NOW, .exp = NOW + 60 };
+  char tok[JWT_MAX_TOKEN];
+
+  (void)state;
+  assert_int_equal(jwt_key_init(&none), -1);
+  assert_null(none.mac);
+  assert_int_equal(jwt_key_init(&k), -1);
+  assert_null(k.mac);
+  assert_int_equal(jwt_sign(&k, ISS, &in, tok, sizeof(tok)), JWT_INTERNAL);
+
+  assert_int_equal(jwt_key_init(&a), 0);
+  assert_int_equal(jwt_key_init(&a), 0);
+  assert_non_null(a.mac);
+  assert_int_equal(jwt_sign(&a, ISS, &in, tok, sizeof(tok)), JWT_OK);
+  assert_int_equal(verify(tok), JWT_OK);
+  jwt_key_cleanup(&a);
+  jwt_key_cleanup(&a);
+  assert_null(a.mac);
+  assert_int_equal(jwt_sign(&a, ISS, &in, tok, sizeof(tok)), JWT_OK);
+  assert_int_equal(verify(tok), JWT_OK);
+  jwt_key_cleanup(&none);
+  jwt_key_cleanup(NULL);
 }
 
 /* ---- header ------------------------------------------------------------- */
@@ -826,6 +1004,10 @@ int main(void)
     cmocka_unit_test(test_wrong_key),
     cmocka_unit_test(test_key_rotation),
     cmocka_unit_test(test_short_keys_ignored),
+    cmocka_unit_test(test_prepared_same_signatures),
+    cmocka_unit_test(test_prepared_rotation),
+    cmocka_unit_test(test_prepared_refusals),
+    cmocka_unit_test(test_prepare_refused_and_cleanup),
     cmocka_unit_test(test_alg_none),
     cmocka_unit_test(test_other_algs),
     cmocka_unit_test(test_header_shape),
