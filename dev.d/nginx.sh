@@ -32,11 +32,12 @@ nginx_configure() {
     local prefix=$SOCK_DIR/nginx out
     mkdir -p -- "$prefix"
     # nginx answers some errors itself and adds CORS to them for the same
-    # origins as the API (trackly-http.conf.in, @CORS_ORIGINS@).
+    # origins as the API (trackly-http.conf.in, @CORS_ORIGINS@); its
+    # upstream, with the kept connections, is the API's socket.
     render "$ROOT/nginx/trackly-http.conf.in" "$prefix/trackly-http.conf" \
+        "API_SOCKET=$SOCK_DIR/api.sock" \
         "CORS_ORIGINS=${CORS_ORIGINS-}"
     render "$ROOT/nginx/trackly-common.conf.in" "$prefix/trackly-common.conf" \
-        "API_SOCKET=$SOCK_DIR/api.sock" \
         "WEB_ROOT=$WEB_ROOT"
     render "$ROOT/nginx/trackly.conf.in" "$prefix/trackly.conf" \
         "LISTEN=127.0.0.1:$HTTP_PORT" \

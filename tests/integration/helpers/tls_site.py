@@ -137,10 +137,9 @@ class TlsSite:
         self.base = f"https://localhost:{self.https_port}"
         src = self.templates
         render(src / "trackly-http.conf.in", self.prefix / "trackly-http.conf",
-               CORS_ORIGINS=self.cors_origins)
+               API_SOCKET=self.api_socket, CORS_ORIGINS=self.cors_origins)
         render(src / "trackly-common.conf.in",
-               self.prefix / "trackly-common.conf",
-               API_SOCKET=self.api_socket, WEB_ROOT=self.web)
+               self.prefix / "trackly-common.conf", WEB_ROOT=self.web)
         render(src / "trackly-tls.conf.in", self.prefix / "trackly-tls.conf",
                SERVER_NAME="localhost", PUBLIC_URL=self.base,
                LISTEN_HTTP=f"127.0.0.1:{self.http_port}",
