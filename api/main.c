@@ -36,7 +36,7 @@ static void usage(FILE *out)
 "  -s, --socket PATH       create and listen on the unix socket PATH\n"
 "  -m, --socket-mode MODE  permissions of that socket (octal, default 0660)\n"
 "  -w, --workers N         number of workers (default: API_WORKERS, or the\n"
-"                          number of CPUs)\n"
+"                          number of CPUs, at least 2)\n"
 "  -e, --env-file FILE     read NAME=value settings from FILE first (and\n"
 "                          again on SIGHUP)\n"
 "  -h, --help              show this help and exit\n"

@@ -361,6 +361,13 @@ static void wipe_env(const char *name)
   }
 }
 
+int config_default_workers(long cpus)
+{
+  if(cpus < 2)
+    return 2;
+  return cpus > 256 ? 256 : (int)cpus;
+}
+
 int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
 {
   const char *fmt;
@@ -390,7 +397,8 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
      get_networks(cfg, err, errcap))
     goto fail;
 
-  if(get_int("API_WORKERS", 1, 256, cpus > 0 ? cpus : 2, &n, err, errcap))
+  if(get_int("API_WORKERS", 1, 256, config_default_workers(cpus), &n,
+             err, errcap))
     goto fail;
   cfg->api_workers = (int)n;
   if(get_int("API_HASHING_SLOTS", 0, 256, 0, &n, err, errcap))

@@ -51,7 +51,7 @@ struct config {
   size_t cors_count;
   bool cors_any;                 /* CORS_ORIGINS=* */
 
-  int api_workers;               /* default: online CPUs */
+  int api_workers;               /* default: config_default_workers */
   int api_hashing_slots;         /* 0 (default): API_WORKERS - 1, >= 1 */
   int api_registrations_per_minute; /* default 60, per API host */
   int api_hung_worker_seconds;   /* default 30 */
@@ -86,6 +86,13 @@ struct config {
 int config_load(struct config *cfg, unsigned need, char *err, size_t errcap);
 
 void config_cleanup(struct config *cfg);
+
+/* API_WORKERS when unset, for a machine with cpus online CPUs (or -1 when
+ * unknown): one worker per CPU, at least 2 so a worker hashing a password
+ * never holds up every other request, at most 256.  More workers than CPUs
+ * bought nothing on a 2-CPU machine once nginx keeps its connections
+ * (bench/results-api.md, docs/operations.md "Scaling out"). */
+int config_default_workers(long cpus);
 
 /* Loads env_file (when not NULL) into the environment, then the
  * configuration into *cfg: what a program does at start and the API's

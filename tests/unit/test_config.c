@@ -91,7 +91,7 @@ static void defaults(void **state)
   assert_string_equal(cfg.db_url, "dbname=trackly");
   assert_null(cfg.jwt_previous);
   assert_string_equal(cfg.public_url, "http://127.0.0.1:8080");
-  assert_true(cfg.api_workers >= 1);
+  assert_true(cfg.api_workers >= 2);
   assert_false(cfg.allow_private_targets);
   assert_false(cfg.email_allow_local_domains);
   assert_null(cfg.email_host);
@@ -138,6 +138,21 @@ static const struct {
   {"ALERT_FLAP_TRANSITIONS", "101"},
   {"ALERT_FLAP_QUIET_MINUTES", "0"},
 };
+
+/* API_WORKERS when unset: one per CPU, never fewer than 2 (a worker
+ * hashing a password must not hold up everything else), at most 256. */
+static void default_workers(void **state)
+{
+  (void)state;
+  assert_int_equal(config_default_workers(-1), 2);
+  assert_int_equal(config_default_workers(0), 2);
+  assert_int_equal(config_default_workers(1), 2);
+  assert_int_equal(config_default_workers(2), 2);
+  assert_int_equal(config_default_workers(3), 3);
+  assert_int_equal(config_default_workers(64), 64);
+  assert_int_equal(config_default_workers(256), 256);
+  assert_int_equal(config_default_workers(4096), 256);
+}
 
 static void bad_values(void **state)
 {
@@ -301,6 +316,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(defaults, clean_env),
+    cmocka_unit_test(default_workers),
     cmocka_unit_test_setup(bad_values, clean_env),
     cmocka_unit_test_setup(values, clean_env),
     cmocka_unit_test_setup(secret_file, clean_env),
