@@ -12,6 +12,7 @@ from helpers.db import db_connect
 from helpers.http import call, expect_error, expect_json
 from helpers.procs import children_of
 from helpers.stack import api_log_since, api_master, log_size, under_asan
+from helpers.users import login_token
 
 pytestmark = pytest.mark.usefixtures("stack_healthy")
 
@@ -73,6 +74,35 @@ def test_each_worker_limits_its_data_memory():
             assert soft == "unlimited", line
         else:
             assert soft == str(WORKER_DATA_MAX), line
+
+
+def worker_memory_kib():
+    """{pid: (VmRSS, VmHWM)} of every API worker, in KiB."""
+    out = {}
+    for pid in children_of(api_master()):
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(l.split(":", 1) for l in f if ":" in l)
+        out[pid] = (int(fields["VmRSS"].split()[0]),
+                    int(fields["VmHWM"].split()[0]))
+    return out
+
+
+def test_workers_give_argon2_memory_back(new_user):
+    """Issue 14: Argon2id takes 19 MiB per hash; a worker that has hashed
+    several passwords gives it back, so resting workers stay small (each
+    hash is a mapping of its own, api/worker.c's mmap threshold).  Not
+    under AddressSanitizer, whose allocator keeps freed memory."""
+    if under_asan():
+        pytest.skip("ASan's allocator keeps freed memory")
+    for _ in range(6):          # sequential: each one hashes, in some worker
+        login_token(new_user.email, new_user.password)
+    mem = worker_memory_kib()
+    assert mem
+    # At least one worker hashed (its peak holds the 19 MiB) ...
+    assert max(hwm for _, hwm in mem.values()) > 19 * 1024, mem
+    # ... and every one is back under 16 MiB (about 6.5 at rest).
+    for pid, (rss, _) in mem.items():
+        assert rss < 16 * 1024, f"worker {pid} rests at {rss} KiB: {mem}"
 
 
 def test_largest_body_leaves_workers_small(new_user):
