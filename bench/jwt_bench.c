@@ -9,10 +9,10 @@
  * under a 64-byte key like `openssl rand -hex 32` makes, verified with a
  * previous key configured as during a rotation: the current key matches
  * first; the "previous key's token" cases are signed with the previous
- * one, which costs a second HMAC.  Each case runs ITERATIONS (default 100000) times per repeat;
- * the best of REPEATS (default 5) is printed in µs per operation, since
- * on a shared machine the fastest repeat is the least disturbed.  The
- * cases alternate within each repeat so that both see the same noise.
+ * one, which costs a second HMAC.  Each case runs ITERATIONS (default
+ * 100000) times per repeat; the best of REPEATS (default 5) is printed in
+ * µs per operation, since on a shared machine the fastest repeat is the
+ * least disturbed.  The cases alternate within each repeat so that both see the same noise.
  *
  * Besides jwt_verify, the HMAC alone is timed three ways, to choose how a
  * prepared context is reused: OpenSSL's one-shot HMAC(), re-initialising

@@ -9,9 +9,8 @@
 # random JWT_SECRET and everything else as the environment says (API_WORKERS
 # defaults to the number of CPUs, at least 2). It gets the stack through
 # the variables of the contract in dev.d/test.sh that apply (TRACKLY_URL,
-# TRACKLY_DB_URL,
-# TRACKLY_API_PID, TRACKLY_API_LOG, TRACKLY_NGINX_LOG, TRACKLY_BUILD_DIR,
-# TRACKLY_SOURCE_ROOT, TRACKLY_PGCTL) plus:
+# TRACKLY_DB_URL, TRACKLY_API_PID, TRACKLY_API_LOG, TRACKLY_NGINX_LOG,
+# TRACKLY_BUILD_DIR, TRACKLY_SOURCE_ROOT, TRACKLY_PGCTL) plus:
 #   TRACKLY_NGINX_PID    pid of the nginx master
 #   TRACKLY_SOCK_DIR     the private socket directory, removed at exit: room
 #                        for the benchmark's own sockets and files
