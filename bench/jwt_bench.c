@@ -12,7 +12,8 @@
  * one, which costs a second HMAC.  Each case runs ITERATIONS (default
  * 100000) times per repeat; the best of REPEATS (default 5) is printed in
  * µs per operation, since on a shared machine the fastest repeat is the
- * least disturbed.  The cases alternate within each repeat so that both see the same noise.
+ * least disturbed.  The cases alternate within each repeat so that both
+ * see the same noise.
  *
  * Besides jwt_verify, the HMAC alone is timed three ways, to choose how a
  * prepared context is reused: OpenSSL's one-shot HMAC(), re-initialising
