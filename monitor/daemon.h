@@ -1,8 +1,8 @@
 /*
  * daemon.h - the state of trackly-monitor's check thread, shared by
  * main.c (the loop, signals, systemd, the metrics file) and work.c (what
- * the loop does each turn: claim due projects, take finished checks,
- * write them, prune).
+ * the loop does each turn: claim due projects, take finished checks and
+ * hand them to the writer thread, writer.h, which writes them and prunes).
  *
  * Memory: main() owns the one struct daemon; nothing here frees it.
  */
@@ -18,20 +18,22 @@
 #include "prober.h"
 #include "results.h"
 #include "stats.h"
+#include "writer.h"
 
 #define DB_RETRY_MS 1000         /* the database away: try again after */
 
 struct daemon {
   struct config cfg;
-  struct db db;
+  struct db db;                  /* claims, LISTEN, the metrics' outbox */
   struct prober prober;
+  struct writer writer;          /* writes results, prunes: own thread */
   struct mailer mailer;
   struct results_options results;
   char name[64];                 /* MONITOR_ID, or the host name */
   char owner[128];               /* name:pid, on each lease we take */
   bool once, stopping, ready, failed;
   int signal_fd;
-  struct check *unwritten;       /* finished, waiting to be written */
+  struct check *unwritten;       /* finished, not yet handed to writer */
   struct check *unwritten_tail;
   int unwritten_count;
   /* Moments below are clock_ms() (monotonic): they measure time in this
@@ -39,7 +41,6 @@ struct daemon {
    * work falls due) are wall_ms(). */
   int64_t unwritten_since;
   int64_t next_claim;            /* when to look for due work again */
-  int64_t next_prune;
   int64_t full_since;            /* every slot busy since (0: not) */
   int64_t next_full_warning;
   int64_t held_since;            /* due work waiting its turn since (0) */
@@ -56,10 +57,8 @@ struct daemon {
 void work_claim(struct daemon *d);
 /* Moves finished checks to the unwritten list, counting them. */
 void work_take_finished(struct daemon *d);
-/* Writes the unwritten checks (kept, up to a bound, on failure). */
+/* Hands the unwritten checks to the writer thread. */
 void work_write_results(struct daemon *d);
-/* Deletes old checks and long-unverified accounts, once a minute. */
-void work_prune(struct daemon *d);
 /* Warns, at most once a minute, when every slot stays busy. */
 void work_warn_full(struct daemon *d, int64_t now);
 /* Takes back the leases an earlier run of this monitor left. */

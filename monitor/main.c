@@ -3,14 +3,16 @@
  * them, and writes the results, with the mailer on its own thread.
  *
  * One thread does the checks: it claims work from Postgres (scheduler.c),
- * hands it to libcurl's multi interface (prober.c), and writes finished
- * checks in batches (results.c).  It sleeps in curl_multi_poll, which also
- * watches a signalfd (SIGTERM, SIGINT) and the database socket (LISTEN
- * trackly_wakeup), so a stop request, a change made through the API and a
- * finished transfer all wake it at once.  The database calls it makes are
- * short, bounded by a statement timeout, and never made while waiting on
- * the network.  This file runs the loop (and signals, systemd and the
- * metrics file); work.c is what each turn does.
+ * hands it to libcurl's multi interface (prober.c), and passes finished
+ * checks in batches to the writer thread (writer.c), which writes them
+ * (results.c) and prunes old rows on a connection of its own.  The loop
+ * sleeps in curl_multi_poll, which also watches a signalfd (SIGTERM,
+ * SIGINT), the database socket (LISTEN trackly_wakeup) and the writer's
+ * eventfd, so a stop request, a change made through the API, a finished
+ * transfer and a written batch all wake it at once.  The database calls it
+ * makes itself (the claims) are short, bounded by a statement timeout, and
+ * never made while waiting on the network.  This file runs the loop (and
+ * signals, systemd and the metrics file); work.c is what each turn does.
  */
 #include "clock.h"
 #include "daemon.h"
@@ -29,16 +31,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WRITE_BATCH 100          /* results written per statement */
-#define WRITE_DELAY_MS 100       /* longest a finished check waits */
+#define WRITE_BATCH 100          /* results handed to the writer at once */
+#define WRITE_DELAY_MS 100       /* longest a finished check waits for it */
 #define STATEMENT_TIMEOUT_MS 15000
 #define ONCE_DB_WAIT_MS 30000
 #define STATS_EVERY_MS 5000       /* MONITOR_METRICS_FILE rewritten */
 
 static const struct db_statement *const statement_lists[] = {
   scheduler_statements,
-  results_statements,
   stats_statements,
+  NULL,
+};
+/* The writer thread's connection: results, prune, lease release. */
+static const struct db_statement *const writer_lists[] = {
+  scheduler_statements,
+  results_statements,
   NULL,
 };
 
@@ -173,8 +180,15 @@ static void run(struct daemon *d)
   if(d->cfg.email_host && !d->once && !d->stopping &&
      mailer_start(&d->mailer, &d->cfg, d->owner, &d->stats, false))
     log_error("cannot start the mailer thread");
+  if(!d->stopping &&
+     writer_start(&d->writer, &d->cfg, &d->results, &d->stats, writer_lists,
+                  STATEMENT_TIMEOUT_MS, !d->once)) {
+    log_error("cannot start the writer thread: %s", strerror(errno));
+    d->stopping = d->failed = true;
+  }
   while(!d->stopping || d->prober.in_flight || d->unwritten) {
-    struct pollfd extra[2];
+    struct pollfd extra[3];
+    int db_poll = -1, writer_poll = -1;
     int nextra = 0, timeout;
     int64_t now;
 
@@ -198,35 +212,40 @@ static void run(struct daemon *d)
     if(d->watchdog_usec && timeout > (int)(d->watchdog_usec / 2000))
       timeout = (int)(d->watchdog_usec / 2000);
     extra[nextra++] = (struct pollfd){.fd = d->signal_fd, .events = POLLIN};
-    if(d->db.conn && PQsocket(d->db.conn) >= 0)
+    if(d->db.conn && PQsocket(d->db.conn) >= 0) {
+      db_poll = nextra;
       extra[nextra++] = (struct pollfd){.fd = PQsocket(d->db.conn),
                                         .events = POLLIN};
+    }
+    if(writer_fd(&d->writer) >= 0) {
+      writer_poll = nextra;
+      extra[nextra++] = (struct pollfd){.fd = writer_fd(&d->writer),
+                                        .events = POLLIN};
+    }
     prober_wait(&d->prober, extra, nextra, timeout);
     if(extra[0].revents)
       read_signals(d);
-    if(nextra > 1 && extra[1].revents)
+    if(db_poll >= 0 && extra[db_poll].revents)
       read_notifications(d);
+    /* A batch written: those projects have new slots, look again. */
+    if(writer_poll >= 0 && extra[writer_poll].revents &&
+       writer_written(&d->writer))
+      d->next_claim = 0;
 
     work_take_finished(d);
     now = clock_ms();
     if(d->unwritten &&
        (d->unwritten_count >= WRITE_BATCH || !d->prober.in_flight ||
-        now - d->unwritten_since >= WRITE_DELAY_MS)) {
+        now - d->unwritten_since >= WRITE_DELAY_MS))
       work_write_results(d);
-      if(d->unwritten && d->stopping && !d->prober.in_flight)
-        break;                  /* the database is away: give up */
-    }
-    if(!d->once)
-      work_prune(d);
     write_stats(d, false);
     watchdog(d);
   }
+  /* The writer writes what it holds (one try each) and gives back the
+   * leases of what it cannot write, instead of letting them expire. */
+  work_write_results(d);
+  writer_stop(&d->writer);
   write_stats(d, true);
-  /* Whatever could not be written goes back to the pool at once instead of
-   * waiting for its lease to expire. */
-  scheduler_release(&d->db, d->owner, d->unwritten);
-  check_free_list(d->unwritten);
-  d->unwritten = NULL;
 }
 
 /* The monitor's name in its leases: MONITOR_ID, or the host name.  It

@@ -1,7 +1,7 @@
 /*
  * work.c - what trackly-monitor's check loop does each turn (main.c runs
  * the loop): claim due projects fairly and start them, take the finished
- * checks and write them in batches, prune old rows, and say when the
+ * checks and hand them in batches to the writer thread, and say when the
  * check slots are too few.  See daemon.h.
  */
 #include "clock.h"
@@ -15,43 +15,17 @@
 #define CLAIM_BATCH 100          /* projects claimed per statement */
 #define RESCAN_MS 5000           /* look for due work at least this often */
 #define HELD_BACK_MS 500         /* ... this often when some waits its turn */
-#define PRUNE_EVERY_MS 60000
-#define PRUNE_BATCH 5000
-#define PURGE_ACCOUNTS_BATCH 50  /* unverified accounts deleted per minute */
-#define MAX_UNWRITTEN 50000      /* results kept while the database is away */
 
-/* Writes the finished checks.  On a database failure they are kept for
- * the next try (a bounded number; their leases expire meanwhile and the
- * projects are simply checked again). */
+/* Hands the finished checks to the writer thread (writer.h), which
+ * writes them in batches on its own connection: the loop never waits on
+ * the database for them. */
 void work_write_results(struct daemon *d)
 {
-  int mails, n;
-
   if(!d->unwritten)
     return;
-  n = results_write(&d->db, &d->results, d->unwritten, &mails);
-  if(n >= 0) {
-    if(n < d->unwritten_count)
-      log_warn("%d results dropped: their leases had passed to another "
-               "monitor", d->unwritten_count - n);
-    if(mails)
-      log_info("%d alert mails queued", mails);
-    atomic_fetch_add(&d->stats.mail_queued, (uint64_t)mails);
-    /* These projects have new slots (maybe a second away): look again.
-     * Once per written batch, so never a spin. */
-    d->next_claim = 0;
-    check_free_list(d->unwritten);
-    d->unwritten = d->unwritten_tail = NULL;
-    d->unwritten_count = 0;
-    return;
-  }
-  if(d->unwritten_count > MAX_UNWRITTEN) {
-    log_error("database unavailable: dropping %d unwritten results",
-              d->unwritten_count);
-    check_free_list(d->unwritten);
-    d->unwritten = d->unwritten_tail = NULL;
-    d->unwritten_count = 0;
-  }
+  writer_push(&d->writer, d->unwritten, d->unwritten_count);
+  d->unwritten = d->unwritten_tail = NULL;
+  d->unwritten_count = 0;
 }
 
 void work_take_finished(struct daemon *d)
@@ -138,6 +112,12 @@ void work_claim(struct daemon *d)
 
     if(want <= 0)
       return;
+    /* The writer is behind (a slow or absent database): more checks would
+     * only wait in memory.  It wakes us after each batch it writes. */
+    if(writer_backlog(&d->writer) > WRITER_BACKLOG) {
+      d->next_claim = now + DB_RETRY_MS;
+      return;
+    }
     n = scheduler_claim(&d->db, d->owner, want, &slots, d->prober.flying,
                         d->prober.in_flight, &list, &taken_over);
     if(n < 0) {
@@ -178,36 +158,6 @@ void work_claim(struct daemon *d)
     return;
   }
 }
-
-void work_prune(struct daemon *d)
-{
-  int64_t now = clock_ms();
-  int64_t n, total = 0;
-
-  if(now < d->next_prune)
-    return;
-  d->next_prune = now + PRUNE_EVERY_MS;
-  /* Small batches, a bounded number per minute: never a long lock. */
-  for(int i = 0; i < 10; i++) {
-    n = scheduler_prune(&d->db, d->cfg.check_retention_days, PRUNE_BATCH);
-    if(n <= 0)
-      break;
-    total += n;
-    if(n < PRUNE_BATCH)
-      break;
-  }
-  if(total)
-    log_info("deleted %lld checks older than %lld days", (long long)total,
-             (long long)d->cfg.check_retention_days);
-  /* One small batch a minute: each account may take its projects' checks
-   * with it. */
-  n = scheduler_purge_unverified(&d->db, d->cfg.unverified_account_days,
-                                 PURGE_ACCOUNTS_BATCH);
-  if(n > 0)
-    log_info("deleted %lld accounts still unverified after %lld days",
-             (long long)n, (long long)d->cfg.unverified_account_days);
-}
-
 
 /* Says, at most once a minute, that every check slot has been busy for
  * 10 s without a break: due checks are then starting late, and the cure is

@@ -360,3 +360,43 @@ def test_survives_a_database_restart(db, monitor, target):
         assert len(set(slots)) == len(slots), "a slot was checked twice"
     finally:
         again.conn.close()
+
+
+def test_writer_losing_its_connection_loses_no_result(db, monitor, target):
+    """The monitor writes its results on a connection of its own (the
+    writer thread, monitor/writer.h), beside the check loop's.  Cut the
+    writer's connection again and again while projects are checked every
+    second: the loop keeps probing, the writer reconnects and writes what
+    it held, and every slot is recorded exactly once, in order."""
+    user = make_verified_user()
+    ids = [insert_project(db, user, target.set(f"/writer{i}", "ok"),
+                          interval=1) for i in range(3)]
+    daemon = monitor(users=[user])
+    eventually(lambda: all(len(check_rows(db, p)) >= 2 for p in ids), 15,
+               "no checks")
+
+    def backends():
+        return {r["application_name"] for r in dict_rows(
+            db, "SELECT application_name FROM pg_stat_activity "
+                "WHERE application_name LIKE 'trackly-monitor%%'")}
+    eventually(lambda: {"trackly-monitor", "trackly-monitor-writer"}
+               <= backends(), 10, lambda: f"backends: {backends()}")
+    before = {p: len(check_rows(db, p)) for p in ids}
+    cut = 0
+    for _ in range(4):
+        cut += len(dict_rows(
+            db, "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity"
+                " WHERE application_name = 'trackly-monitor-writer'"))
+        time.sleep(1.2)
+    assert cut >= 2, f"the writer's connection was cut {cut} times"
+    assert daemon.running(), daemon.log_tail(20)
+    eventually(lambda: all(len(check_rows(db, p)) >= before[p] + 6
+                           for p in ids), 20,
+               lambda: f"results stopped; log:\n{daemon.log_tail(20)}")
+    for p in ids:
+        slots = [c["scheduled_at"] for c in check_rows(db, p)]
+        assert len(set(slots)) == len(slots), f"a slot written twice: {slots}"
+    assert daemon.stop() == 0
+    held = dict_rows(db, "SELECT id FROM projects WHERE id = ANY(%s) AND "
+                         "lease_owner IS NOT NULL", (ids,))
+    assert held == [], f"leases still held after exit: {held}"
