@@ -41,6 +41,7 @@ struct daemon {
    * work falls due) are wall_ms(). */
   int64_t unwritten_since;
   int64_t next_claim;            /* when to look for due work again */
+  int64_t last_claim;            /* when the last claim was sent */
   int64_t full_since;            /* every slot busy since (0: not) */
   int64_t next_full_warning;
   int64_t held_since;            /* due work waiting its turn since (0) */

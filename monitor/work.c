@@ -14,7 +14,8 @@
 
 #define CLAIM_BATCH 400          /* projects claimed per statement */
 #define CLAIM_MIN_ROOM_DIV 8     /* claim once 1/8 of the slots are free */
-#define CLAIM_ROOM_WAIT_MS 20    /* ... looking again this often */
+#define CLAIM_ROOM_WAIT_MS 20    /* ... looking again this often, */
+#define CLAIM_WAIT_MAX_MS 100    /* ... for at most this long */
 #define RESCAN_MS 5000           /* look for due work at least this often */
 #define HELD_BACK_MS 500         /* ... this often when some waits its turn */
 
@@ -117,11 +118,16 @@ void work_claim(struct daemon *d)
     /* A claim costs PostgreSQL about the same for 10 projects as for 400
      * (it walks past the ones in flight, at the head of the due order):
      * while many are in flight, wait until an eighth of the slots are
-     * free, then take them in one claim.  Not when only the reserve is
+     * free, then take them in one claim - but no longer than
+     * CLAIM_WAIT_MAX_MS after the last claim (slots held by hanging
+     * checks may not free for a minute), and not when only the reserve is
      * left: that is for a newcomer's first check, at once. */
     if(d->prober.in_flight && room > slots.reserve &&
-       room < d->prober.max_in_flight / CLAIM_MIN_ROOM_DIV) {
-      d->next_claim = now + CLAIM_ROOM_WAIT_MS;
+       room < d->prober.max_in_flight / CLAIM_MIN_ROOM_DIV &&
+       now - d->last_claim < CLAIM_WAIT_MAX_MS) {
+      int64_t at = d->last_claim + CLAIM_WAIT_MAX_MS;
+      d->next_claim = now + CLAIM_ROOM_WAIT_MS < at ?
+                      now + CLAIM_ROOM_WAIT_MS : at;
       return;
     }
     /* The writer is behind (a slow or absent database): more checks would
@@ -130,6 +136,7 @@ void work_claim(struct daemon *d)
       d->next_claim = now + DB_RETRY_MS;
       return;
     }
+    d->last_claim = now;
     n = scheduler_claim(&d->db, d->owner, want, &slots, d->prober.flying,
                         d->prober.in_flight, &list, &taken_over);
     if(n < 0) {
