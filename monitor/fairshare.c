@@ -64,3 +64,14 @@ bool fairshare_skip(const struct fairshare_slots *slots,
 {
   return slots->free <= slots->reserve && u->busy[i] > 0;
 }
+
+int64_t fairshare_claim_wait(const struct fairshare_slots *slots,
+                             int64_t since_last_ms)
+{
+  int64_t left = FAIRSHARE_CLAIM_WAIT_MAX_MS - since_last_ms;
+
+  if(slots->free >= slots->total || slots->free <= slots->reserve ||
+     slots->free >= slots->total / FAIRSHARE_CLAIM_ROOM_DIVISOR || left <= 0)
+    return 0;
+  return left < FAIRSHARE_CLAIM_LOOK_MS ? left : FAIRSHARE_CLAIM_LOOK_MS;
+}

@@ -13,9 +13,6 @@
 #include <stdatomic.h>
 
 #define CLAIM_BATCH 400          /* projects claimed per statement */
-#define CLAIM_MIN_ROOM_DIV 8     /* claim once 1/8 of the slots are free */
-#define CLAIM_ROOM_WAIT_MS 20    /* ... looking again this often, */
-#define CLAIM_WAIT_MAX_MS 100    /* ... for at most this long */
 #define RESCAN_MS 5000           /* look for due work at least this often */
 #define HELD_BACK_MS 500         /* ... this often when some waits its turn */
 
@@ -111,23 +108,14 @@ void work_claim(struct daemon *d)
     };
     struct check *list = NULL;
     int taken_over = 0, n;
-    int64_t due, asked = wall_ms();
+    int64_t due, wait, asked = wall_ms();
 
     if(want <= 0)
       return;
-    /* A claim costs PostgreSQL about the same for 10 projects as for 400
-     * (it walks past the ones in flight, at the head of the due order):
-     * while many are in flight, wait until an eighth of the slots are
-     * free, then take them in one claim - but no longer than
-     * CLAIM_WAIT_MAX_MS after the last claim (slots held by hanging
-     * checks may not free for a minute), and not when only the reserve is
-     * left: that is for a newcomer's first check, at once. */
-    if(d->prober.in_flight && room > slots.reserve &&
-       room < d->prober.max_in_flight / CLAIM_MIN_ROOM_DIV &&
-       now - d->last_claim < CLAIM_WAIT_MAX_MS) {
-      int64_t at = d->last_claim + CLAIM_WAIT_MAX_MS;
-      d->next_claim = now + CLAIM_ROOM_WAIT_MS < at ?
-                      now + CLAIM_ROOM_WAIT_MS : at;
+    /* Fewer, larger claims; not for the reserve (fairshare.h). */
+    wait = fairshare_claim_wait(&slots, now - d->last_claim);
+    if(wait > 0) {
+      d->next_claim = now + wait;
       return;
     }
     /* The writer is behind (a slow or absent database): more checks would

@@ -68,14 +68,13 @@ static struct check *take_batch(struct writer *w, int *count)
   if(!w->queue)
     w->queue_tail = NULL;
   last->next = NULL;
-  w->queued -= n;
   *count = n;
   return head;
 }
 
 /* Puts a batch that could not be written back at the head of the queue
  * (lock held), dropping the oldest checks beyond WRITER_MAX_QUEUED. */
-static void put_back(struct writer *w, struct check *batch, int count)
+static void put_back(struct writer *w, struct check *batch)
 {
   struct check *last = batch, *drop;
   int over, dropped = 0;
@@ -86,14 +85,13 @@ static void put_back(struct writer *w, struct check *batch, int count)
   if(!w->queue)
     w->queue_tail = last;
   w->queue = batch;
-  w->queued += count;
-  over = w->queued - WRITER_MAX_QUEUED;
+  /* Nothing is in hand now: the backlog is what is queued. */
+  over = atomic_load(&w->backlog) - WRITER_MAX_QUEUED;
   while(over-- > 0 && w->queue) {
     drop = w->queue;
     w->queue = drop->next;
     drop->next = NULL;
     check_free_list(drop);
-    w->queued--;
     dropped++;
   }
   if(!w->queue)
@@ -193,7 +191,7 @@ static void *run(void *arg)
       }
       else {
         pthread_mutex_lock(&w->lock);
-        put_back(w, batch, count);
+        put_back(w, batch);
         wait_until(w, clock_ms() + RETRY_MS);
         continue;
       }
@@ -252,14 +250,13 @@ void writer_push(struct writer *w, struct check *list, int count)
     return;
   while(last->next)
     last = last->next;
-  atomic_fetch_add(&w->backlog, count);
   pthread_mutex_lock(&w->lock);
+  atomic_fetch_add(&w->backlog, count);   /* under the lock: see put_back */
   if(w->queue_tail)
     w->queue_tail->next = list;
   else
     w->queue = list;
   w->queue_tail = last;
-  w->queued += count;
   pthread_cond_signal(&w->cond);
   pthread_mutex_unlock(&w->lock);
 }

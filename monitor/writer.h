@@ -54,9 +54,8 @@ struct writer {
   pthread_mutex_t lock;
   pthread_cond_t cond;                   /* checks pushed, or stop */
   struct check *queue, *queue_tail;      /* under lock */
-  int queued;                            /* under lock */
   bool stop;                             /* under lock */
-  atomic_int backlog;   /* queued plus the batch in hand, for the loop */
+  atomic_int backlog;   /* queued plus the batch in hand */
   /* Thread only: */
   int64_t next_prune;
 };

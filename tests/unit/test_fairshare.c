@@ -22,6 +22,37 @@ static void reserve_is_one_slot_in_sixteen(void **state)
   assert_int_equal(fairshare_reserve(10000), 625);
 }
 
+/* Fewer, larger claims: wait for an eighth of the slots, at most 100 ms
+ * after the last claim, never with nothing in flight or only the reserve
+ * free. */
+static void claim_wait(void **state)
+{
+  struct fairshare_slots s = {.total = 256, .reserve = 16, .free = 256};
+
+  (void)state;
+  assert_int_equal(fairshare_claim_wait(&s, 0), 0);     /* none in flight */
+  s.free = 32;                                           /* an eighth */
+  assert_int_equal(fairshare_claim_wait(&s, 0), 0);
+  s.free = 31;
+  assert_int_equal(fairshare_claim_wait(&s, 0), 20);
+  assert_int_equal(fairshare_claim_wait(&s, 50), 20);
+  assert_int_equal(fairshare_claim_wait(&s, 90), 10);
+  assert_int_equal(fairshare_claim_wait(&s, 100), 0);   /* waited enough */
+  assert_int_equal(fairshare_claim_wait(&s, 60000), 0);
+  s.free = 17;
+  assert_int_equal(fairshare_claim_wait(&s, 0), 20);
+  s.free = 16;                                           /* the reserve */
+  assert_int_equal(fairshare_claim_wait(&s, 0), 0);
+  s.free = 1;
+  assert_int_equal(fairshare_claim_wait(&s, 0), 0);
+  /* One slot: nothing to wait for. */
+  s = (struct fairshare_slots){.total = 1, .reserve = 0, .free = 1};
+  assert_int_equal(fairshare_claim_wait(&s, 0), 0);
+  /* --once keeps no reserve: it still waits for an eighth. */
+  s = (struct fairshare_slots){.total = 1024, .reserve = 0, .free = 100};
+  assert_int_equal(fairshare_claim_wait(&s, 0), 20);
+}
+
 /* A fly_next list of checks owned by users. */
 static struct check *flying(struct check *c, const int64_t *users, int n)
 {
@@ -83,6 +114,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(reserve_is_one_slot_in_sixteen),
+    cmocka_unit_test(claim_wait),
     cmocka_unit_test(counts_per_user_sorted),
     cmocka_unit_test(
       users_in_flight_are_left_out_when_only_the_reserve_is_free),
