@@ -39,6 +39,12 @@
   " SELECT n.total, t.* FROM n LEFT JOIN LATERAL (" page ") t ON true" \
   " ORDER BY " order
 
+/* The upper bound of a read of a project's latest checks: with it,
+ * PostgreSQL leaves out the partitions of the days ahead (schema.sql)
+ * and reads the days newest first, stopping at the LIMIT.  A check stamped
+ * more than an hour ahead of the database's clock is not shown. */
+#define SQL_CHECKS_UNTIL "now() + interval '1 hour'"
+
 struct app {
   struct config cfg;
   struct db db;

@@ -31,18 +31,20 @@
 
 const struct db_statement history_statements[] = {
   /* (total, page) rows (SQL_PAGE): a project without checks gives one
-   * row, 0 and nulls, and someone else's none. */
+   * row, 0 and nulls, and someone else's none.  A check is known by its
+   * project and times; it has no id of its own (schema.sql). */
   {"history_checks",
    SQL_PAGE("SELECT (SELECT count(*) FROM checks c"
             "        WHERE c.project_id = p.id) AS total"
             " FROM projects p WHERE p.id = $1 AND p.user_id = $2",
-            "SELECT c.id, c.scheduled_at, c.checked_at, c.ok,"
+            "SELECT c.scheduled_at, c.checked_at, c.ok,"
             "  CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END AS status,"
             "  c.status_code, c.latency_ms, c.error"
             " FROM checks c WHERE c.project_id = $1"
-            " ORDER BY c.checked_at DESC, c.id DESC"
+            "   AND c.checked_at < " SQL_CHECKS_UNTIL
+            " ORDER BY c.checked_at DESC, c.scheduled_at DESC"
             " LIMIT $3::int OFFSET $4::int",
-            "t.checked_at DESC, t.id DESC")},
+            "t.checked_at DESC, t.scheduled_at DESC")},
   /* One row per window, (project_id, label, the window's fields...),
    * written as {"project_id", "windows": {label: {...}}}.  Each window
    * counts the current hour and the hours before it, read from the hourly

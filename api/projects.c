@@ -185,7 +185,8 @@ const struct db_statement projects_statements[] = {
    * (and half the text to build) of absolute times and nulls.  The base is
    * the project's last_checked (now() if it has none), so the client gets
    * each time back exactly.  Each project's checks are one LIMIT read of
-   * checks_project_time_idx (project_id, checked_at DESC); the arrays are
+   * checks_project_time_idx (project_id, checked_at), backwards, today's
+   * partition first (SQL_CHECKS_UNTIL); the arrays are
    * built as text and cast to json, which the worker copies through
    * unchanged. */
   {"project_status_recent",
@@ -200,6 +201,7 @@ const struct db_statement projects_statements[] = {
    "   FROM (SELECT c.checked_at, c.ok, c.status_code, c.latency_ms,"
    "                c.error"
    "         FROM checks c WHERE c.project_id = p.id"
+   "           AND c.checked_at < " SQL_CHECKS_UNTIL
    "         ORDER BY c.checked_at DESC LIMIT $2::int) r) AS recent"
    " FROM projects p WHERE p.user_id = $1 ORDER BY p.id"},
   {NULL, NULL},

@@ -420,7 +420,7 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errcap)
              &cfg->monitor_min_interval, err, errcap) ||
      get_bool("TRACKLY_ALLOW_PRIVATE_TARGETS", false,
               &cfg->allow_private_targets, err, errcap) ||
-     get_int("CHECK_RETENTION_DAYS", 1, 36500, 30,
+     get_int("CHECK_RETENTION_DAYS", 1, 36500, 7,
              &cfg->check_retention_days, err, errcap) ||
      get_int("ALERT_REMINDER_MINUTES", 0, 525600, 0,
              &cfg->alert_reminder_minutes, err, errcap) ||

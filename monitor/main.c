@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "log.h"
+#include "retention.h"
 #include "scheduler.h"
 #include "trackly_build.h"
 
@@ -46,6 +47,7 @@ static const struct db_statement *const statement_lists[] = {
 static const struct db_statement *const writer_lists[] = {
   scheduler_statements,
   results_statements,
+  retention_statements,
   NULL,
 };
 

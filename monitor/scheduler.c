@@ -90,10 +90,6 @@ const struct db_statement scheduler_statements[] = {
    "  UPDATE mail_outbox SET claimed_by = NULL, claimed_until = NULL"
    "  WHERE claimed_by = ANY($1::text[]) AND sent_at IS NULL RETURNING 1)"
    " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM m)"},
-  {"sched_prune_checks",
-   "DELETE FROM checks WHERE id IN ("
-   "  SELECT id FROM checks WHERE checked_at < now() - $1 * interval '1 day'"
-   "  LIMIT $2)"},
   {"sched_prune_misc",
    "WITH t AS (DELETE FROM login_throttle"
    "           WHERE window_start < now() - interval '1 day'),"
@@ -363,13 +359,7 @@ static int64_t delete_batch(struct db *db, const char *statement,
 
 int64_t scheduler_prune(struct db *db, int64_t days, int batch)
 {
-  int64_t n = delete_batch(db, "sched_prune_checks", days, batch);
-
-  /* Expired housekeeping rows go too; a failure there waits for the next
-   * minute and does not hide the checks deleted. */
-  if(n >= 0)
-    delete_batch(db, "sched_prune_misc", days, batch);
-  return n;
+  return delete_batch(db, "sched_prune_misc", days, batch);
 }
 
 int64_t scheduler_purge_unverified(struct db *db, int64_t days, int batch)

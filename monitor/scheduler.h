@@ -62,8 +62,10 @@ void scheduler_release(struct db *db, const char *owner,
 int scheduler_take_back(struct db *db, const char *name, const char *owner,
                         int *mails);
 
-/* Deletes raw checks older than days, at most batch rows per call, and
- * expired housekeeping rows.  Returns rows deleted, or -1. */
+/* Deletes expired housekeeping rows: mail sent more than days ago (at
+ * most batch), login throttles and verification-mail counts past their
+ * day.  Returns -1 when the database failed.  (The checks' own ages are
+ * retention.h's.) */
 int64_t scheduler_prune(struct db *db, int64_t days, int batch);
 
 /* Deletes accounts whose address is still unverified days after they

@@ -5,6 +5,7 @@
 #include "writer.h"
 #include "clock.h"
 #include "log.h"
+#include "retention.h"
 #include "scheduler.h"
 
 #include <errno.h>
@@ -18,28 +19,49 @@
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_BATCH 5000
 #define PRUNE_ROUNDS 10          /* batches per minute, at most */
+#define PRUNE_PROJECTS 1000      /* projects whose old totals go per batch */
+#define ROLL_UP_EVERY_MS 3600000 /* the daily totals from the hourly ones */
 #define PURGE_ACCOUNTS_BATCH 50  /* unverified accounts deleted per minute */
 
-/* Deletes old checks and long-unverified accounts: small batches, a
- * bounded number per minute, never a long lock. */
+/* Keeps the history to its bounds (retention.h) and deletes
+ * long-unverified accounts: small batches, a bounded number per minute,
+ * never a long lock.  The days ahead are made even by a monitor that
+ * prunes nothing (--once), so its checks have a partition to go to. */
 static void prune(struct writer *w)
 {
   int64_t n, total = 0, now = clock_ms();
+  int64_t days = w->cfg->check_retention_days;
 
   if(now < w->next_prune)
     return;
   w->next_prune = now + PRUNE_EVERY_MS;
+  if(retention_add_days(&w->db) > 0)
+    log_info("made the checks' partitions of the days ahead");
+  if(!w->prune)
+    return;
+  n = retention_drop_days(&w->db, days);
+  if(n > 0)
+    log_info("dropped %lld days of checks older than %lld days",
+             (long long)n, (long long)days);
+  /* Up to PRUNE_ROUNDS batches of projects a minute, ending with a sweep
+   * (100,000 projects: once every ten minutes). */
   for(int i = 0; i < PRUNE_ROUNDS; i++) {
-    n = scheduler_prune(&w->db, w->cfg->check_retention_days, PRUNE_BATCH);
-    if(n <= 0)
+    n = retention_prune_totals(&w->db, &w->totals_after, PRUNE_PROJECTS);
+    if(n < 0)
       break;
     total += n;
-    if(n < PRUNE_BATCH)
+    if(!w->totals_after)
       break;
   }
   if(total)
-    log_info("deleted %lld checks older than %lld days", (long long)total,
-             (long long)w->cfg->check_retention_days);
+    log_info("deleted %lld hourly and daily totals past their age",
+             (long long)total);
+  if(now >= w->next_roll_up) {
+    n = retention_roll_up(&w->db);
+    if(n >= 0)
+      w->next_roll_up = now + ROLL_UP_EVERY_MS;
+  }
+  scheduler_prune(&w->db, days, PRUNE_BATCH);
   /* One small batch a minute: each account may take its projects' checks
    * with it. */
   n = scheduler_purge_unverified(&w->db, w->cfg->unverified_account_days,
@@ -111,8 +133,12 @@ static int write_batch(struct writer *w, struct check *batch, int count)
   uint64_t one = 1;
   int mails, n = results_write(&w->db, w->results, batch, &mails);
 
-  if(n < 0)
+  if(n < 0) {
+    /* A day without its partition fails the whole batch: make it now
+     * rather than at the next minute (harmless when that was not it). */
+    retention_add_days(&w->db);
     return -1;
+  }
   if(n < count)
     log_warn("%d results dropped: their leases had passed to another "
              "monitor", count - n);
@@ -167,7 +193,7 @@ static void *run(void *arg)
     int count;
 
     /* Between batches too: a monitor that is never idle still prunes. */
-    if(w->prune && !stop && clock_ms() >= w->next_prune) {
+    if(!stop && clock_ms() >= w->next_prune) {
       pthread_mutex_unlock(&w->lock);
       prune(w);
       pthread_mutex_lock(&w->lock);
@@ -176,7 +202,7 @@ static void *run(void *arg)
     if(!w->queue) {
       if(stop)
         break;
-      wait_until(w, w->prune ? w->next_prune : clock_ms() + 60000);
+      wait_until(w, w->next_prune);
       continue;
     }
     batch = take_batch(w, &count);

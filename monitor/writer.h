@@ -8,7 +8,8 @@
  * connection: the loop hands it finished checks (writer_push, which never
  * blocks) and goes back to probing; the writer writes them in batches of
  * up to WRITER_BATCH (results.c: one statement, one transaction each) and,
- * once a minute, deletes old checks and long-unverified accounts.  After
+ * once a minute, keeps the history to its bounds (retention.h) and
+ * deletes long-unverified accounts.  After
  * each batch written it wakes the loop through an eventfd (writer_fd), so
  * the projects' new slots are claimed without delay.
  *
@@ -58,11 +59,14 @@ struct writer {
   atomic_int backlog;   /* queued plus the batch in hand */
   /* Thread only: */
   int64_t next_prune;
+  int64_t next_roll_up;                  /* check_days, once an hour */
+  int64_t totals_after;                  /* the pruning's place: project id */
 };
 
 /* Opens (lazily) the writer's connection to cfg's database, preparing
- * lists, and starts its thread.  prune: delete old checks and unverified
- * accounts once a minute (not in a one-pass run).  cfg, results and stats
+ * lists, and starts its thread.  prune: drop old checks, totals and
+ * unverified accounts once a minute (not in a one-pass run; the days'
+ * partitions are made either way).  cfg, results and stats
  * must outlive the thread.  Returns 0, or -1 (nothing started). */
 int writer_start(struct writer *w, const struct config *cfg,
                  const struct results_options *results, struct stats *stats,

@@ -20,7 +20,7 @@ import re
 
 import pytest
 
-from helpers.db import Database, db_connect
+from helpers.db import Database, add_check_days, db_connect
 from helpers.http import call, expect_json
 from helpers.monitor import MonitorFactory
 from helpers.procs import children_of, is_dead
@@ -56,10 +56,14 @@ def other_user():
 @pytest.fixture
 def db():
     """The test database as superuser, autocommit.  Function-scoped so a
-    test that stops Postgres does not break the next one's connection."""
+    test that stops Postgres does not break the next one's connection.
+    The checks table has the partitions of the days the tests write
+    (add_check_days)."""
     conn = db_connect()
     try:
-        yield Database(conn)
+        database = Database(conn)
+        add_check_days(database)
+        yield database
     finally:
         conn.close()
 

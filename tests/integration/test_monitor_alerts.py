@@ -31,11 +31,13 @@ def snapshot(db, project_id):
     return db.one(
         "SELECT p.status,"
         " (SELECT count(*) FROM checks c WHERE c.project_id = p.id"
-        "    AND NOT c.ok AND c.id > coalesce((SELECT max(id) FROM checks"
-        "    WHERE project_id = p.id AND ok), 0)),"
+        "    AND NOT c.ok AND c.scheduled_at > coalesce((SELECT"
+        "    max(scheduled_at) FROM checks WHERE project_id = p.id AND ok),"
+        "    '-infinity')),"
         " (SELECT count(*) FROM checks c WHERE c.project_id = p.id"
-        "    AND c.ok AND c.id > coalesce((SELECT max(id) FROM checks"
-        "    WHERE project_id = p.id AND NOT ok), 0)),"
+        "    AND c.ok AND c.scheduled_at > coalesce((SELECT"
+        "    max(scheduled_at) FROM checks WHERE project_id = p.id"
+        "    AND NOT ok), '-infinity')),"
         " (SELECT count(*) FROM checks c WHERE c.project_id = p.id)"
         " FROM projects p WHERE p.id = %s", (project_id,))
 

@@ -1,7 +1,8 @@
 """The monitor's schedule (DESIGN §4): every project on a fixed grid of its
 interval with no drift, checks on time, a late slot checked once and never
 caught up in a burst; the hourly totals kept in step with the raw checks;
-and raw checks pruned after CHECK_RETENTION_DAYS while the totals stay."""
+and raw checks dropped a day at a time after CHECK_RETENTION_DAYS while the
+totals stay."""
 
 import time
 
@@ -158,3 +159,92 @@ def test_projects_deleted_or_paused_while_being_checked(db, monitor, target):
     assert target.requests("/mid-delete") == 1
     assert len(check_rows(db, ids["pause"])) <= 1
     assert target.requests("/mid-pause") == 1
+
+
+def test_retention_drops_whole_days_and_keeps_the_totals(db, monitor,
+                                                          target):
+    """Issue 15: raw checks go a whole UTC day at a time, as the DROP of
+    that day's partition, once the day ended CHECK_RETENTION_DAYS ago; the
+    days after it keep every row, and the hourly and daily totals of every
+    day stay until theirs (90 days, 730 days).  The monitor also makes the partitions of the days ahead, and
+    rolls yesterday's and today's hours up into days."""
+    user = make_verified_user()
+    pid = insert_project(db, user, target.set("/days", "ok"), interval=60)
+    # Noon (UTC) of each of the last 12 days: one check, its hour and day.
+    for ago in range(1, 13):
+        noon = ("((now() AT TIME ZONE 'UTC')::date - %s)::timestamp"
+                " AT TIME ZONE 'UTC' + interval '12 hours'")
+        db.run("INSERT INTO checks (project_id, scheduled_at, checked_at, ok,"
+               " status_code, latency_ms) VALUES (%s, " + noon + ", "
+               + noon + ", true, 200, 10)", (pid, ago, ago))
+        db.run("INSERT INTO check_hours (project_id, hour, checks, up, "
+               "latency_sum, latency_max) VALUES (%s, " + noon + ", 1, 1, "
+               "10, 10)", (pid, ago))
+    db.run("DELETE FROM check_days WHERE project_id = %s", (pid,))
+    db.run("INSERT INTO check_days (project_id, day, checks, up, latency_sum,"
+           " latency_max) SELECT %s, (now() AT TIME ZONE 'UTC')::date - a,"
+           " 1, 1, 10, 10 FROM generate_series(2, 12) AS a", (pid,))
+    # Totals past their age: hours of 91 days ago, days of 731 ago.
+    db.run("INSERT INTO check_hours (project_id, hour, checks, up, "
+           "latency_sum, latency_max) SELECT %s, date_trunc('hour', now())"
+           " - interval '91 days' - h * interval '1 hour', 1, 1, 10, 10"
+           " FROM generate_series(0, 2) AS h", (pid,))
+    db.run("INSERT INTO check_days (project_id, day, checks, up, latency_sum,"
+           " latency_max) VALUES (%s, (now() AT TIME ZONE 'UTC')::date - 731,"
+           " 1, 1, 10, 10)", (pid,))
+
+    def old_totals():
+        return db.one(
+            "SELECT (SELECT count(*) FROM check_hours WHERE project_id = %s"
+            "  AND hour < now() - interval '90 days'),"
+            " (SELECT count(*) FROM check_days WHERE project_id = %s"
+            "  AND day < (now() AT TIME ZONE 'UTC')::date - 730)",
+            (pid, pid))
+    assert old_totals() == (3, 1)
+
+    def partitions():
+        return {name for (name,) in db.all(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c"
+            " ON c.oid = i.inhrelid WHERE i.inhparent = 'checks'::regclass")}
+
+    def expired():
+        """The partitions whose day ended 7 days ago or more."""
+        return {n for n in partitions() if db.value(
+            "SELECT (to_date(substr(%s, 8), 'YYYYMMDD') + 1)::timestamp"
+            " AT TIME ZONE 'UTC' <= now() - interval '7 days'", (n,))}
+
+    assert expired(), "the test has no old partition to drop"
+    monitor(users=[user], CHECK_RETENTION_DAYS="7")
+    eventually(lambda: not expired(), 15,
+               lambda: f"partitions past the retention remain: {expired()}")
+    eventually(lambda: old_totals() == (0, 0), 15,
+               lambda: f"totals past their age remain: {old_totals()}")
+
+    # Days 1 to 6 ago end less than 7 days ago: every check is there, each
+    # in its own day's partition; from 8 days ago on, none.  (7 days ago
+    # ends 6 days and some hours ago: kept.)
+    kept = db.all("SELECT (now() AT TIME ZONE 'UTC')::date"
+                  " - (checked_at AT TIME ZONE 'UTC')::date,"
+                  " tableoid::regclass::text = 'checks_'"
+                  " || to_char(checked_at AT TIME ZONE 'UTC', 'YYYYMMDD')"
+                  " FROM checks WHERE project_id = %s"
+                  " AND checked_at < now() - interval '12 hours'"
+                  " ORDER BY 1", (pid,))
+    assert kept == [(ago, True) for ago in range(1, 8)], kept
+    # The totals of all 12 days stay.
+    assert db.value("SELECT count(*) FROM check_hours WHERE project_id = %s"
+                    " AND hour < now() - interval '23 hours'", (pid,)) == 12
+    assert db.value("SELECT count(*) FROM check_days WHERE project_id = %s"
+                    " AND day < (now() AT TIME ZONE 'UTC')::date - 1",
+                    (pid,)) == 11
+    # Yesterday's day row is the roll-up of its hours (the one at noon).
+    eventually(lambda: db.one(
+        "SELECT checks, up, latency_sum, latency_max FROM check_days"
+        " WHERE project_id = %s AND day = (now() AT TIME ZONE 'UTC')::date"
+        " - 1", (pid,)) == (1, 1, 10, 10), 10,
+        "yesterday was not rolled up into check_days")
+    # Today and the next two days have their partitions.
+    ahead = {db.value("SELECT 'checks_' || to_char((now() AT TIME ZONE"
+                      " 'UTC')::date + %s, 'YYYYMMDD')", (i,))
+             for i in range(3)}
+    assert ahead <= partitions()

@@ -15,7 +15,7 @@ from helpers.http import call, expect_error, expect_json, parse_time
 from helpers.projects import bad_counts, create_project
 from helpers.stack import env
 
-CHECK_KEYS = {"id", "scheduled_at", "checked_at", "ok", "status",
+CHECK_KEYS = {"scheduled_at", "checked_at", "ok", "status",
               "status_code", "latency_ms", "error"}
 WINDOW_HOURS = {"24h": 24, "7d": 168, "30d": 720}
 
@@ -33,13 +33,14 @@ def uptime(user, project_id):
 def insert_check(db, project_id, ago_seconds, ok, status_code=None,
                  latency_ms=None, error=None):
     """One checks row, checked ago_seconds ago (whole seconds) and scheduled
-    a second before that; returns its id."""
+    a second before that; returns its checked_at (a check has no id: it is
+    known by its project and time)."""
     return db.value(
         "INSERT INTO checks (project_id, scheduled_at, checked_at, ok, "
         "status_code, latency_ms, error) VALUES (%s, "
         "date_trunc('second', now()) - make_interval(secs => %s + 1), "
         "date_trunc('second', now()) - make_interval(secs => %s), "
-        "%s, %s, %s, %s) RETURNING id",
+        "%s, %s, %s, %s) RETURNING checked_at",
         (project_id, ago_seconds, ago_seconds, ok, status_code, latency_ms,
          error))
 
@@ -57,7 +58,7 @@ def test_checks_of_a_new_project_is_an_empty_array(new_user):
 
 def test_checks_are_listed_newest_first_with_every_field(new_user, db):
     p = create_project(new_user)
-    # Inserted out of order: the answer is ordered by checked_at, not id.
+    # Inserted out of order: the answer is ordered by checked_at.
     rows = [
         (300, True, 200, 87, None),
         (60, False, None, None, "timeout"),
@@ -65,17 +66,19 @@ def test_checks_are_listed_newest_first_with_every_field(new_user, db):
         (120, False, 503, 41, "status 503"),
         (30, False, 200, 18, "keyword not found"),
     ]
-    ids = {insert_check(db, p["id"], *row): row for row in rows}
+    stamps = {utc(insert_check(db, p["id"], *row)): row for row in rows}
 
     body = expect_json(checks(new_user, p["id"]), 200)
     assert isinstance(body, list) and len(body) == len(rows)
-    assert [entry["id"] for entry in body] == \
-        sorted(ids, key=lambda i: ids[i][0])
+    assert [entry["checked_at"] for entry in body] == \
+        sorted(stamps, key=lambda t: stamps[t][0])
     for entry in body:
         assert CHECK_KEYS <= set(entry), entry
-        ago, ok, code, latency, error = ids[entry["id"]]
+        assert "id" not in entry, entry
+        ago, ok, code, latency, error = stamps[entry["checked_at"]]
         db_row = db.one("SELECT scheduled_at, checked_at FROM checks "
-                        "WHERE id = %s", (entry["id"],))
+                        "WHERE project_id = %s AND checked_at = %s",
+                        (p["id"], parse_time(entry["checked_at"])))
         assert entry["ok"] is ok
         assert entry["status"] == ("UP" if ok else "DOWN")
         assert entry["status_code"] == code
@@ -171,8 +174,8 @@ def test_checks_belong_to_their_project(new_user, db):
     b = create_project(new_user)
     mine = insert_check(db, a["id"], 10, True, 200, 9)
     insert_check(db, b["id"], 5, False, 500, 9, "status 500")
-    assert [e["id"] for e in expect_json(checks(new_user, a["id"]), 200)] == \
-        [mine]
+    assert [e["checked_at"] for e in
+            expect_json(checks(new_user, a["id"]), 200)] == [utc(mine)]
 
 
 def test_checks_of_a_missing_project_is_404(new_user):

@@ -18,14 +18,20 @@ from helpers.db import (
 from helpers.stack import binary_env, env
 
 TABLES = {"schema_version", "users", "mail_outbox", "login_throttle",
-          "projects", "checks", "check_hours", "incidents", "verify_mail_log",
-          "mute_tokens"}
+          "projects", "checks", "check_hours", "check_days", "incidents",
+          "verify_mail_log", "mute_tokens"}
+
+# The checks table's partitions (one per day, made as the days come) and
+# their indexes are left out of the comparisons of whole schemas.
+NOT_A_PARTITION = ("NOT EXISTS (SELECT 1 FROM pg_class pc WHERE "
+                   "pc.relname = {} AND pc.relispartition)")
 
 
 def tables(database):
     return {name for (name,) in database.all(
         "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'")}
+        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE' "
+        "AND " + NOT_A_PARTITION.format("table_name"))}
 
 
 def test_schema_applies_twice_to_a_fresh_database(db):
@@ -102,13 +108,38 @@ def columns(database):
     return set(database.all(
         "SELECT table_name, column_name, data_type, is_nullable, "
         "       coalesce(column_default, '') "
-        "  FROM information_schema.columns WHERE table_schema = 'public'"))
+        "  FROM information_schema.columns WHERE table_schema = 'public' "
+        "   AND " + NOT_A_PARTITION.format("table_name")))
 
 
 def indexes(database):
     return set(database.all(
         "SELECT indexname, indexdef FROM pg_indexes "
-        "WHERE schemaname = 'public'"))
+        "WHERE schemaname = 'public' AND " +
+        NOT_A_PARTITION.format("tablename")))
+
+
+def old_schema(version):
+    """schema.sql as release version made it."""
+    return Path(env("TRACKLY_SOURCE_ROOT"), "tests", "integration", "data",
+                f"schema-v{version}.sql")
+
+
+def admin_upgrade(name):
+    """`trackly-admin schema apply` of today's schema.sql to database name,
+    twice (the second must change nothing), then `schema check`."""
+    admin = Path(env("TRACKLY_BUILD_DIR"), "admin", "trackly-admin")
+    for _ in range(2):
+        r = subprocess.run([str(admin), "schema", "apply", "--file",
+                            str(schema_sql())], capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL,
+                           env=binary_env(DB_URL=db_dsn(name)))
+        assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([str(admin), "schema", "check"],
+                       capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL,
+                       env=binary_env(DB_URL=db_dsn(name)))
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])
@@ -119,11 +150,8 @@ def test_an_older_database_is_upgraded_in_place(db, version):
     `trackly-admin schema apply` of today's schema.sql: the same tables,
     columns and indexes as a fresh database, the version row raised, the
     data kept; a second apply changes nothing."""
-    old_schema = Path(env("TRACKLY_SOURCE_ROOT"), "tests", "integration",
-                      "data", f"schema-v{version}.sql")
-    admin = Path(env("TRACKLY_BUILD_DIR"), "admin", "trackly-admin")
     with scratch_database(f"trackly_schema_upgrade_v{version}") as name:
-        apply_schema(name, old_schema)
+        apply_schema(name, old_schema(version))
         conn = db_connect(name)
         try:
             old = Database(conn)
@@ -137,6 +165,10 @@ def test_an_older_database_is_upgraded_in_place(db, version):
             old.run("INSERT INTO mail_outbox (user_id, kind, recipient, "
                     "claimed_until) VALUES (%s, 'test', "
                     "'upgrade@example.test', now())", (uid,))
+            old.run("INSERT INTO checks (project_id, scheduled_at, "
+                    "checked_at, ok, status_code, latency_ms) VALUES (%s, "
+                    "now() - interval '3 days', now() - interval '3 days',"
+                    " true, 200, 12)", (pid,))
             if version >= 3:
                 # Two verification mails in the last day, and an account
                 # whose mail is from last week.
@@ -159,17 +191,7 @@ def test_an_older_database_is_upgraded_in_place(db, version):
         finally:
             conn.close()
 
-        for _ in range(2):
-            r = subprocess.run([str(admin), "schema", "apply", "--file",
-                                str(schema_sql())], capture_output=True,
-                               text=True, timeout=60, stdin=subprocess.DEVNULL,
-                               env=binary_env(DB_URL=db_dsn(name)))
-            assert r.returncode == 0, r.stdout + r.stderr
-        r = subprocess.run([str(admin), "schema", "check"],
-                           capture_output=True, text=True, timeout=60,
-                           stdin=subprocess.DEVNULL,
-                           env=binary_env(DB_URL=db_dsn(name)))
-        assert r.returncode == 0, r.stdout + r.stderr
+        admin_upgrade(name)
 
         conn = db_connect(name)
         try:
@@ -182,6 +204,12 @@ def test_an_older_database_is_upgraded_in_place(db, version):
                 (indexes(upgraded) ^ indexes(db))
             assert upgraded.value("SELECT name FROM projects WHERE id = %s",
                                   (pid,)) == "kept"
+            # Version 5: the check moved to its day's partition.
+            assert upgraded.one(
+                "SELECT ok, status_code, latency_ms, tableoid::regclass::text"
+                " = 'checks_' || to_char(checked_at AT TIME ZONE 'UTC',"
+                " 'YYYYMMDD') FROM checks WHERE project_id = %s", (pid,)) == \
+                (True, 200, 12, True)
             assert upgraded.value("SELECT claimed_by FROM mail_outbox "
                                   "WHERE user_id = %s AND kind = 'test'",
                                   (uid,)) is None
@@ -214,5 +242,75 @@ def test_an_older_database_is_upgraded_in_place(db, version):
             with pytest.raises(psycopg2.errors.CheckViolation):
                 upgraded.run("INSERT INTO mail_outbox (kind, recipient)"
                              " VALUES ('nonsense', 'x@example.test')")
+        finally:
+            conn.close()
+
+
+CHECK_COLUMNS = ("project_id, scheduled_at, checked_at, ok, status_code, "
+                 "latency_ms, error")
+
+
+def test_a_version_4_database_keeps_its_checks_and_totals(db):
+    """Version 5 (issue 15): the checks of a version 4 database, 20 days of
+    them, move to one partition per UTC day unchanged, the hourly totals
+    stay as they were and are rolled up into daily ones; the schema is then
+    that of a fresh database."""
+    with scratch_database("trackly_schema_upgrade_v4") as name:
+        apply_schema(name, old_schema(4))
+        conn = db_connect(name)
+        try:
+            old = Database(conn)
+            uid = old.value("INSERT INTO users (email, password_hash) "
+                            "VALUES ('v4@example.test', 'x') RETURNING id")
+            pids = [old.value("INSERT INTO projects (user_id, name, link) "
+                              "VALUES (%s, %s, 'https://example.com/') "
+                              "RETURNING id", (uid, f"p{i}"))
+                    for i in range(2)]
+            # A check every 10 minutes for 20 days; every 7th fails.
+            old.run("INSERT INTO checks (" + CHECK_COLUMNS + ") "
+                    "SELECT p, t - interval '2 seconds', t, n %% 7 <> 0, "
+                    "CASE WHEN n %% 7 <> 0 THEN 200 ELSE 503 END, n %% 500, "
+                    "CASE WHEN n %% 7 = 0 THEN 'status 503' END "
+                    "FROM unnest(%s::bigint[]) AS p, "
+                    "generate_series(1, 2880) AS n, "
+                    "LATERAL (SELECT now() - n * interval '10 minutes') AS x(t)",
+                    (pids,))
+            old.run("INSERT INTO check_hours (project_id, hour, checks, up, "
+                    "latency_sum, latency_max) SELECT project_id, "
+                    "date_trunc('hour', checked_at), count(*), "
+                    "count(*) FILTER (WHERE ok), sum(latency_ms), "
+                    "max(latency_ms) FROM checks GROUP BY 1, 2")
+            before = old.all("SELECT " + CHECK_COLUMNS + " FROM checks "
+                             "ORDER BY 1, 3")
+            hours = old.all("SELECT * FROM check_hours ORDER BY 1, 2")
+        finally:
+            conn.close()
+
+        admin_upgrade(name)
+
+        conn = db_connect(name)
+        try:
+            new = Database(conn)
+            assert new.value("SELECT version FROM schema_version") == 5
+            assert new.all("SELECT " + CHECK_COLUMNS + " FROM checks "
+                           "ORDER BY 1, 3") == before
+            misplaced = new.value(
+                "SELECT count(*) FROM checks WHERE tableoid::regclass::text"
+                " <> 'checks_' || to_char(checked_at AT TIME ZONE 'UTC',"
+                " 'YYYYMMDD')")
+            assert misplaced == 0
+            assert new.value("SELECT to_regclass('checks_v4')") is None
+            assert new.all("SELECT * FROM check_hours ORDER BY 1, 2") == hours
+            days = new.all(
+                "SELECT project_id, (hour AT TIME ZONE 'UTC')::date, "
+                "sum(checks), sum(up), sum(latency_sum), max(latency_max) "
+                "FROM check_hours GROUP BY 1, 2 ORDER BY 1, 2")
+            assert len(days) >= 40
+            assert new.all("SELECT project_id, day, checks, up, latency_sum,"
+                           " latency_max FROM check_days ORDER BY 1, 2") == \
+                days
+            assert columns(new) == columns(db), columns(new) ^ columns(db)
+            assert indexes(new) == indexes(db), indexes(new) ^ indexes(db)
+            assert tables(new) == tables(db)
         finally:
             conn.close()

@@ -61,7 +61,7 @@ static void expect_int_defaults(const struct config *cfg)
     SETTING(max_projects_per_user, 100),
     SETTING(monitor_concurrency, 256),
     SETTING(monitor_min_interval, 60),
-    SETTING(check_retention_days, 30),
+    SETTING(check_retention_days, 7),
     SETTING(alert_reminder_minutes, 0),
     SETTING(alert_mail_per_hour, 10),
     SETTING(alert_flap_transitions, 3),

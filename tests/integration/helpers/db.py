@@ -54,6 +54,21 @@ class Database:
             return cur.rowcount
 
 
+# The oldest day a test writes checks for.  The checks table has one
+# partition per UTC day and no default partition (schema.sql), and the
+# monitor makes only today's and the next days'; a test writing older
+# checks needs the older days' partitions, made by the db fixture.
+TEST_CHECK_DAYS = 45
+
+
+def add_check_days(database, days_back=TEST_CHECK_DAYS):
+    """Makes the checks table's partitions of the last days_back UTC days
+    and the next two, where missing (checks_add_day in schema.sql)."""
+    database.value("SELECT count(*) FILTER (WHERE checks_add_day("
+                   "(now() AT TIME ZONE 'UTC')::date + i)) "
+                   "FROM generate_series(%s, 2) AS i", (-days_back,))
+
+
 def verify_row(db, user_id):
     """The user's queued verification mail: (recipient, payload dict)."""
     rows = db.all("SELECT recipient, payload FROM mail_outbox "
@@ -127,7 +142,7 @@ def project_row(db, project_id):
 def check_rows(db, project_id):
     """The project's checks, oldest first."""
     return dict_rows(db, "SELECT * FROM checks WHERE project_id = %s "
-                         "ORDER BY scheduled_at, id", (project_id,))
+                         "ORDER BY scheduled_at, checked_at", (project_id,))
 
 
 def outbox_rows(db, *, user_id=None, project_id=None, kind=None):
