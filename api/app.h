@@ -45,6 +45,13 @@
  * more than an hour ahead of the database's clock is not shown. */
 #define SQL_CHECKS_UNTIL "now() + interval '1 hour'"
 
+/* The projects row p's current hour's total of column ("checks", "up",
+ * "latency_sum") when that hour starts at or after since (SQL), else 0:
+ * what readers of check_hours add (schema.sql, projects.hour_*); a sum()
+ * over no hourly rows is NULL, so they coalesce it first. */
+#define SQL_HOUR_NOW(column, since) \
+  "CASE WHEN p.hour_start >= " since " THEN p.hour_" column " ELSE 0 END"
+
 struct app {
   struct config cfg;
   struct db db;

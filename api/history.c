@@ -26,18 +26,27 @@
 /* Deepest page of checks or incidents (OFFSET walks the index). */
 #define HISTORY_OFFSET_MAX 100000
 
+/* The first hour of an uptime window w (w.hours hours, the current one
+ * included). */
+#define WINDOW_SINCE \
+  "date_trunc('hour', now()) - (w.hours - 1) * interval '1 hour'"
+
 /* Five-minute buckets of the day's raw checks. */
 #define SERIES_BUCKET_SECONDS "300"
 
 const struct db_statement history_statements[] = {
   /* (total, page) rows (SQL_PAGE): a project without checks gives one
-   * row, 0 and nulls, and someone else's none.  A check is known by its
-   * project and times; it has no id of its own (schema.sql). */
+   * row, 0 and nulls, and someone else's none.  A check has no key of its
+   * own in the table (schema.sql): its "id" is its checked_at in
+   * milliseconds since the epoch, unique within its project (a project's
+   * checks are one after another) and growing with each new check, which
+   * is what the web client watches for after "Check now". */
   {"history_checks",
    SQL_PAGE("SELECT (SELECT count(*) FROM checks c"
             "        WHERE c.project_id = p.id) AS total"
             " FROM projects p WHERE p.id = $1 AND p.user_id = $2",
-            "SELECT c.scheduled_at, c.checked_at, c.ok,"
+            "SELECT floor(extract(epoch FROM c.checked_at) * 1000)::bigint"
+            "    AS id, c.scheduled_at, c.checked_at, c.ok,"
             "  CASE WHEN c.ok THEN 'UP' ELSE 'DOWN' END AS status,"
             "  c.status_code, c.latency_ms, c.error"
             " FROM checks c WHERE c.project_id = $1"
@@ -48,7 +57,8 @@ const struct db_statement history_statements[] = {
   /* One row per window, (project_id, label, the window's fields...),
    * written as {"project_id", "windows": {label: {...}}}.  Each window
    * counts the current hour and the hours before it, read from the hourly
-   * aggregates the monitor keeps (at most 720 rows). */
+   * aggregates the monitor keeps (at most 720 rows) and the current
+   * hour's in the projects row. */
   {"history_uptime",
    "SELECT p.id AS project_id, w.label,"
    "  coalesce(s.checks, 0) AS checks, coalesce(s.up, 0) AS up,"
@@ -60,12 +70,14 @@ const struct db_statement history_statements[] = {
    " CROSS JOIN (VALUES ('24h', 24), ('7d', 168), ('30d', 720))"
    "   AS w(label, hours)"
    " CROSS JOIN LATERAL ("
-   "   SELECT sum(h.checks) AS checks, sum(h.up) AS up,"
-   "          sum(h.latency_sum) AS latency"
+   "   SELECT coalesce(sum(h.checks), 0)"
+   "            + " SQL_HOUR_NOW("checks", WINDOW_SINCE) " AS checks,"
+   "          coalesce(sum(h.up), 0)"
+   "            + " SQL_HOUR_NOW("up", WINDOW_SINCE) " AS up,"
+   "          coalesce(sum(h.latency_sum), 0)"
+   "            + " SQL_HOUR_NOW("latency_sum", WINDOW_SINCE) " AS latency"
    "   FROM check_hours h"
-   "   WHERE h.project_id = p.id"
-   "     AND h.hour >= date_trunc('hour', now())"
-   "                   - (w.hours - 1) * interval '1 hour') s"
+   "   WHERE h.project_id = p.id AND h.hour >= " WINDOW_SINCE ") s"
    " WHERE p.id = $1 AND p.user_id = $2"
    " ORDER BY w.hours"},
   /* (total, page) rows, newest first; an open incident lasts until now.
@@ -108,7 +120,9 @@ const struct db_statement history_statements[] = {
    "   date_trunc('second', now()) - interval '24 hours' AS since) w"
    " WHERE p.id = $1 AND p.user_id = $2"},
   /* $4 hours of the hourly totals, the current one included (the uptime
-   * windows' hours); "from" is the start of the first. */
+   * windows' hours; the current hour's in the projects row, added to any
+   * row of that hour a late check made); "from" is the start of the
+   * first. */
   {"history_series_hours",
    "SELECT json_build_object('project_id', p.id, 'range', $3::text,"
    "  'bucket_seconds', 3600,"
@@ -118,9 +132,18 @@ const struct db_statement history_statements[] = {
    "      'avg_latency_ms', round(h.latency_sum::numeric / h.checks, 1),"
    "      'max_latency_ms', h.latency_max)"
    "      ORDER BY h.hour)"
-   "    FROM check_hours h"
-   "    WHERE h.project_id = p.id AND h.hour >= w.since"
-   "      AND h.checks > 0), '[]'))"
+   "    FROM (SELECT a.hour, sum(a.checks) AS checks, sum(a.up) AS up,"
+   "                 sum(a.latency_sum) AS latency_sum,"
+   "                 max(a.latency_max) AS latency_max"
+   "          FROM (SELECT hour, checks, up, latency_sum, latency_max"
+   "                FROM check_hours"
+   "                WHERE project_id = p.id AND hour >= w.since"
+   "                UNION ALL"
+   "                SELECT p.hour_start, p.hour_checks, p.hour_up,"
+   "                       p.hour_latency_sum, p.hour_latency_max"
+   "                WHERE p.hour_start >= w.since) a"
+   "          GROUP BY a.hour) h"
+   "    WHERE h.checks > 0), '[]'))"
    " FROM projects p, (SELECT date_trunc('second', now()) AS until,"
    "   date_trunc('hour', now()) - ($4::int - 1) * interval '1 hour'"
    "     AS since) w"

@@ -53,6 +53,9 @@
 
 /* A line of /project/status ("p" is the projects row).  uptime_24h counts
  * the current hour and the 23 before it, as the uptime windows do. */
+/* The start of the current hour and the 23 before it. */
+#define DAY_HOURS_SINCE "date_trunc('hour', now()) - interval '23 hours'"
+
 #define STATUS_COLUMNS \
   "p.id, p.name, p.link," \
   " CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END AS status," \
@@ -61,9 +64,12 @@
   " coalesce(p.last_checked_at, p.updated_at) AS last_updated," \
   " p.paused, p.alerts_muted, p.interval_seconds, p.last_error," \
   " coalesce(p.status_changed_at, p.created_at) AS status_since," \
-  " (SELECT round(100.0 * sum(h.up) / nullif(sum(h.checks), 0), 2)" \
+  " (SELECT round(100.0 * (coalesce(sum(h.up), 0)" \
+  "                        + " SQL_HOUR_NOW("up", DAY_HOURS_SINCE) ")" \
+  "          / nullif(coalesce(sum(h.checks), 0)" \
+  "                   + " SQL_HOUR_NOW("checks", DAY_HOURS_SINCE) ", 0), 2)" \
   "  FROM check_hours h WHERE h.project_id = p.id" \
-  "    AND h.hour >= date_trunc('hour', now()) - interval '23 hours')" \
+  "    AND h.hour >= " DAY_HOURS_SINCE ")" \
   "   AS uptime_24h"
 
 /* One project, from a source of projects rows named p. */

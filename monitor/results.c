@@ -16,7 +16,9 @@ const struct db_statement results_statements[] = {
   {"results_write",
    "WITH r AS ("
    "  SELECT id, claimed::timestamptz AS claimed_at,"
-   "         to_timestamp(checked) AS checked_at, ok, code, latency, error,"
+   "         to_timestamp(checked) AS checked_at,"
+   "         date_trunc('hour', to_timestamp(checked)) AS hour,"
+   "         ok, code, latency, error,"
    "         status, fails, succs, to_timestamp(next) AS next_at, event"
    "  FROM unnest($3::bigint[], $4::text[], $5::float8[], $6::boolean[],"
    "              $7::int[], $8::int[], $9::text[], $10::text[], $11::int[],"
@@ -28,7 +30,10 @@ const struct db_statement results_statements[] = {
     * hour, 'leave' once a flapping project has not changed state for $15
     * seconds, 'quiet' in between (its alert mail is held back). */
    " f AS ("
-   "  SELECT r.id, n.opened,"
+   "  SELECT r.id, n.opened, p.hour_start AS old_hour,"
+   "    p.hour_checks AS old_checks, p.hour_up AS old_up,"
+   "    p.hour_latency_sum AS old_latency_sum,"
+   "    p.hour_latency_max AS old_latency_max,"
    "    CASE"
    "      WHEN p.flapping_since IS NULL THEN"
    "        CASE WHEN r.event = 'down' AND $2::int > 0 AND n.opened >= $2::int"
@@ -61,6 +66,22 @@ const struct db_statement results_statements[] = {
    "                     WHEN 'leave' THEN NULL ELSE p.flapping_since END,"
    "    next_check_at = CASE WHEN p.next_check_at = r.claimed_at"
    "                    THEN r.next_at ELSE p.next_check_at END,"
+   /* The current hour's totals: a check of a later hour starts them
+    * again (h below writes the finished hour), one of an earlier hour
+    * (written late) leaves them. */
+   "    hour_start = greatest(p.hour_start, r.hour),"
+   "    hour_checks = CASE WHEN r.hour = p.hour_start THEN p.hour_checks + 1"
+   "      WHEN r.hour < p.hour_start THEN p.hour_checks ELSE 1 END,"
+   "    hour_up = CASE WHEN r.hour = p.hour_start THEN p.hour_up + r.ok::int"
+   "      WHEN r.hour < p.hour_start THEN p.hour_up ELSE r.ok::int END,"
+   "    hour_latency_sum = CASE WHEN r.hour = p.hour_start"
+   "      THEN p.hour_latency_sum + coalesce(r.latency, 0)"
+   "      WHEN r.hour < p.hour_start THEN p.hour_latency_sum"
+   "      ELSE coalesce(r.latency, 0) END,"
+   "    hour_latency_max = CASE WHEN r.hour = p.hour_start"
+   "      THEN greatest(p.hour_latency_max, coalesce(r.latency, 0))"
+   "      WHEN r.hour < p.hour_start THEN p.hour_latency_max"
+   "      ELSE coalesce(r.latency, 0) END,"
    "    lease_owner = NULL, lease_expires_at = NULL"
    "  FROM r JOIN f ON f.id = r.id"
    "  WHERE p.id = r.id AND p.lease_owner = $1"
@@ -72,14 +93,25 @@ const struct db_statement results_statements[] = {
    "  SELECT r.id, r.claimed_at, r.checked_at, r.ok, r.code, r.latency,"
    "         r.error"
    "  FROM r JOIN u ON u.id = r.id),"
+   /* The hour a check of a later hour ends, as it was before this
+    * batch (only the lease holder writes these columns, so the snapshot
+    * in f is the row u updates), or a late check's own hour.  Once per
+    * project and hour, then; the conflict only when a late check or a
+    * version 4 monitor wrote the hour first. */
    " h AS ("
    "  INSERT INTO check_hours AS h (project_id, hour, checks, up,"
    "                               latency_sum, latency_max)"
-   "  SELECT r.id, date_trunc('hour', r.checked_at), 1, r.ok::int,"
-   "         coalesce(r.latency, 0), coalesce(r.latency, 0)"
-   "  FROM r JOIN u ON u.id = r.id"
+   "  SELECT r.id, f.old_hour, f.old_checks, f.old_up, f.old_latency_sum,"
+   "         f.old_latency_max"
+   "  FROM r JOIN u ON u.id = r.id JOIN f ON f.id = r.id"
+   "  WHERE r.hour > f.old_hour AND f.old_checks > 0"
+   "  UNION ALL"
+   "  SELECT r.id, r.hour, 1, r.ok::int, coalesce(r.latency, 0),"
+   "         coalesce(r.latency, 0)"
+   "  FROM r JOIN u ON u.id = r.id JOIN f ON f.id = r.id"
+   "  WHERE r.hour < f.old_hour"
    "  ON CONFLICT (project_id, hour) DO UPDATE SET"
-   "    checks = h.checks + 1, up = h.up + excluded.up,"
+   "    checks = h.checks + excluded.checks, up = h.up + excluded.up,"
    "    latency_sum = h.latency_sum + excluded.latency_sum,"
    "    latency_max = greatest(h.latency_max, excluded.latency_max)),"
    " io AS ("

@@ -4,6 +4,7 @@ caught up in a burst; the hourly totals kept in step with the raw checks;
 and raw checks dropped a day at a time after CHECK_RETENTION_DAYS while the
 totals stay."""
 
+import datetime as dt
 import time
 
 from helpers.db import check_rows, dict_rows
@@ -15,6 +16,16 @@ from helpers.wait import eventually
 # A minute of 1 s checks, as issue 4 asks: about 180 checks over three
 # projects.
 RUN_SECONDS = 60
+
+# A project's hourly totals, its current hour's (in its projects row)
+# included: (checks, up, latency sum, latency max).
+HOURS_OF_PROJECT = (
+    "SELECT coalesce(sum(checks), 0), coalesce(sum(up), 0),"
+    " coalesce(sum(latency_sum), 0), coalesce(max(latency_max), 0)"
+    " FROM (SELECT checks, up, latency_sum, latency_max FROM check_hours"
+    "       WHERE project_id = %s"
+    "       UNION ALL SELECT hour_checks, hour_up, hour_latency_sum,"
+    "       hour_latency_max FROM projects WHERE id = %s) h")
 
 
 def test_one_second_projects_stay_on_their_grid(db, monitor, target):
@@ -77,18 +88,66 @@ def test_one_second_projects_stay_on_their_grid(db, monitor, target):
           f" p99 {p99:.3f} s, max {lags[-1]:.3f} s")
     assert p99 < 1.0, f"p99 lag {p99:.3f} s"
 
-    # The hourly totals add up to the raw checks.
+    # The hourly totals (the current hour's in the projects row) add up to
+    # the raw checks.
     for pid in ids:
         raw = db.one("SELECT count(*), count(*) FILTER (WHERE ok), "
                      "coalesce(sum(latency_ms), 0), "
                      "coalesce(max(latency_ms), 0) FROM checks "
                      "WHERE project_id = %s", (pid,))
-        hours = db.one("SELECT coalesce(sum(checks), 0), coalesce(sum(up), 0),"
-                       " coalesce(sum(latency_sum), 0), "
-                       "coalesce(max(latency_max), 0) FROM check_hours "
-                       "WHERE project_id = %s", (pid,))
+        hours = db.one(HOURS_OF_PROJECT, (pid, pid))
         assert tuple(int(v) for v in hours) == tuple(int(v) for v in raw), \
             f"check_hours {hours} vs checks {raw}"
+
+
+def test_an_hours_totals_are_written_once_when_it_is_over(db, monitor,
+                                                           target):
+    """Issue 15: the current hour's totals live in the projects row; the
+    first check of a later hour writes the finished hour to check_hours,
+    once, and starts the new hour at its own figures.  A check of an
+    earlier hour than the row's (written late) goes to check_hours
+    directly and leaves the row's hour alone."""
+    user = make_verified_user()
+    ended = insert_project(db, user, target.set("/hour-ended", "ok"),
+                           interval=3600)
+    late = insert_project(db, user, target.set("/hour-late", "ok"),
+                          interval=3600)
+    # As if checked 7 times in the previous hour; and as if the row's hour
+    # were the next one, so the check the monitor makes now is "late".
+    db.run("UPDATE projects SET hour_start = date_trunc('hour', now())"
+           " - interval '1 hour', hour_checks = 7, hour_up = 6,"
+           " hour_latency_sum = 700, hour_latency_max = 300 WHERE id = %s",
+           (ended,))
+    db.run("UPDATE projects SET hour_start = date_trunc('hour', now())"
+           " + interval '1 hour', hour_checks = 2, hour_up = 2,"
+           " hour_latency_sum = 20, hour_latency_max = 10 WHERE id = %s",
+           (late,))
+    previous = db.value("SELECT hour_start FROM projects WHERE id = %s",
+                        (ended,))
+    monitor(users=[user])
+    eventually(lambda: len(check_rows(db, ended)) == 1
+               and len(check_rows(db, late)) == 1, 15,
+               "the two projects were not checked")
+    hour_of = ("SELECT date_trunc('hour', checked_at) FROM checks"
+               " WHERE project_id = %s")
+    now_hour = db.value(hour_of, (ended,))
+    latency = check_rows(db, ended)[0]["latency_ms"]
+    assert db.all("SELECT hour, checks, up, latency_sum, latency_max"
+                  " FROM check_hours WHERE project_id = %s", (ended,)) == \
+        [(previous, 7, 6, 700, 300)]
+    assert db.one("SELECT hour_start, hour_checks, hour_up, hour_latency_sum,"
+                  " hour_latency_max FROM projects WHERE id = %s",
+                  (ended,)) == (now_hour, 1, 1, latency, latency)
+
+    late_hour = db.value(hour_of, (late,))
+    late_latency = check_rows(db, late)[0]["latency_ms"]
+    assert db.all("SELECT hour, checks, up, latency_sum, latency_max"
+                  " FROM check_hours WHERE project_id = %s", (late,)) == \
+        [(late_hour, 1, 1, late_latency, late_latency)]
+    assert db.one("SELECT hour_start - date_trunc('hour', now()),"
+                  " hour_checks, hour_up, hour_latency_sum, hour_latency_max"
+                  " FROM projects WHERE id = %s", (late,)) == \
+        (dt.timedelta(hours=1), 2, 2, 20, 10)
 
 
 def test_old_checks_are_pruned_and_hourly_totals_kept(db, monitor, target):

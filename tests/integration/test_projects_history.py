@@ -15,7 +15,7 @@ from helpers.http import call, expect_error, expect_json, parse_time
 from helpers.projects import bad_counts, create_project
 from helpers.stack import env
 
-CHECK_KEYS = {"scheduled_at", "checked_at", "ok", "status",
+CHECK_KEYS = {"id", "scheduled_at", "checked_at", "ok", "status",
               "status_code", "latency_ms", "error"}
 WINDOW_HOURS = {"24h": 24, "7d": 168, "30d": 720}
 
@@ -33,8 +33,8 @@ def uptime(user, project_id):
 def insert_check(db, project_id, ago_seconds, ok, status_code=None,
                  latency_ms=None, error=None):
     """One checks row, checked ago_seconds ago (whole seconds) and scheduled
-    a second before that; returns its checked_at (a check has no id: it is
-    known by its project and time)."""
+    a second before that; returns its checked_at (the table has no id: a
+    check is known by its project and time)."""
     return db.value(
         "INSERT INTO checks (project_id, scheduled_at, checked_at, ok, "
         "status_code, latency_ms, error) VALUES (%s, "
@@ -74,7 +74,9 @@ def test_checks_are_listed_newest_first_with_every_field(new_user, db):
         sorted(stamps, key=lambda t: stamps[t][0])
     for entry in body:
         assert CHECK_KEYS <= set(entry), entry
-        assert "id" not in entry, entry
+        # The id: checked_at in milliseconds since the epoch.
+        assert entry["id"] == int(parse_time(entry["checked_at"])
+                                  .timestamp() * 1000), entry
         ago, ok, code, latency, error = stamps[entry["checked_at"]]
         db_row = db.one("SELECT scheduled_at, checked_at FROM checks "
                         "WHERE project_id = %s AND checked_at = %s",
