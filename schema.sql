@@ -282,8 +282,10 @@ CREATE TABLE IF NOT EXISTS check_days (
 );
 
 -- Rolls the hourly totals of UTC days [first, last] (the projects' current
--- hours included) up into check_days.  Returns the rows written.
-CREATE OR REPLACE FUNCTION check_days_roll_up(first date, last date)
+-- hours included) up into check_days, for the projects whose ids are in
+-- (after, upto] (all of them by default).  Returns the rows written.
+CREATE OR REPLACE FUNCTION check_days_roll_up(first date, last date,
+    after bigint DEFAULT 0, upto bigint DEFAULT 9223372036854775807)
 RETURNS bigint LANGUAGE sql AS $f$
   WITH w AS (
     INSERT INTO check_days AS d (project_id, day, checks, up, latency_sum,
@@ -292,10 +294,12 @@ RETURNS bigint LANGUAGE sql AS $f$
            sum(up), sum(latency_sum), max(latency_max)
     FROM (SELECT project_id, hour, checks, up, latency_sum, latency_max
           FROM check_hours
+          WHERE project_id > after AND project_id <= upto
           UNION ALL
           SELECT id, hour_start, hour_checks, hour_up, hour_latency_sum,
                  hour_latency_max
-          FROM projects WHERE hour_start IS NOT NULL) h
+          FROM projects
+          WHERE hour_start IS NOT NULL AND id > after AND id <= upto) h
     WHERE hour >= first::timestamp AT TIME ZONE 'UTC'
       AND hour < (last + 1)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2

@@ -38,9 +38,16 @@ const struct db_statement retention_statements[] = {
    "  RETURNING 1)"
    " SELECT (SELECT max(id) FROM p),"
    "        (SELECT count(*) FROM h) + (SELECT count(*) FROM d)"},
+  /* Yesterday's and today's days of the $2 projects after id $1: the
+   * last id (NULL past the end) and the daily rows written. */
   {"retention_roll_up",
-   "SELECT check_days_roll_up((now() AT TIME ZONE 'UTC')::date - 1,"
-   "                          (now() AT TIME ZONE 'UTC')::date)"},
+   "WITH p AS MATERIALIZED ("
+   "  SELECT id FROM projects WHERE id > $1::bigint ORDER BY id"
+   "  LIMIT $2::int)"
+   " SELECT (SELECT max(id) FROM p),"
+   "  check_days_roll_up((now() AT TIME ZONE 'UTC')::date - 1,"
+   "                     (now() AT TIME ZONE 'UTC')::date, $1::bigint,"
+   "                     coalesce((SELECT max(id) FROM p), $1::bigint))"},
   {NULL, NULL},
 };
 
@@ -73,13 +80,17 @@ int retention_drop_days(struct db *db, int64_t days)
                        (const char *[]){int_text(d, days)});
 }
 
-int64_t retention_prune_totals(struct db *db, int64_t *after, int batch)
+/* Runs a statement over the batch projects after *after ($1, $2) that
+ * returns (the last id or NULL, a count), moving *after on (0 past the
+ * last project).  Returns the count, or -1. */
+static int64_t sweep(struct db *db, const char *statement, int64_t *after,
+                     int batch)
 {
   char a[INT_TEXT_MAX], b[INT_TEXT_MAX];
   PGresult *res = NULL;
   int64_t n = -1, last = 0;
 
-  if(db_exec(db, "retention_prune_totals", 2,
+  if(db_exec(db, statement, 2,
              (const char *[]){int_text(a, *after), int_text(b, batch)},
              &res) != DB_OK)
     return -1;
@@ -97,7 +108,12 @@ int64_t retention_prune_totals(struct db *db, int64_t *after, int batch)
   return n;
 }
 
-int64_t retention_roll_up(struct db *db)
+int64_t retention_prune_totals(struct db *db, int64_t *after, int batch)
 {
-  return count_of(db, "retention_roll_up", 0, NULL);
+  return sweep(db, "retention_prune_totals", after, batch);
+}
+
+int64_t retention_roll_up(struct db *db, int64_t *after, int batch)
+{
+  return sweep(db, "retention_roll_up", after, batch);
 }

@@ -45,7 +45,8 @@ int retention_drop_days(struct db *db, int64_t days);
 int64_t retention_prune_totals(struct db *db, int64_t *after, int batch);
 
 /* Rolls the hourly totals of yesterday and today (UTC) up into the daily
- * ones.  Returns the daily rows written. */
-int64_t retention_roll_up(struct db *db);
+ * ones, for the batch projects whose ids follow *after, moving *after on
+ * as retention_prune_totals does.  Returns the daily rows written. */
+int64_t retention_roll_up(struct db *db, int64_t *after, int batch);
 
 #endif

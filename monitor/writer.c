@@ -56,10 +56,20 @@ static void prune(struct writer *w)
   if(total)
     log_info("deleted %lld hourly and daily totals past their age",
              (long long)total);
-  if(now >= w->next_roll_up) {
-    n = retention_roll_up(&w->db);
-    if(n >= 0)
-      w->next_roll_up = now + ROLL_UP_EVERY_MS;
+  /* The daily totals: a sweep of the projects every hour, up to
+   * PRUNE_ROUNDS batches a minute, so that a large one never holds the
+   * results back for long. */
+  if(w->rolling || now >= w->next_roll_up) {
+    w->rolling = true;
+    for(int i = 0; i < PRUNE_ROUNDS; i++) {
+      if(retention_roll_up(&w->db, &w->roll_up_after, PRUNE_PROJECTS) < 0)
+        break;
+      if(!w->roll_up_after) {
+        w->rolling = false;
+        w->next_roll_up = now + ROLL_UP_EVERY_MS;
+        break;
+      }
+    }
   }
   scheduler_prune(&w->db, days, PRUNE_BATCH);
   /* One small batch a minute: each account may take its projects' checks

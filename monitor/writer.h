@@ -60,6 +60,8 @@ struct writer {
   /* Thread only: */
   int64_t next_prune;
   int64_t next_roll_up;                  /* check_days, once an hour */
+  int64_t roll_up_after;                 /* the roll-up's place: project id */
+  bool rolling;                          /* a roll-up sweep is under way */
   int64_t totals_after;                  /* the pruning's place: project id */
 };
 
