@@ -51,11 +51,12 @@
   " p.last_status_code, p.last_latency_ms, p.last_checked_at, p.last_error," \
   " coalesce(p.status_changed_at, p.created_at) AS status_since"
 
-/* A line of /project/status ("p" is the projects row).  uptime_24h counts
- * the current hour and the 23 before it, as the uptime windows do. */
 /* The start of the current hour and the 23 before it. */
 #define DAY_HOURS_SINCE "date_trunc('hour', now()) - interval '23 hours'"
 
+/* A line of /project/status ("p" is the projects row).  uptime_24h counts
+ * the current hour and the 23 before it, as the uptime windows do (the
+ * current one's totals are in the projects row). */
 #define STATUS_COLUMNS \
   "p.id, p.name, p.link," \
   " CASE WHEN p.paused THEN 'PAUSED' ELSE p.status END AS status," \
