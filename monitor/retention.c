@@ -7,7 +7,6 @@
 #include "retention.h"
 #include "parse.h"
 
-
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
