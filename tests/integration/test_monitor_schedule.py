@@ -104,6 +104,36 @@ def test_one_second_projects_stay_on_their_grid(db, monitor, target):
             f"check_hours {hours} vs checks {raw}"
 
 
+def test_a_day_without_its_partition_is_made_and_nothing_lost(db, monitor,
+                                                              target):
+    """Issue 15: a check of a day without its partition fails its whole
+    batch; the writer then makes the day's partition at once (not at its
+    next minute) and writes the batch again, so no result is lost."""
+    user = make_verified_user()
+    pid = insert_project(db, user, target.set("/no-day", "ok"), interval=1,
+                         timeout_ms=500)
+    monitor(users=[user])
+    eventually(lambda: len(check_rows(db, pid)) >= 1, 15,
+               "the project was never checked")
+    today = db.value("SELECT 'checks_' || to_char(now() AT TIME ZONE 'UTC',"
+                     " 'YYYYMMDD')")
+    # The writer's first minute has passed its partition making: from
+    # now on only a failed batch makes the day again within the test.
+    db.run(f'DROP TABLE "{today}"')
+    dropped_at = time.monotonic()
+    eventually(lambda: db.value("SELECT to_regclass(%s)", (today,))
+               is not None, 15, "today's partition was not made again")
+    assert time.monotonic() - dropped_at < 30, \
+        "made again only by the minute's housekeeping"
+    eventually(lambda: len(check_rows(db, pid)) >= 3, 15,
+               "no checks written after the partition came back")
+    # Every slot from the drop on has its row: nothing was lost.
+    slots = [c["scheduled_at"] for c in check_rows(db, pid)]
+    gaps = [(a, b) for a, b in zip(slots, slots[1:])
+            if (b - a).total_seconds() > 2.5]
+    assert gaps == [], f"slots missing between: {gaps}"
+
+
 def test_an_hours_totals_are_written_once_when_it_is_over(db, monitor,
                                                            target):
     """Issue 15: the current hour's totals live in the projects row; the
