@@ -62,13 +62,21 @@ const struct db_statement scheduler_statements[] = {
    "   held.old_owner IS NOT NULL, p.next_check_at::text, p.user_id"},
   /* Projects in flight are due but leased: they must not count, or the
    * daemon would spin on claims that find nothing until they are written.
-   * A lease expiring (its daemon died) is an event of its own. */
+   * A lease expiring (its daemon died) is an event of its own, looked
+   * for only when nothing is due.  Nothing indexes the lease (a claim is
+   * then a HOT update, schema.sql), but a leased project is one that was
+   * due when claimed: the due index finds them, and when nothing else is
+   * due they are all its range holds (a slot moved later meanwhile is
+   * found by the rescan, work.c).  The subquery in the CASE is run only
+   * when the CASE needs it. */
   {"sched_next_due",
-   "SELECT extract(epoch FROM least("
-   "   (SELECT min(next_check_at) FROM projects WHERE NOT paused"
-   "     AND (lease_expires_at IS NULL OR lease_expires_at < now())),"
-   "   (SELECT min(lease_expires_at) FROM projects"
-   "     WHERE lease_expires_at IS NOT NULL)))::float8"},
+   "WITH d AS (SELECT min(next_check_at) AS at FROM projects"
+   "  WHERE NOT paused"
+   "    AND (lease_expires_at IS NULL OR lease_expires_at < now()))"
+   " SELECT extract(epoch FROM CASE WHEN d.at <= now() THEN d.at"
+   "   ELSE least(d.at, (SELECT min(lease_expires_at) FROM projects"
+   "     WHERE NOT paused AND next_check_at <= now()"
+   "       AND lease_expires_at IS NOT NULL)) END)::float8 FROM d"},
   {"sched_release",
    "UPDATE projects SET lease_owner = NULL, lease_expires_at = NULL"
    " WHERE lease_owner = $1 AND id = ANY($2::bigint[])"},

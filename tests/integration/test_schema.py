@@ -291,7 +291,8 @@ def test_a_version_4_database_keeps_its_checks_and_totals(db):
         conn = db_connect(name)
         try:
             new = Database(conn)
-            assert new.value("SELECT version FROM schema_version") == 5
+            assert new.all("SELECT version FROM schema_version") == \
+                db.all("SELECT version FROM schema_version")
             assert new.all("SELECT " + CHECK_COLUMNS + " FROM checks "
                            "ORDER BY 1, 3") == before
             misplaced = new.value(
@@ -309,6 +310,66 @@ def test_a_version_4_database_keeps_its_checks_and_totals(db):
             assert new.all("SELECT project_id, day, checks, up, latency_sum,"
                            " latency_max FROM check_days ORDER BY 1, 2") == \
                 days
+            assert columns(new) == columns(db), columns(new) ^ columns(db)
+            assert indexes(new) == indexes(db), indexes(new) ^ indexes(db)
+            assert tables(new) == tables(db)
+        finally:
+            conn.close()
+
+
+def reloptions(database, table):
+    return database.value("SELECT coalesce(reloptions, '{}') FROM pg_class"
+                          " WHERE oid = %s::regclass", (table,))
+
+
+def test_a_version_5_database_keeps_its_leases_and_history(db):
+    """Version 6 (issue 15): projects lose the index on the lease and keep
+    a fifth of each page free, so that a claim is a HOT update; a project
+    leased by a running version 5 monitor keeps its lease, and its checks
+    and totals stay as they were."""
+    with scratch_database("trackly_schema_upgrade_v5") as name:
+        apply_schema(name, old_schema(5))
+        conn = db_connect(name)
+        try:
+            old = Database(conn)
+            assert old.value("SELECT version FROM schema_version") == 5
+            uid = old.value("INSERT INTO users (email, password_hash) "
+                            "VALUES ('v5@example.test', 'x') RETURNING id")
+            pid = old.value("INSERT INTO projects (user_id, name, link, "
+                            "lease_owner, lease_expires_at, hour_start, "
+                            "hour_checks, hour_up) VALUES (%s, 'leased', "
+                            "'https://example.com/', 'old:1', now() + "
+                            "interval '1 minute', date_trunc('hour', now()),"
+                            " 3, 2) RETURNING id", (uid,))
+            old.run("SELECT checks_add_day(current_date)")
+            old.run("INSERT INTO checks (" + CHECK_COLUMNS + ") VALUES "
+                    "(%s, now(), now(), true, 200, 7, NULL)", (pid,))
+            old.run("INSERT INTO check_hours (project_id, hour, checks, up,"
+                    " latency_sum, latency_max) VALUES (%s, date_trunc("
+                    "'hour', now()) - interval '1 hour', 60, 59, 600, 30)",
+                    (pid,))
+            project = old.one("SELECT * FROM projects WHERE id = %s", (pid,))
+            checks = old.all("SELECT " + CHECK_COLUMNS + " FROM checks")
+            hours = old.all("SELECT * FROM check_hours")
+            assert "projects_lease_idx" in dict(indexes(old))
+        finally:
+            conn.close()
+
+        admin_upgrade(name)
+
+        conn = db_connect(name)
+        try:
+            new = Database(conn)
+            assert new.all("SELECT version FROM schema_version") == \
+                db.all("SELECT version FROM schema_version")
+            assert new.one("SELECT * FROM projects WHERE id = %s",
+                           (pid,)) == project
+            assert new.all("SELECT " + CHECK_COLUMNS + " FROM checks") == \
+                checks
+            assert new.all("SELECT * FROM check_hours") == hours
+            assert reloptions(new, "projects") == ["fillfactor=80"]
+            assert reloptions(new, "projects") == reloptions(db, "projects")
+            assert "projects_lease_idx" not in dict(indexes(new))
             assert columns(new) == columns(db), columns(new) ^ columns(db)
             assert indexes(new) == indexes(db), indexes(new) ^ indexes(db)
             assert tables(new) == tables(db)
