@@ -37,6 +37,7 @@ void db_close(struct db *db)
     PQfinish(db->conn);
     db->conn = NULL;
   }
+  db->pending = NULL;
 }
 
 /* Notices and the FATAL a server sends to an idle connection before it
@@ -375,6 +376,11 @@ static enum db_result exec_calls(struct db *db, struct call *calls, int n)
   const PGresult *r;
   int failed;
 
+  if(db->pending) {
+    log_error("database: %s while %s is in flight", calls[0].name,
+              db->pending);
+    return DB_ERROR;
+  }
   for(int attempt = 0;; attempt++) {
     rc = db_ensure(db);
     if(rc != DB_OK)
@@ -439,11 +445,74 @@ enum db_result db_exec_pair(struct db *db, const char *first, int n1,
   return rc;
 }
 
-enum db_result db_command(struct db *db, const char *sql)
+enum db_result db_send(struct db *db, const char *name, int nparams,
+                       const char *const *params)
 {
-  enum db_result rc = db_ensure(db);
+  char err[256];
+
+  if(db->pending || db->in_tx) {
+    log_error("database: %s sent while %s", name,
+              db->pending ? db->pending : "in a transaction");
+    return DB_ERROR;
+  }
+  if(db_ensure(db) != DB_OK)
+    return DB_UNAVAILABLE;
+  if(!PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0)) {
+    snprintf(err, sizeof(err), "%s", PQerrorMessage(db->conn));
+    err[strcspn(err, "\n")] = '\0';
+    log_warn("database: cannot send %s: %s", name, err);
+    db_close(db);
+    return DB_UNAVAILABLE;
+  }
+  db->pending = name;
+  return DB_OK;
+}
+
+bool db_result_ready(struct db *db)
+{
+  if(!db->pending || !db->conn)
+    return true;
+  /* A broken connection is "ready": db_receive gets its error at once. */
+  return !PQconsumeInput(db->conn) || !PQisBusy(db->conn);
+}
+
+enum db_result db_receive(struct db *db, PGresult **res)
+{
+  const char *name = db->pending;
+  enum db_result rc;
   PGresult *r;
 
+  *res = NULL;
+  if(!name) {
+    log_error("database: a result taken that nothing was sent for");
+    return DB_ERROR;
+  }
+  db->pending = NULL;
+  if(!db->conn)
+    return DB_UNAVAILABLE;
+  r = PQgetResult(db->conn);
+  if(r && succeeded(r)) {
+    drain_query(db->conn);
+    *res = r;
+    return DB_OK;
+  }
+  rc = classify(db, r, name);
+  PQclear(r);
+  if(db->conn)
+    drain_query(db->conn);
+  return rc;
+}
+
+enum db_result db_command(struct db *db, const char *sql)
+{
+  enum db_result rc;
+  PGresult *r;
+
+  if(db->pending) {
+    log_error("database: %s while %s is in flight", sql, db->pending);
+    return DB_ERROR;
+  }
+  rc = db_ensure(db);
   if(rc != DB_OK)
     return rc;
   r = PQexec(db->conn, sql);

@@ -71,6 +71,8 @@ struct db {
   const char *on_connect;                   /* SQL run after each connect,
                                                e.g. "LISTEN x"; may be NULL */
   unsigned connects;                        /* successful connects so far */
+  const char *pending;                      /* sent by db_send, its result
+                                               not yet taken; or NULL */
 };
 
 /* Sets up db without connecting.  lists is a NULL-terminated array of
@@ -102,6 +104,21 @@ enum db_result db_exec_pair(struct db *db, const char *first, int n1,
                             const char *const *p1, PGresult **r1,
                             const char *second, int n2,
                             const char *const *p2, PGresult **r2);
+
+/* A statement sent without waiting for it: db_send sends prepared statement
+ * name (db_exec's parameters; db_ensure first, so a dead connection is
+ * replaced before) and returns; the caller goes on with its own work and
+ * polls PQsocket(db->conn) for reading.  db_result_ready reads what has
+ * arrived and says whether db_receive would return without waiting (also
+ * when the connection broke: db_receive says so).  db_receive takes the
+ * result, with db_exec's outcomes, *res for the caller to PQclear on
+ * DB_OK.  One statement at a time, outside transactions: meanwhile every
+ * other call on db fails with DB_ERROR.  A statement lost with its
+ * connection is not sent again (it may have run). */
+enum db_result db_send(struct db *db, const char *name, int nparams,
+                       const char *const *params);
+bool db_result_ready(struct db *db);
+enum db_result db_receive(struct db *db, PGresult **res);
 
 /* Runs a parameterless command such as "SET ...". */
 enum db_result db_command(struct db *db, const char *sql);

@@ -42,6 +42,9 @@ struct daemon {
   int64_t unwritten_since;
   int64_t next_claim;            /* when to look for due work again */
   int64_t last_claim;            /* when the last claim was sent */
+  bool claiming;                 /* a claim sent, its answer not taken */
+  int claim_want;                /* ... asked for this many */
+  int64_t claim_asked;           /* ... at this wall_ms() */
   int64_t full_since;            /* every slot busy since (0: not) */
   int64_t next_full_warning;
   int64_t held_since;            /* due work waiting its turn since (0) */
@@ -54,8 +57,12 @@ struct daemon {
   bool stats_failing;            /* said so already */
 };
 
-/* Claims as much due work as there is room for and starts it. */
+/* Sends a claim for as much due work as there is room for, when it is
+ * time and none is in flight; the loop keeps probing meanwhile. */
 void work_claim(struct daemon *d);
+/* Takes the answer to the claim in flight, once the database has sent it
+ * (db_result_ready), and starts the checks it claimed. */
+void work_claim_done(struct daemon *d);
 /* Moves finished checks to the unwritten list, counting them. */
 void work_take_finished(struct daemon *d);
 /* Hands the unwritten checks to the writer thread. */

@@ -159,10 +159,13 @@ static void write_stats(struct daemon *d, bool force)
   if(!d->stats_file || (!force && now < d->next_stats))
     return;
   d->next_stats = now + STATS_EVERY_MS;
-  if(d->db.conn && PQstatus(d->db.conn) == CONNECTION_OK)
-    stats_read_outbox(&d->stats, &d->db);
-  else
-    d->stats.outbox_pending = d->stats.outbox_oldest_s = -1;
+  /* While a claim is in flight the last figures stand until next time. */
+  if(!d->claiming) {
+    if(d->db.conn && PQstatus(d->db.conn) == CONNECTION_OK)
+      stats_read_outbox(&d->stats, &d->db);
+    else
+      d->stats.outbox_pending = d->stats.outbox_oldest_s = -1;
+  }
   if(stats_write_file(&d->stats, d->stats_file)) {
     if(!d->stats_failing)
       log_warn("cannot write %s: %s", d->stats_file, strerror(errno));
@@ -188,7 +191,8 @@ static void run(struct daemon *d)
     log_error("cannot start the writer thread: %s", strerror(errno));
     d->stopping = d->failed = true;
   }
-  while(!d->stopping || d->prober.in_flight || d->unwritten) {
+  while(!d->stopping || d->prober.in_flight || d->unwritten ||
+        d->claiming) {
     struct pollfd extra[3];
     int db_poll = -1, writer_poll = -1;
     int nextra = 0, timeout;
@@ -206,7 +210,9 @@ static void run(struct daemon *d)
     }
     else {
       d->full_since = 0;
-      timeout = (int)(d->next_claim - now < 0 ? 0 :
+      /* A claim in flight wakes us through the database's socket. */
+      timeout = d->claiming ? 1000 :
+                (int)(d->next_claim - now < 0 ? 0 :
                       d->next_claim - now > 1000 ? 1000 :
                       d->next_claim - now);
     }
@@ -227,8 +233,10 @@ static void run(struct daemon *d)
     prober_wait(&d->prober, extra, nextra, timeout);
     if(extra[0].revents)
       read_signals(d);
-    if(db_poll >= 0 && extra[db_poll].revents)
+    if(db_poll >= 0 && extra[db_poll].revents) {
       read_notifications(d);
+      work_claim_done(d);
+    }
     /* A batch written: those projects have new slots, look again. */
     if(writer_poll >= 0 && extra[writer_poll].revents &&
        writer_written(&d->writer))

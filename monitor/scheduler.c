@@ -219,17 +219,15 @@ static void claim_arrays_free(struct claim_arrays *a)
   pgarray_free(&a->skip);
 }
 
-int scheduler_claim(struct db *db, const char *owner, int max,
-                    const struct fairshare_slots *slots,
-                    const struct check *flying, int in_flight,
-                    struct check **out, int *taken_over)
+int scheduler_claim_send(struct db *db, const char *owner, int max,
+                         const struct fairshare_slots *slots,
+                         const struct check *flying, int in_flight)
 {
   char limit[16], grace[16], reserve[16], free_now[16], window[16];
   const char *params[9] = {owner, limit, grace, reserve, free_now,
                            NULL, NULL, NULL, window};
   struct claim_arrays arrays;
-  PGresult *res = NULL;
-  int n = 0, rc;
+  int rc;
 
   snprintf(limit, sizeof(limit), "%d", max);
   snprintf(grace, sizeof(grace), "%d", LEASE_GRACE_MS);
@@ -241,11 +239,20 @@ int scheduler_claim(struct db *db, const char *owner, int max,
     log_error("claim: out of memory");
     return -1;
   }
-  rc = db_exec(db, "sched_claim", 9, params, &res);
+  /* libpq has copied the parameters into its buffer once sent. */
+  rc = db_send(db, "sched_claim", 9, params);
   claim_arrays_free(&arrays);
-  if(rc != DB_OK)
-    return -1;
+  return rc == DB_OK ? 0 : -1;
+}
+
+int scheduler_claim_take(struct db *db, struct check **out, int *taken_over)
+{
+  PGresult *res = NULL;
+  int n = 0;
+
   *taken_over = 0;
+  if(db_receive(db, &res) != DB_OK)
+    return -1;
   for(int i = 0; i < PQntuples(res); i++) {
     struct check *c = check_from_row(res, i);
     if(PQgetvalue(res, i, 13)[0] == 't')
@@ -257,7 +264,7 @@ int scheduler_claim(struct db *db, const char *owner, int max,
     n++;
   }
   PQclear(res);
-  return (long)n;
+  return n;
 }
 
 int64_t scheduler_next_due(struct db *db)

@@ -37,12 +37,18 @@ extern const struct db_statement scheduler_statements[];
 
 /* Claims up to max due projects for owner, shared between users as above;
  * flying is the list of the in_flight checks this monitor holds (linked
- * by fly_next).  Returns the number claimed (the checks are prepended to
- * *out) or -1 when the database failed. */
-int scheduler_claim(struct db *db, const char *owner, int max,
-                    const struct fairshare_slots *slots,
-                    const struct check *flying, int in_flight,
-                    struct check **out, int *taken_over);
+ * by fly_next).  The claim is sent without waiting for it (db_send): the
+ * caller polls db's socket, and once db_result_ready takes the claimed
+ * checks with scheduler_claim_take.  Returns 0 when sent, -1 when the
+ * database failed. */
+int scheduler_claim_send(struct db *db, const char *owner, int max,
+                         const struct fairshare_slots *slots,
+                         const struct check *flying, int in_flight);
+
+/* The claim sent last: returns the number claimed (the checks are
+ * prepended to *out; *taken_over of them were another monitor's expired
+ * leases), or -1 when the database failed. */
+int scheduler_claim_take(struct db *db, struct check **out, int *taken_over);
 
 /* Milliseconds since the epoch at which the next project falls due (or a
  * lease expires), or -1 when nothing is scheduled or the database failed. */

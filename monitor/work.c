@@ -91,79 +91,111 @@ static void warn_held(struct daemon *d, int64_t now)
            (long long)user, most);
 }
 
-/* Claims as much due work as there is room for, fairly between users
- * (fairshare.h).  A one-pass run takes everything due at its start, so it
- * keeps no reserve. */
+/* Sends a claim for as much due work as there is room for, fairly
+ * between users (fairshare.h).  The loop goes on driving the checks in
+ * flight while PostgreSQL picks (work_claim_done takes the answer): a
+ * claim at 300,000 projects takes 15 ms, a quarter of the loop's time
+ * when it waited for each.  The room cannot shrink meanwhile, since only
+ * a claim starts checks.  A one-pass run takes everything due at its
+ * start, so it keeps no reserve. */
 void work_claim(struct daemon *d)
 {
-  int64_t now = clock_ms(), wall = wall_ms();
+  int64_t now = clock_ms();
+  int room = d->prober.max_in_flight - d->prober.in_flight;
+  int want = room < CLAIM_BATCH ? room : CLAIM_BATCH;
+  struct fairshare_slots slots = {
+    .total = d->prober.max_in_flight,
+    .reserve = d->once ? 0 : fairshare_reserve(d->prober.max_in_flight),
+    .free = room,
+  };
+  int64_t wait;
 
-  while(!d->stopping && now >= d->next_claim) {
-    int room = d->prober.max_in_flight - d->prober.in_flight;
-    int want = room < CLAIM_BATCH ? room : CLAIM_BATCH;
-    struct fairshare_slots slots = {
-      .total = d->prober.max_in_flight,
-      .reserve = d->once ? 0 : fairshare_reserve(d->prober.max_in_flight),
-      .free = room,
-    };
-    struct check *list = NULL;
-    int taken_over = 0, n;
-    int64_t due, wait, asked = wall_ms();
-
-    if(want <= 0)
-      return;
-    /* Fewer, larger claims; not for the reserve (fairshare.h). */
-    wait = fairshare_claim_wait(&slots, now - d->last_claim);
-    if(wait > 0) {
-      d->next_claim = now + wait;
-      return;
-    }
-    /* The writer is behind (a slow or absent database): more checks would
-     * only wait in memory.  It wakes us after each batch it writes. */
-    if(writer_backlog(&d->writer) > WRITER_BACKLOG) {
-      d->next_claim = now + DB_RETRY_MS;
-      return;
-    }
-    d->last_claim = now;
-    n = scheduler_claim(&d->db, d->owner, want, &slots, d->prober.flying,
-                        d->prober.in_flight, &list, &taken_over);
-    if(n < 0) {
-      d->next_claim = now + DB_RETRY_MS;
-      return;
-    }
-    if(taken_over)
-      log_warn("took over %d expired leases", taken_over);
-    atomic_fetch_add(&d->stats.leases_claimed, (uint64_t)n);
-    atomic_fetch_add(&d->stats.leases_expired, (uint64_t)taken_over);
-    while(list) {
-      struct check *c = list;
-      list = list->next;
-      stats_observe(&d->stats.lag, wall - c->scheduled_ms);
-      prober_start(&d->prober, c);
-    }
-    if(n == want)
-      continue;                 /* there may be more */
-    if(d->once) {
-      d->stopping = true;       /* everything due at start is claimed */
-      return;
-    }
-    due = scheduler_next_due(&d->db);
-    if(due >= 0 && due < asked) {
-      /* Due work the claim saw and left: its owners wait for their turn
-       * (or another monitor is claiming it).  A finished check makes room
-       * and wakes us (write_results); until then look again now and then,
-       * not in a spin, for other users' work falling due.  (Work that fell
-       * due during the claim is claimed at once, below.) */
-      d->next_claim = now + HELD_BACK_MS;
-      warn_held(d, now);
-      return;
-    }
-    d->held_since = 0;
-    /* due is calendar time (the database's); next_claim is ours. */
-    d->next_claim = due < 0 || due > wall + RESCAN_MS ? now + RESCAN_MS :
-                    now + (due - wall);
+  if(d->claiming || d->stopping || now < d->next_claim || want <= 0)
+    return;
+  /* Fewer, larger claims; not for the reserve (fairshare.h). */
+  wait = fairshare_claim_wait(&slots, now - d->last_claim);
+  if(wait > 0) {
+    d->next_claim = now + wait;
     return;
   }
+  /* The writer is behind (a slow or absent database): more checks would
+   * only wait in memory.  It wakes us after each batch it writes. */
+  if(writer_backlog(&d->writer) > WRITER_BACKLOG) {
+    d->next_claim = now + DB_RETRY_MS;
+    return;
+  }
+  d->last_claim = now;
+  d->claim_asked = wall_ms();
+  if(scheduler_claim_send(&d->db, d->owner, want, &slots, d->prober.flying,
+                          d->prober.in_flight)) {
+    d->next_claim = now + DB_RETRY_MS;
+    return;
+  }
+  d->claiming = true;
+  d->claim_want = want;
+  /* Set by the answer; a wake-up meanwhile (a batch written, a NOTIFY)
+   * sets it to 0, and then the answer is followed by another claim. */
+  d->next_claim = INT64_MAX;
+}
+
+/* When to claim again after a claim that took n of what it asked for. */
+static int64_t after_claim(struct daemon *d, int n, int64_t now, int64_t wall)
+{
+  int64_t due;
+
+  if(n < 0)
+    return now + DB_RETRY_MS;
+  if(n == d->claim_want)
+    return now;                   /* there may be more */
+  due = scheduler_next_due(&d->db);
+  if(due >= 0 && due < d->claim_asked) {
+    /* Due work the claim saw and left: its owners wait for their turn
+     * (or another monitor is claiming it).  A finished check makes room
+     * and wakes us (write_results); until then look again now and then,
+     * not in a spin, for other users' work falling due.  (Work that fell
+     * due during the claim is claimed at once, below.) */
+    warn_held(d, now);
+    return now + HELD_BACK_MS;
+  }
+  d->held_since = 0;
+  /* due is calendar time (the database's); next_claim is ours. */
+  return due < 0 || due > wall + RESCAN_MS ? now + RESCAN_MS :
+         now + (due - wall);
+}
+
+void work_claim_done(struct daemon *d)
+{
+  struct check *list = NULL;
+  int taken_over = 0, n;
+  bool woken = d->next_claim == 0;
+  int64_t now, wall;
+
+  if(!d->claiming || !db_result_ready(&d->db))
+    return;
+  d->claiming = false;
+  n = scheduler_claim_take(&d->db, &list, &taken_over);
+  now = clock_ms();
+  wall = wall_ms();
+  if(taken_over)
+    log_warn("took over %d expired leases", taken_over);
+  if(n > 0) {
+    atomic_fetch_add(&d->stats.leases_claimed, (uint64_t)n);
+    atomic_fetch_add(&d->stats.leases_expired, (uint64_t)taken_over);
+  }
+  /* Started even when told to stop meanwhile: they are leased to us. */
+  while(list) {
+    struct check *c = list;
+    list = list->next;
+    stats_observe(&d->stats.lag, wall - c->scheduled_ms);
+    prober_start(&d->prober, c);
+  }
+  if(d->once && n >= 0 && n < d->claim_want) {
+    d->stopping = true;           /* everything due at start is claimed */
+    return;
+  }
+  d->next_claim = after_claim(d, n, now, wall);
+  if(woken && d->next_claim > now)
+    d->next_claim = now;
 }
 
 /* Says, at most once a minute, that every check slot has been busy for
