@@ -362,48 +362,16 @@ def test_survives_a_database_restart(db, monitor, target):
         again.conn.close()
 
 
-def test_loop_losing_its_connection_claims_on(db, monitor, target):
-    """The check loop sends its claims without waiting for them
-    (common/db.h, db_send): cut the loop's own connection again and again,
-    whether a claim is out on it or not, while projects are checked every
-    second: the monitor reconnects, claims on, and checks every slot at
-    most once; no lease is left behind when it stops."""
+def cut_connection_while_checking(db, monitor, target, application_name,
+                                  cuts, pause):
+    """Three projects checked every second; the monitor's connection named
+    application_name is cut cuts times, pause seconds apart: the monitor
+    keeps running, checks and writes on, every slot once, and leaves no
+    lease behind when it stops."""
     user = make_verified_user()
-    ids = [insert_project(db, user, target.set(f"/loop{i}", "ok"),
-                          interval=1) for i in range(3)]
-    daemon = monitor(users=[user])
-    eventually(lambda: all(len(check_rows(db, p)) >= 2 for p in ids), 15,
-               "no checks")
-    before = {p: len(check_rows(db, p)) for p in ids}
-    cut = 0
-    for _ in range(6):
-        cut += len(dict_rows(
-            db, "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity"
-                " WHERE application_name = 'trackly-monitor'"))
-        time.sleep(0.7)
-    assert cut >= 3, f"the loop's connection was cut {cut} times"
-    assert daemon.running(), daemon.log_tail(20)
-    eventually(lambda: all(len(check_rows(db, p)) >= before[p] + 6
-                           for p in ids), 20,
-               lambda: f"checks stopped; log:\n{daemon.log_tail(20)}")
-    for p in ids:
-        slots = [c["scheduled_at"] for c in check_rows(db, p)]
-        assert len(set(slots)) == len(slots), f"a slot checked twice: {slots}"
-    assert daemon.stop() == 0
-    held = dict_rows(db, "SELECT id FROM projects WHERE id = ANY(%s) AND "
-                         "lease_owner IS NOT NULL", (ids,))
-    assert held == [], f"leases still held after exit: {held}"
-
-
-def test_writer_losing_its_connection_loses_no_result(db, monitor, target):
-    """The monitor writes its results on a connection of its own (the
-    writer thread, monitor/writer.h), beside the check loop's.  Cut the
-    writer's connection again and again while projects are checked every
-    second: the loop keeps probing, the writer reconnects and writes what
-    it held, and every slot is recorded exactly once, in order."""
-    user = make_verified_user()
-    ids = [insert_project(db, user, target.set(f"/writer{i}", "ok"),
-                          interval=1) for i in range(3)]
+    ids = [insert_project(db, user, target.set(f"/{application_name}{i}",
+                                               "ok"), interval=1)
+           for i in range(3)]
     daemon = monitor(users=[user])
     eventually(lambda: all(len(check_rows(db, p)) >= 2 for p in ids), 15,
                "no checks")
@@ -416,16 +384,16 @@ def test_writer_losing_its_connection_loses_no_result(db, monitor, target):
                <= backends(), 10, lambda: f"backends: {backends()}")
     before = {p: len(check_rows(db, p)) for p in ids}
     cut = 0
-    for _ in range(4):
+    for _ in range(cuts):
         cut += len(dict_rows(
             db, "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity"
-                " WHERE application_name = 'trackly-monitor-writer'"))
-        time.sleep(1.2)
-    assert cut >= 2, f"the writer's connection was cut {cut} times"
+                " WHERE application_name = %s", (application_name,)))
+        time.sleep(pause)
+    assert cut >= cuts // 2, f"{application_name} was cut {cut} times"
     assert daemon.running(), daemon.log_tail(20)
     eventually(lambda: all(len(check_rows(db, p)) >= before[p] + 6
                            for p in ids), 20,
-               lambda: f"results stopped; log:\n{daemon.log_tail(20)}")
+               lambda: f"checks stopped; log:\n{daemon.log_tail(20)}")
     for p in ids:
         slots = [c["scheduled_at"] for c in check_rows(db, p)]
         assert len(set(slots)) == len(slots), f"a slot written twice: {slots}"
@@ -433,3 +401,20 @@ def test_writer_losing_its_connection_loses_no_result(db, monitor, target):
     held = dict_rows(db, "SELECT id FROM projects WHERE id = ANY(%s) AND "
                          "lease_owner IS NOT NULL", (ids,))
     assert held == [], f"leases still held after exit: {held}"
+
+
+def test_loop_losing_its_connection_claims_on(db, monitor, target):
+    """The check loop sends its claims without waiting for them
+    (common/db.h, db_send): its own connection cut again and again,
+    whether a claim is out on it or not, it reconnects and claims on."""
+    cut_connection_while_checking(db, monitor, target, "trackly-monitor",
+                                  cuts=6, pause=0.7)
+
+
+def test_writer_losing_its_connection_loses_no_result(db, monitor, target):
+    """The monitor writes its results on a connection of its own (the
+    writer thread, monitor/writer.h), beside the check loop's.  Cut the
+    writer's connection again and again: the loop keeps probing, the
+    writer reconnects and writes what it held, every slot exactly once."""
+    cut_connection_while_checking(db, monitor, target,
+                                  "trackly-monitor-writer", cuts=4, pause=1.2)

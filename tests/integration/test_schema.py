@@ -142,6 +142,24 @@ def admin_upgrade(name):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def reloptions(database, table):
+    return database.value("SELECT coalesce(reloptions, '{}') FROM pg_class"
+                          " WHERE oid = %s::regclass", (table,))
+
+
+def assert_like_fresh(upgraded, fresh):
+    """An upgraded database has the version, tables, columns, indexes and
+    projects' storage parameters of a fresh one (partitions aside)."""
+    assert upgraded.all("SELECT version FROM schema_version") == \
+        fresh.all("SELECT version FROM schema_version")
+    assert tables(upgraded) == tables(fresh)
+    assert columns(upgraded) == columns(fresh), \
+        columns(upgraded) ^ columns(fresh)
+    assert indexes(upgraded) == indexes(fresh), \
+        indexes(upgraded) ^ indexes(fresh)
+    assert reloptions(upgraded, "projects") == reloptions(fresh, "projects")
+
+
 @pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_database_is_upgraded_in_place(db, version):
     """The operator's upgrade (docs/operations.md, "Upgrade with schema
@@ -196,12 +214,7 @@ def test_an_older_database_is_upgraded_in_place(db, version):
         conn = db_connect(name)
         try:
             upgraded = Database(conn)
-            assert upgraded.all("SELECT version FROM schema_version") == \
-                db.all("SELECT version FROM schema_version")
-            assert columns(upgraded) == columns(db), \
-                (columns(upgraded) ^ columns(db))
-            assert indexes(upgraded) == indexes(db), \
-                (indexes(upgraded) ^ indexes(db))
+            assert_like_fresh(upgraded, db)
             assert upgraded.value("SELECT name FROM projects WHERE id = %s",
                                   (pid,)) == "kept"
             # Version 5: the check moved to its day's partition.
@@ -291,8 +304,6 @@ def test_a_version_4_database_keeps_its_checks_and_totals(db):
         conn = db_connect(name)
         try:
             new = Database(conn)
-            assert new.all("SELECT version FROM schema_version") == \
-                db.all("SELECT version FROM schema_version")
             assert new.all("SELECT " + CHECK_COLUMNS + " FROM checks "
                            "ORDER BY 1, 3") == before
             misplaced = new.value(
@@ -310,16 +321,9 @@ def test_a_version_4_database_keeps_its_checks_and_totals(db):
             assert new.all("SELECT project_id, day, checks, up, latency_sum,"
                            " latency_max FROM check_days ORDER BY 1, 2") == \
                 days
-            assert columns(new) == columns(db), columns(new) ^ columns(db)
-            assert indexes(new) == indexes(db), indexes(new) ^ indexes(db)
-            assert tables(new) == tables(db)
+            assert_like_fresh(new, db)
         finally:
             conn.close()
-
-
-def reloptions(database, table):
-    return database.value("SELECT coalesce(reloptions, '{}') FROM pg_class"
-                          " WHERE oid = %s::regclass", (table,))
 
 
 def test_a_version_5_database_keeps_its_leases_and_history(db):
@@ -360,8 +364,6 @@ def test_a_version_5_database_keeps_its_leases_and_history(db):
         conn = db_connect(name)
         try:
             new = Database(conn)
-            assert new.all("SELECT version FROM schema_version") == \
-                db.all("SELECT version FROM schema_version")
             assert new.one("SELECT * FROM projects WHERE id = %s",
                            (pid,)) == project
             assert new.all("SELECT " + CHECK_COLUMNS + " FROM checks") == \
@@ -370,8 +372,6 @@ def test_a_version_5_database_keeps_its_leases_and_history(db):
             assert reloptions(new, "projects") == ["fillfactor=80"]
             assert reloptions(new, "projects") == reloptions(db, "projects")
             assert "projects_lease_idx" not in dict(indexes(new))
-            assert columns(new) == columns(db), columns(new) ^ columns(db)
-            assert indexes(new) == indexes(db), indexes(new) ^ indexes(db)
-            assert tables(new) == tables(db)
+            assert_like_fresh(new, db)
         finally:
             conn.close()
