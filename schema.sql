@@ -182,10 +182,10 @@ END $$;
 -- instead of deleting rows.  The columns are ordered for alignment (60 bytes
 -- a row, and 38 in the index as the monitor writes it: bench/storage); a
 -- check is known by its project and time, so there is no key of its own.
--- There is no default partition: with
--- one, PostgreSQL could not read a project's latest checks a day at a time,
--- newest first (an ordered Append that stops at the LIMIT); so a day must
--- have its partition before a check of it is written.  The monitor makes
+-- There is no default partition: with one, PostgreSQL could not read a
+-- project's latest checks a day at a time, newest first (an ordered Append
+-- that stops at the LIMIT); so a day must have its partition before a
+-- check of it is written.  The monitor makes
 -- them RETENTION_DAYS_AHEAD days ahead (monitor/retention.h), and whoever
 -- writes older days (an import, the tests) calls checks_add_day first.
 CREATE TABLE IF NOT EXISTS checks (

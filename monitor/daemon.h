@@ -42,9 +42,9 @@ struct daemon {
   int64_t unwritten_since;
   int64_t next_claim;            /* when to look for due work again */
   int64_t last_claim;            /* when the last claim was sent */
-  bool claiming;                 /* a claim sent, its answer not taken */
-  int claim_want;                /* ... asked for this many */
-  int64_t claim_asked;           /* ... at this wall_ms() */
+  /* The claim in flight (db.pending says there is one): */
+  int claim_want;                /* asked for this many */
+  int64_t claim_asked;           /* at this wall_ms() */
   int64_t full_since;            /* every slot busy since (0: not) */
   int64_t next_full_warning;
   int64_t held_since;            /* due work waiting its turn since (0) */
@@ -56,6 +56,9 @@ struct daemon {
   int64_t next_stats;
   bool stats_failing;            /* said so already */
 };
+
+/* Whether a claim has been sent and its answer not yet taken. */
+bool work_claiming(const struct daemon *d);
 
 /* Sends a claim for as much due work as there is room for, when it is
  * time and none is in flight; the loop keeps probing meanwhile. */

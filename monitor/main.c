@@ -160,7 +160,7 @@ static void write_stats(struct daemon *d, bool force)
     return;
   d->next_stats = now + STATS_EVERY_MS;
   /* While a claim is in flight the last figures stand until next time. */
-  if(!d->claiming) {
+  if(!work_claiming(d)) {
     if(d->db.conn && PQstatus(d->db.conn) == CONNECTION_OK)
       stats_read_outbox(&d->stats, &d->db);
     else
@@ -192,7 +192,7 @@ static void run(struct daemon *d)
     d->stopping = d->failed = true;
   }
   while(!d->stopping || d->prober.in_flight || d->unwritten ||
-        d->claiming) {
+        work_claiming(d)) {
     struct pollfd extra[3];
     int db_poll = -1, writer_poll = -1;
     int nextra = 0, timeout;
@@ -211,7 +211,7 @@ static void run(struct daemon *d)
     else {
       d->full_since = 0;
       /* A claim in flight wakes us through the database's socket. */
-      timeout = d->claiming ? 1000 :
+      timeout = work_claiming(d) ? 1000 :
                 (int)(d->next_claim - now < 0 ? 0 :
                       d->next_claim - now > 1000 ? 1000 :
                       d->next_claim - now);

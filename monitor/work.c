@@ -91,6 +91,13 @@ static void warn_held(struct daemon *d, int64_t now)
            (long long)user, most);
 }
 
+/* The loop's connection holds the claim in flight (db_send): one truth,
+ * not a flag beside it. */
+bool work_claiming(const struct daemon *d)
+{
+  return d->db.pending != NULL;
+}
+
 /* Sends a claim for as much due work as there is room for, fairly
  * between users (fairshare.h).  The loop goes on driving the checks in
  * flight while PostgreSQL picks (work_claim_done takes the answer): a
@@ -110,7 +117,7 @@ void work_claim(struct daemon *d)
   };
   int64_t wait;
 
-  if(d->claiming || d->stopping || now < d->next_claim || want <= 0)
+  if(work_claiming(d) || d->stopping || now < d->next_claim || want <= 0)
     return;
   /* Fewer, larger claims; not for the reserve (fairshare.h). */
   wait = fairshare_claim_wait(&slots, now - d->last_claim);
@@ -131,7 +138,6 @@ void work_claim(struct daemon *d)
     d->next_claim = now + DB_RETRY_MS;
     return;
   }
-  d->claiming = true;
   d->claim_want = want;
   /* Set by the answer; a wake-up meanwhile (a batch written, a NOTIFY)
    * sets it to 0, and then the answer is followed by another claim. */
@@ -170,9 +176,8 @@ void work_claim_done(struct daemon *d)
   bool woken = d->next_claim == 0;
   int64_t now, wall;
 
-  if(!d->claiming || !db_result_ready(&d->db))
+  if(!work_claiming(d) || !db_result_ready(&d->db))
     return;
-  d->claiming = false;
   n = scheduler_claim_take(&d->db, &list, &taken_over);
   now = clock_ms();
   wall = wall_ms();

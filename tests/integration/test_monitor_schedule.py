@@ -120,11 +120,9 @@ def test_a_day_without_its_partition_is_made_and_nothing_lost(db, monitor,
     # The writer's first minute has passed its partition making: from
     # now on only a failed batch makes the day again within the test.
     db.run(f'DROP TABLE "{today}"')
-    dropped_at = time.monotonic()
+    # Within 15 s: the minute's housekeeping alone could take up to 60.
     eventually(lambda: db.value("SELECT to_regclass(%s)", (today,))
                is not None, 15, "today's partition was not made again")
-    assert time.monotonic() - dropped_at < 30, \
-        "made again only by the minute's housekeeping"
     eventually(lambda: len(check_rows(db, pid)) >= 3, 15,
                "no checks written after the partition came back")
     # Every slot from the drop on has its row: nothing was lost.
