@@ -42,6 +42,7 @@ struct daemon {
   int64_t unwritten_since;
   int64_t next_claim;            /* when to look for due work again */
   int64_t last_claim;            /* when the last claim was sent */
+  int64_t claim_rest_until;      /* none before (it took all that was due) */
   /* The claim in flight (db.pending says there is one): */
   int claim_want;                /* asked for this many */
   int64_t claim_asked;           /* at this wall_ms() */

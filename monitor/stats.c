@@ -74,6 +74,8 @@ int stats_render(struct stats *s, struct dynbuf *o)
   histogram_render(o, "trackly_monitor_schedule_lag_seconds",
                    "How late each check started after its scheduled slot.",
                    &s->lag, &bounds_ms);
+  promtext_counter(o, "trackly_monitor_claims_total",
+          "Claim statements sent.", GET(s->claims));
   promtext_counter(o, "trackly_monitor_leases_claimed_total",
           "Projects claimed for a check.", GET(s->leases_claimed));
   promtext_counter(o, "trackly_monitor_leases_expired_total",

@@ -33,6 +33,7 @@ struct stats {
   atomic_uint_fast64_t checks_up, checks_down;   /* check thread */
   struct histogram duration;      /* of each check, ms; check thread */
   struct histogram lag;           /* start minus its slot, ms; check thread */
+  atomic_uint_fast64_t claims;                           /* check thread */
   atomic_uint_fast64_t leases_claimed, leases_expired;   /* check thread */
   atomic_uint_fast64_t mail_queued;                      /* check thread */
   atomic_uint_fast64_t mail_sent, mail_failed;           /* mailer thread */

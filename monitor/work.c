@@ -15,6 +15,7 @@
 #define CLAIM_BATCH 400          /* projects claimed per statement */
 #define RESCAN_MS 5000           /* look for due work at least this often */
 #define HELD_BACK_MS 500         /* ... this often when some waits its turn */
+#define CLAIM_REST_MS 50         /* after a claim that took all that was due */
 
 /* Hands the finished checks to the writer thread (writer.h), which
  * writes them in batches on its own connection: the loop never waits on
@@ -119,6 +120,15 @@ void work_claim(struct daemon *d)
 
   if(work_claiming(d) || d->stopping || now < d->next_claim || want <= 0)
     return;
+  /* The last claim took everything that was due: what falls due next
+   * trickles in (a project every 0.3 ms at 216,000 a minute), and a claim
+   * for each trickle costs PostgreSQL the walk past every leased project
+   * at the head of the due index.  What falls due meanwhile starts at
+   * most CLAIM_REST_MS late, in one claim; wake-ups wait for it too. */
+  if(now < d->claim_rest_until) {
+    d->next_claim = d->claim_rest_until;
+    return;
+  }
   /* Fewer, larger claims; not for the reserve (fairshare.h). */
   wait = fairshare_claim_wait(&slots, now - d->last_claim);
   if(wait > 0) {
@@ -139,6 +149,7 @@ void work_claim(struct daemon *d)
     return;
   }
   d->claim_want = want;
+  atomic_fetch_add(&d->stats.claims, 1);
   /* Set by the answer; a wake-up meanwhile (a batch written, a NOTIFY)
    * sets it to 0, and then the answer is followed by another claim. */
   d->next_claim = INT64_MAX;
@@ -198,6 +209,7 @@ void work_claim_done(struct daemon *d)
     d->stopping = true;           /* everything due at start is claimed */
     return;
   }
+  d->claim_rest_until = n >= 0 && n < d->claim_want ? now + CLAIM_REST_MS : 0;
   d->next_claim = after_claim(d, n, now, wall);
   if(woken && d->next_claim > now)
     d->next_claim = now;

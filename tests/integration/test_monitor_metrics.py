@@ -19,6 +19,7 @@ FAMILIES = (
     "trackly_monitor_checks_total",
     "trackly_monitor_check_duration_seconds",
     "trackly_monitor_schedule_lag_seconds",
+    "trackly_monitor_claims_total",
     "trackly_monitor_leases_claimed_total",
     "trackly_monitor_leases_expired_total",
     "trackly_monitor_mail_queued_total",
@@ -72,6 +73,7 @@ def test_metrics_file_counts_checks_leases_and_mail(monitor, target, db):
         checks
     claimed = get(samples, "trackly_monitor_leases_claimed_total")
     assert claimed >= checks
+    assert get(samples, "trackly_monitor_claims_total") >= 1
     assert get(samples, "trackly_monitor_schedule_lag_seconds_count") == \
         claimed
     assert get(samples, "trackly_monitor_leases_expired_total") == 0

@@ -5,13 +5,17 @@ and raw checks dropped a day at a time after CHECK_RETENTION_DAYS while the
 totals stay."""
 
 import datetime as dt
+import tempfile
 import time
+from pathlib import Path
 
 from helpers.db import check_rows, dict_rows
 from helpers.http import call
 from helpers.projects import insert_project
 from helpers.users import make_verified_user
 from helpers.wait import eventually
+from test_monitor_metrics import get as metric
+from test_monitor_metrics import read as read_metrics
 
 # A minute of 1 s checks, as issue 4 asks: about 180 checks over three
 # projects.
@@ -217,6 +221,34 @@ def test_old_checks_are_pruned_and_hourly_totals_kept(db, monitor, target):
                          "WHERE project_id = %s AND hour < now() - "
                          "interval '12 hours'", (pid,))
         assert hours == 4, f"project {pid}: hourly totals pruned too"
+
+
+def test_work_that_trickles_in_is_claimed_in_batches(db, monitor, target):
+    """Issue 15: after a claim that took everything due, the monitor claims
+    again only 50 ms later (CLAIM_REST_MS), so projects falling due one
+    after another are claimed a few at a time, not each by a claim of its
+    own (each claim walks the leased projects at the head of the due
+    index).  200 projects at 2 s, one falling due every 10 ms: about five a
+    claim; a claim per project before.  None is skipped."""
+    user = make_verified_user()
+    link = target.set("/trickle", "ok")
+    ids = [insert_project(db, user, link, interval=2, due_in=1 + i / 100,
+                          notify=False) for i in range(200)]
+    path = Path(tempfile.mkdtemp(prefix="trackly-metrics-")) / "monitor.prom"
+    m = monitor(users=[user], MONITOR_METRICS_FILE=str(path))
+    assert m.wait_ready(), m.log_tail()
+    time.sleep(7)
+    assert m.stop() == 0
+    samples, _ = read_metrics(path)
+    claims = metric(samples, "trackly_monitor_claims_total")
+    claimed = metric(samples, "trackly_monitor_leases_claimed_total")
+    assert claimed >= 400, f"{claimed} projects claimed in 7 s, want 2 each"
+    assert claimed >= 3 * claims, \
+        f"{claims} claims for {claimed} projects: not gathered"
+    late = db.all("SELECT project_id, count(*) FROM checks"
+                  " WHERE project_id = ANY(%s) GROUP BY 1"
+                  " HAVING count(*) < 2", (ids,))
+    assert not late, f"projects checked fewer than twice: {late}"
 
 
 def test_projects_deleted_or_paused_while_being_checked(db, monitor, target):

@@ -44,6 +44,7 @@ static void test_counts_and_buckets(void **state)
   stats_observe(&s->lag, -5);               /* counted as 0 */
   atomic_store(&s->checks_up, 2);
   atomic_store(&s->checks_down, 1);
+  atomic_store(&s->claims, 7);
   text = render(s, 16384);
   assert_non_null(text);
   expect_line(text, "trackly_monitor_checks_total{result=\"up\"} 2");
@@ -56,6 +57,7 @@ static void test_counts_and_buckets(void **state)
               "{le=\"+Inf\"} 3");
   expect_line(text, "trackly_monitor_check_duration_seconds_sum 120.070");
   expect_line(text, "trackly_monitor_schedule_lag_seconds_sum 0.000");
+  expect_line(text, "trackly_monitor_claims_total 7");
   expect_line(text, "trackly_monitor_mail_sent_total 0");
   assert_null(strstr(text, "trackly_monitor_outbox"));
   free(text);
