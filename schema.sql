@@ -185,9 +185,9 @@ END $$;
 -- There is no default partition: with one, PostgreSQL could not read a
 -- project's latest checks a day at a time, newest first (an ordered Append
 -- that stops at the LIMIT); so a day must have its partition before a
--- check of it is written.  The monitor makes
--- them RETENTION_DAYS_AHEAD days ahead (monitor/retention.h), and whoever
--- writes older days (an import, the tests) calls checks_add_day first.
+-- check of it is written.  The monitor makes them RETENTION_DAYS_AHEAD
+-- days ahead (monitor/retention.h), and whoever writes older days (an
+-- import, the tests) calls checks_add_day first.
 CREATE TABLE IF NOT EXISTS checks (
     project_id    bigint NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     checked_at    timestamptz NOT NULL,

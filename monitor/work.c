@@ -184,7 +184,7 @@ void work_claim_done(struct daemon *d)
 {
   struct check *list = NULL;
   int taken_over = 0, n;
-  bool woken = d->next_claim == 0;
+  bool woken = d->next_claim == 0, took_all_due;
   int64_t now, wall;
 
   if(!work_claiming(d) || !db_result_ready(&d->db))
@@ -205,11 +205,13 @@ void work_claim_done(struct daemon *d)
     stats_observe(&d->stats.lag, wall - c->scheduled_ms);
     prober_start(&d->prober, c);
   }
-  if(d->once && n >= 0 && n < d->claim_want) {
+  /* Less than it asked for: nothing due was left (or it waits its turn). */
+  took_all_due = n >= 0 && n < d->claim_want;
+  if(d->once && took_all_due) {
     d->stopping = true;           /* everything due at start is claimed */
     return;
   }
-  d->claim_rest_until = n >= 0 && n < d->claim_want ? now + CLAIM_REST_MS : 0;
+  d->claim_rest_until = took_all_due ? now + CLAIM_REST_MS : 0;
   d->next_claim = after_claim(d, n, now, wall);
   if(woken && d->next_claim > now)
     d->next_claim = now;
